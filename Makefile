@@ -1,0 +1,42 @@
+# The README's two commands are `make demo` and `make test`; both set up the environment first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
+SEED ?= 7
+SCALE ?= 1
+
+.PHONY: env demo test lint sandbox truth dagster docs bench clean
+
+# One installer, from the lock file. uv itself comes from PyPI when missing.
+$(BIN)/python: pyproject.toml uv.lock
+	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+	@UV_BIN=$$(command -v uv || echo $(UV)); $$UV_BIN sync --frozen --quiet
+	@touch $(BIN)/python
+
+env: $(BIN)/python
+
+demo: env
+	$(BIN)/advocacy demo --seed $(SEED) --scale $(SCALE)
+
+test: env
+	$(BIN)/pytest -q
+
+lint: env
+	$(BIN)/ruff check connectors pipelines tests
+
+sandbox: env
+	$(BIN)/advocacy sandbox serve --seed $(SEED) --scale $(SCALE) --env-file .env.sandbox
+
+truth: env
+	$(BIN)/advocacy sandbox truth --seed $(SEED) --scale $(SCALE) --out data/truth.json
+
+dagster: env
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
+
+bench: env
+	$(BIN)/advocacy bench
+
+clean:
+	rm -rf data/ dbt_project/target dbt_project/logs .pytest_cache

@@ -1,0 +1,78 @@
+"""The ``advocacy`` console script.
+
+Each sub-command lives in its own module and registers its arguments through a
+``add_arguments(parser)`` / ``run(args) -> int`` pair, imported lazily so that
+``advocacy --help`` stays fast and a broken optional part never breaks the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+# sub-command path -> (module, help)
+COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
+    ("sandbox", "generate"): ("connectors.sandbox.commands.generate", "generate a sandbox world into a store file"),
+    ("sandbox", "serve"): ("connectors.sandbox.commands.serve", "serve the sandbox world through local fakes of the three APIs"),
+    ("sandbox", "truth"): ("connectors.sandbox.commands.truth", "write the sandbox world's truth file (JSON)"),
+    ("check",): ("connectors.commands.check", "check credentials, permissions, custom fields and the GA4 dimension"),
+    ("sync",): ("connectors.commands.sync", "sync the sources into the DuckDB raw layer"),
+    ("demo",): ("connectors.commands.demo", "generate, serve, sync and build a sandbox world; print the headline tables"),
+    ("report",): ("connectors.commands.report", "write the HTML report from the marts"),
+    ("bench",): ("connectors.commands.bench", "measure sync and build at several scales"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="advocacy",
+        description="Employee-advocacy attribution: GA4 + HubSpot + Salesforce -> DuckDB.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    groups: dict[str, argparse._SubParsersAction] = {}
+    for path, (module_name, help_text) in COMMANDS.items():
+        if len(path) == 1:
+            sub = top.add_parser(path[0], help=help_text)
+        else:
+            if path[0] not in groups:
+                group_parser = top.add_parser(path[0], help=f"{path[0]} commands")
+                groups[path[0]] = group_parser.add_subparsers(
+                    dest=f"{path[0]}_command", metavar="COMMAND", required=True
+                )
+            sub = groups[path[0]].add_parser(path[1], help=help_text)
+        sub.set_defaults(_module=module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                sub.set_defaults(_missing=True)
+                continue
+            raise
+        module.add_arguments(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if getattr(args, "_missing", False):
+        print(f"advocacy: this command is not available in this build ({args._module})", file=sys.stderr)
+        return 2
+    module = importlib.import_module(args._module)
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The knobs of the simulated world. Every number the generator, the fakes and the truth share
+lives here, so a test can build a world with different behaviour by changing one field."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+# The sandbox clock is fixed so that a seed always gives the same world. The history starts two
+# quarters before the contest quarter; the clock stops at the end of the quarter after it.
+WORLD_START = dt.date(2025, 7, 1)        # Q3 2025: history
+CONTEST_QUARTER_START = dt.date(2026, 1, 1)  # Q1 2026: the advocacy contest (case: Q4 -> Q1)
+WORLD_CLOCK = dt.date(2026, 7, 1)        # exclusive end of the generated days ("today")
+
+
+@dataclasses.dataclass(frozen=True)
+class WorldConfig:
+    seed: int = 7
+    scale: float = 1.0
+    world_start: dt.date = WORLD_START
+    contest_quarter_start: dt.date = CONTEST_QUARTER_START
+    clock: dt.date = WORLD_CLOCK
+
+    # Volumes at scale 1 (the generator multiplies by ``scale`` except reps/advocates, which
+    # grow with the square root so that a large world is still one company).
+    ga_sessions: int = 50_000
+    contacts: int = 5_000
+    opportunities: int = 1_000
+    reps: int = 12
+    advocates: int = 40
+
+    # Identity and observability
+    share_forms_without_visitor_id: float = 0.12   # form fills whose hidden field was empty
+    share_sessions_without_visitor_id: float = 0.03  # GA events sent without the custom dimension
+    share_salesforce_only_leads: float = 0.05      # leads typed into Salesforce by sales
+    share_hubspot_only_deals: float = 0.08         # deals created in HubSpot and never synced
+
+    # Funnel: advocacy-sourced leads convert at ``advocacy_conversion_lift`` x the base rates.
+    lead_to_mql: float = 0.45
+    mql_to_sql: float = 0.55
+    sql_to_opportunity: float = 0.75
+    opportunity_to_won: float = 0.30
+    advocacy_conversion_lift: float = 1.5
+
+    # Money
+    corporate_currency: str = "USD"
+    currencies: tuple[str, ...] = ("USD", "EUR", "GBP")
+    multi_currency: bool = True                    # single-currency orgs have no CurrencyIsoCode
+
+    # GA4 property
+    ga4_property_id: str = "123456789"
+    ga4_time_zone: str = "UTC"
+    ga4_other_row_threshold: int = 0               # rows per date beyond which GA collapses the
+                                                   # tail into "(other)"; 0 = derived from scale
+    ga4_revision_days: int = 2                     # GA keeps revising the last N days
+
+    # Deletions and merges
+    share_deleted: float = 0.01
+    share_merged: float = 0.005
+    recycle_bin_days: int = 15
+
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self), default=str, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> WorldConfig:
+        raw = json.loads(text)
+        for name in ("world_start", "contest_quarter_start", "clock"):
+            raw[name] = dt.date.fromisoformat(raw[name])
+        raw["currencies"] = tuple(raw["currencies"])
+        return cls(**raw)
+
+
+def sandbox_credentials(seed: int) -> dict[str, str]:
+    """The sandbox accounts' secrets: deterministic per seed so an env file stays valid across
+    restarts, and distinctive so tests can grep output and logs for leaks."""
+    import hashlib
+
+    def secret(name: str, n: int = 24) -> str:
+        return hashlib.sha256(f"advocacy-sandbox:{seed}:{name}".encode()).hexdigest()[:n]
+
+    return {
+        "hubspot_access_token": f"pat-na1-{secret('hubspot', 32)}",
+        "salesforce_username": "revops@sandbox.example.com",
+        "salesforce_password": f"pw-{secret('sf-password', 16)}",
+        "salesforce_security_token": f"st{secret('sf-security-token', 22)}",
+        "salesforce_client_id": f"3MVG9{secret('sf-client-id', 40)}",
+        "salesforce_client_secret": f"cs{secret('sf-client-secret', 30)}",
+        "ga4_service_account_email": "advocacy-reader@sandbox-project.iam.gserviceaccount.com",
+    }

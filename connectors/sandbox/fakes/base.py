@@ -1,0 +1,360 @@
+"""What every wire-compatible fake shares: a threaded HTTP(S) server on loopback, a request
+log that tests count, and fault injection driven by a spec string.
+
+A fake is an :class:`App`: ``handle(request) -> Response``. The server wraps it with the
+faults configured for its service, so each app only speaks its own API.
+
+Fault spec (``--faults`` on ``advocacy sandbox serve``, or ``FaultPlan.parse`` in tests)::
+
+    service:kind[=value][@every][xcount], ...
+
+``service`` is ``hubspot``, ``salesforce`` or ``ga4``; ``every`` injects the fault on every
+Nth request to that service (default 1 = every request); ``count`` caps how many times it
+fires (default unlimited). Kinds:
+
+=================  =================================================================
+``429``            rate limited, with ``Retry-After: value`` (default 1 second)
+``429-bare``       rate limited without ``Retry-After``
+``500`` ``502``    server errors (``503`` carries ``Retry-After: 1``)
+``503``
+``drop``           headers sent, then the connection closes mid-body
+``slow``           the response is delayed ``value`` seconds (default 0.5)
+``expire``         the session/token is expired (401 in the API's own shape); the app
+                   decides what expiring means (Salesforce revokes the token)
+``lag``            HubSpot only: search sees changes only ``value`` seconds after they happen
+``limit``          Salesforce only: REQUEST_LIMIT_EXCEEDED from the ``every``-th request on
+``no-forecasting`` Salesforce only: ForecastingQuota refused (no permission)
+=================  =================================================================
+
+Faults apply to API calls only: the app marks auth/token routes and metadata it wants
+exempt by returning them from :meth:`App.exempt`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import re
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+log = logging.getLogger(__name__)
+
+SERVICES = ("hubspot", "salesforce", "ga4")
+_FAULT_RE = re.compile(
+    r"^(?P<service>[a-z0-9]+):(?P<kind>[a-z0-9-]+)(?:=(?P<value>[0-9.]+))?"
+    r"(?:@(?P<every>[0-9]+))?(?:x(?P<count>[0-9]+))?$"
+)
+KINDS = (
+    "429", "429-bare", "500", "502", "503", "drop", "slow", "expire", "lag", "limit",
+    "no-forecasting",
+)
+
+
+@dataclasses.dataclass
+class Fault:
+    service: str
+    kind: str
+    value: float | None = None
+    every: int = 1
+    count: int | None = None
+    fired: int = 0
+
+    def due(self, request_number: int) -> bool:
+        if self.kind in ("lag", "no-forecasting"):
+            return False  # state faults, read by the app, never injected per request
+        if self.count is not None and self.fired >= self.count:
+            return False
+        if self.kind == "limit":
+            return request_number >= self.every
+        return request_number % self.every == 0
+
+
+class FaultPlan:
+    """The faults of all services, parsed from a spec string."""
+
+    def __init__(self, faults: list[Fault] | None = None):
+        self.faults = faults or []
+
+    @classmethod
+    def parse(cls, spec: str | None) -> FaultPlan:
+        faults: list[Fault] = []
+        for part in (p.strip() for p in (spec or "").split(",")):
+            if not part:
+                continue
+            m = _FAULT_RE.match(part)
+            if not m:
+                raise ValueError(f"bad fault {part!r}: expected service:kind[=value][@every][xcount]")
+            service, kind = m["service"], m["kind"]
+            if service not in SERVICES:
+                raise ValueError(f"bad fault {part!r}: service must be one of {', '.join(SERVICES)}")
+            if kind not in KINDS:
+                raise ValueError(f"bad fault {part!r}: kind must be one of {', '.join(KINDS)}")
+            every = int(m["every"] or 1)
+            if every < 1:
+                raise ValueError(f"bad fault {part!r}: @every must be >= 1")
+            faults.append(Fault(
+                service, kind,
+                float(m["value"]) if m["value"] else None,
+                every,
+                int(m["count"]) if m["count"] else None,
+            ))
+        return cls(faults)
+
+    def for_service(self, service: str) -> list[Fault]:
+        return [f for f in self.faults if f.service == service]
+
+
+@dataclasses.dataclass
+class Request:
+    method: str
+    path: str                         # without the query string
+    query: dict[str, list[str]]       # parse_qs, blank values kept
+    headers: dict[str, str]           # lower-cased names
+    body: bytes
+    raw_path: str                     # path with the query string, as sent
+
+    def json(self) -> object:
+        return json.loads(self.body or b"null")
+
+    def q(self, name: str, default: str | None = None) -> str | None:
+        values = self.query.get(name)
+        return values[0] if values else default
+
+
+@dataclasses.dataclass
+class Response:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
+        h = {"Content-Type": "application/json;charset=UTF-8"}
+        h.update(headers or {})
+        return cls(status, json.dumps(payload, separators=(",", ":")).encode(), h)
+
+
+@dataclasses.dataclass
+class LoggedRequest:
+    service: str
+    method: str
+    path: str
+    raw_path: str
+    status: int
+    fault: str | None
+    at: float
+
+
+class App:
+    """One fake API. Subclasses implement :meth:`handle` and the error shapes of their API."""
+
+    service: str = ""
+
+    def __init__(self) -> None:
+        self.faults: list[Fault] = []
+
+    def fault_value(self, kind: str) -> float | None:
+        """The value of a state fault (``lag``) or None when it is not configured."""
+        for f in self.faults:
+            if f.kind == kind:
+                return f.value if f.value is not None else 0.0
+        return None
+
+    def has_fault(self, kind: str) -> bool:
+        return any(f.kind == kind for f in self.faults)
+
+    def exempt(self, request: Request) -> bool:
+        """Routes that faults never touch (token endpoints, for instance)."""
+        return False
+
+    def handle(self, request: Request) -> Response:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # Error shapes, in the API's own form. Subclasses override.
+    def rate_limited(self, retry_after: float | None) -> Response:
+        headers = {} if retry_after is None else {"Retry-After": _fmt_seconds(retry_after)}
+        return Response.json(429, {"error": "rate limited"}, headers)
+
+    def server_error(self, status: int) -> Response:
+        headers = {"Retry-After": "1"} if status == 503 else {}
+        return Response.json(status, {"error": "server error"}, headers)
+
+    def expired(self) -> Response:
+        return Response.json(401, {"error": "expired"})
+
+    def limit_exceeded(self) -> Response:
+        return Response.json(403, {"error": "limit exceeded"})
+
+
+def _fmt_seconds(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else str(value)
+
+
+class FakeServer:
+    """Serves one :class:`App` on 127.0.0.1 in a background thread."""
+
+    def __init__(
+        self,
+        app: App,
+        *,
+        faults: FaultPlan | None = None,
+        port: int = 0,
+        ssl_context: ssl.SSLContext | None = None,
+        on_request: Callable[[LoggedRequest], None] | None = None,
+    ) -> None:
+        self.app = app
+        app.faults = (faults or FaultPlan()).for_service(app.service)
+        self.request_log: list[LoggedRequest] = []
+        self._counter = 0
+        self._lock = threading.Lock()
+        self._on_request = on_request
+        handler = _make_handler(self)
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd.daemon_threads = True
+        self.scheme = "http"
+        if ssl_context is not None:
+            self.httpd.socket = ssl_context.wrap_socket(self.httpd.socket, server_side=True)
+            self.scheme = "https"
+        app.base_url = self.url  # absolute links (paging, nextRecordsUrl) point at this server
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        return self.httpd.server_address[1]
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://127.0.0.1:{self.port}"
+
+    def start(self) -> FakeServer:
+        self._thread = threading.Thread(
+            target=self.httpd.serve_forever, name=f"fake-{self.app.service}", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- request accounting -------------------------------------------------------------
+    def requests(self, method: str | None = None, path_prefix: str = "", *, faulted: bool | None = None) -> list[LoggedRequest]:
+        with self._lock:
+            log_copy = list(self.request_log)
+        return [
+            r for r in log_copy
+            if (method is None or r.method == method)
+            and r.path.startswith(path_prefix)
+            and (faulted is None or (r.fault is not None) == faulted)
+        ]
+
+    def reset_log(self) -> None:
+        with self._lock:
+            self.request_log.clear()
+
+    def _next_number(self) -> int:
+        with self._lock:
+            self._counter += 1
+            return self._counter
+
+    def _record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.request_log.append(entry)
+        if self._on_request:
+            self._on_request(entry)
+
+
+def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
+    app = server.app
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        server_version = "advocacy-sandbox"
+
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+            log.debug("%s %s", app.service, format % args)
+
+        def _dispatch(self) -> None:
+            parts = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            request = Request(
+                method=self.command,
+                path=parts.path,
+                query=parse_qs(parts.query, keep_blank_values=True),
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+                raw_path=self.path,
+            )
+            fault_applied: str | None = None
+            drop = False
+            response: Response | None = None
+            if not app.exempt(request):
+                number = server._next_number()
+                for fault in app.faults:
+                    if not fault.due(number):
+                        continue
+                    fault.fired += 1
+                    fault_applied = fault.kind
+                    if fault.kind == "slow":
+                        time.sleep(fault.value if fault.value is not None else 0.5)
+                        fault_applied = None  # a slow answer is still the right answer
+                        continue
+                    if fault.kind == "drop":
+                        drop = True
+                    elif fault.kind == "429":
+                        response = app.rate_limited(fault.value if fault.value is not None else 1)
+                    elif fault.kind == "429-bare":
+                        response = app.rate_limited(None)
+                    elif fault.kind in ("500", "502", "503"):
+                        response = app.server_error(int(fault.kind))
+                    elif fault.kind == "expire":
+                        response = app.expired()
+                    elif fault.kind == "limit":
+                        response = app.limit_exceeded()
+                    break
+            if response is None:
+                try:
+                    response = app.handle(request)
+                except Exception:  # a bug in a fake must answer 500, not hang the client
+                    log.exception("fake %s failed on %s %s", app.service, self.command, self.path)
+                    response = Response.json(500, {"error": "fake crashed"})
+            server._record(LoggedRequest(
+                app.service, request.method, request.path, request.raw_path,
+                response.status, fault_applied, time.time(),
+            ))
+            self.send_response(response.status)
+            for name, value in response.headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            if drop:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if drop:
+                self.wfile.write(response.body[: max(1, len(response.body) // 3)])
+                self.wfile.flush()
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+                self.close_connection = True
+                return
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
+
+    return Handler

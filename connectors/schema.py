@@ -1,0 +1,261 @@
+"""The raw layer: every table the connectors write, its key, and the columns dbt relies on.
+
+Connectors, dbt sources and tests all read this module, so a column is named once.
+
+Naming (DESIGN.md section 5): the API's field names in snake case, as Fivetran names them
+(``IsConverted`` -> ``is_converted``, ``GA_Client_ID__c`` -> ``ga_client_id_c``); HubSpot
+properties flattened to columns under their own names. Every table also has ``_synced_at``
+(when the row was last written) and ``_is_deleted`` (the source deleted/archived it).
+
+The columns listed are the *core*: they always exist (created up front, null when the source
+does not have the field). Fields the source has beyond them become extra columns the first
+time they are seen (schema drift): nothing is dropped.
+
+Types: HubSpot serves every property as a string, so HubSpot property columns are VARCHAR
+and staging casts them; Salesforce and GA4 values are typed here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+
+SCHEMAS = ("hubspot", "salesforce", "ga4", "advocacy_platform")
+SYNC_STATE_TABLE = "_sync_state"   # <schema>._sync_state (object, cursor JSON, ...)
+QUARANTINE_TABLE = "_quarantine"   # <schema>._quarantine (DESIGN.md section 5)
+META_COLUMNS = {"_synced_at": "TIMESTAMP", "_is_deleted": "BOOLEAN"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    schema: str
+    name: str
+    key: tuple[str, ...]
+    columns: dict[str, str]          # core columns -> DuckDB type (meta columns added by ddl())
+    source_object: str = ""          # the API object it mirrors (Salesforce sObject, HubSpot type)
+    description: str = ""
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.name}"
+
+    @property
+    def asset_key(self) -> list[str]:
+        return [self.schema, self.name]
+
+    def all_columns(self) -> dict[str, str]:
+        return {**self.columns, **META_COLUMNS}
+
+    def ddl(self) -> str:
+        cols = ",\n    ".join(f"{quote(c)} {t}" for c, t in self.all_columns().items())
+        key = ", ".join(quote(c) for c in self.key)
+        return (
+            f"CREATE TABLE IF NOT EXISTS {self.schema}.{quote(self.name)} (\n    {cols},\n"
+            f"    PRIMARY KEY ({key})\n)"
+        )
+
+
+def quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+_CAMEL_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def snake_case(name: str) -> str:
+    """Fivetran-style column name: ``IsConverted`` -> ``is_converted``,
+    ``GA_Client_ID__c`` -> ``ga_client_id_c``, ``Owner.Name`` -> ``owner_name``,
+    ``customEvent:ga_client_id`` -> ``custom_event_ga_client_id``."""
+    s = re.sub(r"[.:\-\s]+", "_", name)
+    s = _CAMEL_1.sub(r"\1_\2", s)
+    s = _CAMEL_2.sub(r"\1_\2", s)
+    s = re.sub(r"_+", "_", s).strip("_")
+    return s.lower()
+
+
+# Salesforce field type -> DuckDB type. Anything unknown stays VARCHAR (never lost).
+SALESFORCE_TYPES = {
+    "id": "VARCHAR", "reference": "VARCHAR", "string": "VARCHAR", "picklist": "VARCHAR",
+    "multipicklist": "VARCHAR", "email": "VARCHAR", "phone": "VARCHAR", "url": "VARCHAR",
+    "textarea": "VARCHAR", "combobox": "VARCHAR", "anyType": "VARCHAR",
+    "boolean": "BOOLEAN", "double": "DOUBLE", "currency": "DECIMAL(18,2)", "percent": "DOUBLE",
+    "int": "BIGINT", "long": "BIGINT", "date": "DATE", "datetime": "TIMESTAMP", "time": "VARCHAR",
+}
+
+
+def salesforce_type(field_type: str) -> str:
+    return SALESFORCE_TYPES.get(field_type, "VARCHAR")
+
+
+def _hubspot(name: str, properties: list[str], object_type: str, description: str) -> Table:
+    cols = {"id": "VARCHAR"}
+    cols.update({p: "VARCHAR" for p in properties})
+    cols.update({"created_at": "TIMESTAMP", "updated_at": "TIMESTAMP",
+                 "archived": "BOOLEAN", "archived_at": "TIMESTAMP"})
+    return Table("hubspot", name, ("id",), cols, object_type, description)
+
+
+_STAGES = ("lead", "marketingqualifiedlead", "salesqualifiedlead", "opportunity", "customer")
+HUBSPOT_CONTACT_PROPERTIES = [
+    "hs_object_id", "email", "firstname", "lastname", "createdate", "lastmodifieddate",
+    "lifecyclestage",
+    *[f"hs_lifecyclestage_{s}_date" for s in _STAGES],
+    *[f"hs_v2_date_entered_{s}" for s in _STAGES],
+    "hs_analytics_source", "hs_analytics_source_data_1", "hs_analytics_source_data_2",
+    "hs_analytics_first_url", "hs_analytics_first_timestamp", "ga_client_id",
+    "salesforceleadid", "salesforcecontactid", "hubspot_owner_id", "associatedcompanyid",
+    "hs_merged_object_ids",
+]
+HUBSPOT_COMPANY_PROPERTIES = [
+    "hs_object_id", "name", "domain", "country", "createdate", "hs_lastmodifieddate",
+    "hubspot_owner_id", "salesforceaccountid",
+]
+HUBSPOT_DEAL_PROPERTIES = [
+    "hs_object_id", "dealname", "amount", "deal_currency_code", "dealstage", "pipeline",
+    "closedate", "createdate", "hs_lastmodifieddate", "hs_is_closed", "hs_is_closed_won",
+    "hubspot_owner_id", "salesforceopportunityid",
+]
+
+
+def _sf(name: str, sobject: str, fields: dict[str, str], description: str) -> Table:
+    cols = {snake_case(f): salesforce_type(t) for f, t in fields.items()}
+    return Table("salesforce", name, ("id",), cols, sobject, description)
+
+
+_SF_SYSTEM = {"Id": "id", "IsDeleted": "boolean", "CreatedDate": "datetime",
+              "LastModifiedDate": "datetime", "SystemModstamp": "datetime"}
+_SF_UTM = {"GA_Client_ID__c": "string", "UTM_Source__c": "string", "UTM_Medium__c": "string",
+           "UTM_Campaign__c": "string", "UTM_Content__c": "string", "UTM_Term__c": "string"}
+
+TABLES: dict[str, Table] = {t.qualified: t for t in [
+    # ---- HubSpot ------------------------------------------------------------------------
+    _hubspot("contacts", HUBSPOT_CONTACT_PROPERTIES, "contacts", "HubSpot contacts"),
+    _hubspot("companies", HUBSPOT_COMPANY_PROPERTIES, "companies", "HubSpot companies"),
+    _hubspot("deals", HUBSPOT_DEAL_PROPERTIES, "deals", "HubSpot deals"),
+    Table("hubspot", "deal_contact_associations", ("deal_id", "contact_id", "association_type_id"),
+          {"deal_id": "VARCHAR", "contact_id": "VARCHAR", "association_type_id": "INTEGER",
+           "association_category": "VARCHAR"},
+          "associations", "v4 deal->contact associations of every synced deal"),
+    Table("hubspot", "owners", ("id",),
+          {"id": "VARCHAR", "email": "VARCHAR", "first_name": "VARCHAR", "last_name": "VARCHAR",
+           "type": "VARCHAR", "user_id": "BIGINT", "archived": "BOOLEAN",
+           "created_at": "TIMESTAMP", "updated_at": "TIMESTAMP", "teams": "VARCHAR"},
+          "owners", "HubSpot owners (teams as JSON)"),
+    Table("hubspot", "deal_pipelines", ("pipeline_id", "stage_id"),
+          {"pipeline_id": "VARCHAR", "pipeline_label": "VARCHAR", "stage_id": "VARCHAR",
+           "stage_label": "VARCHAR", "display_order": "INTEGER", "probability": "DOUBLE",
+           "is_closed": "BOOLEAN", "archived": "BOOLEAN"},
+          "pipelines", "one row per deal pipeline stage"),
+    # ---- Salesforce ---------------------------------------------------------------------
+    _sf("user", "User", {"Id": "id", "Username": "string", "Name": "string",
+                         "FirstName": "string", "LastName": "string", "Email": "email",
+                         "IsActive": "boolean", "UserType": "picklist", "Title": "string",
+                         "Department": "string", "CreatedDate": "datetime",
+                         "LastModifiedDate": "datetime", "SystemModstamp": "datetime"}, "Users"),
+    _sf("account", "Account", {**_SF_SYSTEM, "Name": "string", "Website": "url",
+                               "Industry": "picklist", "BillingCountry": "string",
+                               "OwnerId": "reference", "MasterRecordId": "reference",
+                               "CurrencyIsoCode": "picklist"}, "Accounts"),
+    _sf("lead", "Lead", {**_SF_SYSTEM, "FirstName": "string", "LastName": "string",
+                         "Email": "email", "Company": "string", "Status": "picklist",
+                         "LeadSource": "picklist", "OwnerId": "reference",
+                         "IsConverted": "boolean", "ConvertedDate": "date",
+                         "ConvertedAccountId": "reference", "ConvertedContactId": "reference",
+                         "ConvertedOpportunityId": "reference", "MasterRecordId": "reference",
+                         **_SF_UTM, "CurrencyIsoCode": "picklist"}, "Leads"),
+    _sf("contact", "Contact", {**_SF_SYSTEM, "FirstName": "string", "LastName": "string",
+                               "Email": "email", "AccountId": "reference",
+                               "OwnerId": "reference", "LeadSource": "picklist",
+                               "MasterRecordId": "reference", **_SF_UTM,
+                               "CurrencyIsoCode": "picklist"}, "Contacts"),
+    _sf("opportunity", "Opportunity", {**_SF_SYSTEM, "Name": "string", "AccountId": "reference",
+                                       "StageName": "picklist", "Amount": "currency",
+                                       "Probability": "percent", "CloseDate": "date",
+                                       "IsClosed": "boolean", "IsWon": "boolean",
+                                       "ForecastCategory": "picklist", "Type": "picklist",
+                                       "LeadSource": "picklist", "OwnerId": "reference",
+                                       "CurrencyIsoCode": "picklist"}, "Opportunities"),
+    _sf("opportunity_contact_role", "OpportunityContactRole",
+        {**_SF_SYSTEM, "OpportunityId": "reference", "ContactId": "reference",
+         "Role": "picklist", "IsPrimary": "boolean"}, "Opportunity contact roles"),
+    _sf("opportunity_history", "OpportunityHistory",
+        {"Id": "id", "IsDeleted": "boolean", "CreatedDate": "datetime",
+         "SystemModstamp": "datetime", "OpportunityId": "reference", "StageName": "picklist",
+         "Amount": "currency", "CloseDate": "date", "Probability": "percent",
+         "ForecastCategory": "picklist", "CreatedById": "reference"}, "Opportunity stage history"),
+    _sf("lead_history", "LeadHistory",
+        {"Id": "id", "IsDeleted": "boolean", "CreatedDate": "datetime", "LeadId": "reference",
+         "Field": "picklist", "OldValue": "anyType", "NewValue": "anyType",
+         "DataType": "picklist", "CreatedById": "reference"}, "Lead field history"),
+    _sf("forecasting_quota", "ForecastingQuota",
+        {"Id": "id", "QuotaOwnerId": "reference", "QuotaAmount": "currency",
+         "StartDate": "date", "PeriodId": "reference", "IsAmount": "boolean",
+         "ForecastingTypeId": "reference", "CurrencyIsoCode": "picklist",
+         "CreatedDate": "datetime", "LastModifiedDate": "datetime",
+         "SystemModstamp": "datetime"}, "Quotas (needs forecasting permission)"),
+    _sf("period", "Period", {"Id": "id", "StartDate": "date", "EndDate": "date",
+                             "Type": "picklist", "SystemModstamp": "datetime"},
+        "Fiscal periods (quota periods)"),
+    _sf("currency_type", "CurrencyType",
+        {"Id": "id", "IsoCode": "picklist", "ConversionRate": "double", "DecimalPlaces": "int",
+         "IsActive": "boolean", "IsCorporate": "boolean", "SystemModstamp": "datetime"},
+        "Currencies (multi-currency orgs only)"),
+    _sf("dated_conversion_rate", "DatedConversionRate",
+        {"Id": "id", "IsoCode": "picklist", "ConversionRate": "double", "StartDate": "date",
+         "NextStartDate": "date", "SystemModstamp": "datetime"},
+        "Dated exchange rates (units of IsoCode per 1 corporate currency)"),
+    # ---- GA4 ----------------------------------------------------------------------------
+    Table("ga4", "visitor_sessions", ("row_key",),
+          {"row_key": "VARCHAR",            # md5 of date + every dimension value
+           "date": "DATE", "visitor_id": "VARCHAR", "session_source": "VARCHAR",
+           "session_medium": "VARCHAR", "session_campaign_name": "VARCHAR",
+           "session_manual_ad_content": "VARCHAR", "session_manual_term": "VARCHAR",
+           "landing_page": "VARCHAR", "sessions": "BIGINT", "engaged_sessions": "BIGINT",
+           "key_events": "BIGINT"},
+          "runReport", "per-visitor report: one row per date x visitor x session UTMs x landing page"),
+    Table("ga4", "traffic_daily", ("row_key",),
+          {"row_key": "VARCHAR", "date": "DATE", "session_source": "VARCHAR",
+           "session_medium": "VARCHAR", "session_campaign_name": "VARCHAR",
+           "session_manual_ad_content": "VARCHAR", "sessions": "BIGINT",
+           "engaged_sessions": "BIGINT", "key_events": "BIGINT", "total_users": "BIGINT"},
+          "runReport", "daily traffic without the visitor dimension (all sessions)"),
+    Table("ga4", "report_days", ("report", "date"),
+          {"report": "VARCHAR", "date": "DATE", "row_count": "BIGINT",
+           "data_loss_from_other_row": "BOOLEAN", "other_row_sessions": "BIGINT"},
+          "runReport", "per report and date: rows read and (other)-row loss"),
+    # ---- Advocacy platform --------------------------------------------------------------
+    Table("advocacy_platform", "posts", ("post_id",),
+          {"post_id": "VARCHAR", "platform": "VARCHAR", "advocate_id": "VARCHAR",
+           "advocate_email": "VARCHAR", "advocate_name": "VARCHAR", "network": "VARCHAR",
+           "category": "VARCHAR", "campaign": "VARCHAR", "posted_at": "TIMESTAMP",
+           "url": "VARCHAR", "clicks": "BIGINT", "likes": "BIGINT", "comments": "BIGINT",
+           "shares": "BIGINT", "engagements": "BIGINT", "_source_file": "VARCHAR"},
+          "export", "advocacy platform posts with cumulative clicks and engagements"),
+]}
+
+
+def table(qualified: str) -> Table:
+    return TABLES[qualified]
+
+
+def tables_of(schema: str) -> list[Table]:
+    return [t for t in TABLES.values() if t.schema == schema]
+
+
+SYNC_STATE_DDL = """CREATE TABLE IF NOT EXISTS {schema}._sync_state (
+    object      VARCHAR PRIMARY KEY,
+    cursor      VARCHAR,            -- JSON, the connector's own shape
+    updated_at  TIMESTAMP NOT NULL,
+    rows_synced BIGINT
+)"""
+
+QUARANTINE_DDL = """CREATE TABLE IF NOT EXISTS {schema}._quarantine (
+    source        VARCHAR NOT NULL,
+    object        VARCHAR NOT NULL,
+    record_id     VARCHAR,
+    reason        VARCHAR NOT NULL,
+    payload_hash  VARCHAR NOT NULL,
+    quarantined_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (source, object, payload_hash, reason)
+)"""

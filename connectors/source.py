@@ -1,0 +1,159 @@
+"""What every source connector shares: settings from the environment, progress reporting,
+results and ``check`` findings.
+
+A connector module (``connectors/hubspot.py``, ``salesforce.py``, ``ga4.py``,
+``advocacy_exports.py``) defines a subclass of :class:`Source` and registers it in
+:data:`SOURCES` (see ``connectors/registry.py``). Connectors never import Dagster.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TextIO
+
+from connectors.warehouse import Warehouse
+
+
+class SourceNotConfigured(Exception):
+    """The source's environment variables are absent: skipped, with this message."""
+
+
+class SourceStopped(Exception):
+    """The source cannot go on (e.g. API limit exceeded); what was committed stays."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Environment variables (DESIGN.md section 4), read once. Secrets stay in here and are
+    never part of any repr, log line or metadata."""
+
+    env: Mapping[str, str] = dataclasses.field(repr=False)
+
+    @classmethod
+    def from_environment(cls, env_file: str | Path | None = ".env") -> Settings:
+        values = {}
+        if env_file and Path(env_file).exists():
+            from dotenv import dotenv_values
+
+            values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        values.update(os.environ)  # the real environment wins over the file
+        return cls(values)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        value = self.env.get(name)
+        return value if value not in (None, "") else default
+
+    def require(self, source: str, *names: str) -> None:
+        missing = [n for n in names if not self.get(n)]
+        if missing:
+            raise SourceNotConfigured(
+                f"{source}: skipped, {', '.join(missing)} not set (see .env.example)"
+            )
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in output (for redaction and tests)."""
+        names = ("HUBSPOT_ACCESS_TOKEN", "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_PASSWORD",
+                 "SALESFORCE_SECURITY_TOKEN", "SALESFORCE_CLIENT_SECRET")
+        return [v for n in names if (v := self.get(n))]
+
+
+@dataclasses.dataclass
+class ObjectResult:
+    object: str
+    records: int = 0
+    deleted: int = 0
+    pages: int = 0
+    requests: int = 0
+    quarantined: int = 0
+    seconds: float = 0.0
+    note: str = ""
+
+
+@dataclasses.dataclass
+class SyncResult:
+    source: str
+    objects: list[ObjectResult] = dataclasses.field(default_factory=list)
+    skipped: str | None = None      # why the whole source was skipped
+    stopped: str | None = None      # why it stopped early (what was committed is kept)
+
+    @property
+    def records(self) -> int:
+        return sum(o.records for o in self.objects)
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    source: str
+    ok: bool
+    what: str
+    fix: str = ""
+
+    def line(self) -> str:
+        mark = "ok  " if self.ok else "FAIL"
+        return f"[{mark}] {self.source}: {self.what}" + (f" -> {self.fix}" if self.fix and not self.ok else "")
+
+
+class Progress:
+    """One line per page on a terminal (rewritten in place), plain lines otherwise."""
+
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self._started: dict[str, float] = {}
+        self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+
+    def start(self, source: str, obj: str) -> None:
+        self._started[f"{source}.{obj}"] = time.monotonic()
+
+    def page(self, source: str, obj: str, pages: int, records: int) -> None:
+        if self.quiet:
+            return
+        elapsed = max(1e-6, time.monotonic() - self._started.get(f"{source}.{obj}", time.monotonic()))
+        line = f"{source}.{obj}: {pages} pages, {records} records, {records / elapsed:,.0f} rec/s"
+        if self._tty:
+            self.stream.write("\r\x1b[2K" + line)
+        elif pages == 1 or pages % 20 == 0:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+    def done(self, source: str, result: ObjectResult) -> None:
+        if self.quiet:
+            return
+        if self._tty:
+            self.stream.write("\r\x1b[2K")
+        extra = f", {result.deleted} deleted" if result.deleted else ""
+        extra += f", {result.quarantined} quarantined" if result.quarantined else ""
+        extra += f" ({result.note})" if result.note else ""
+        self.stream.write(
+            f"{source}.{result.object}: {result.records} records in {result.pages} pages, "
+            f"{result.seconds:.1f}s{extra}\n"
+        )
+        self.stream.flush()
+
+    def message(self, text: str) -> None:
+        if not self.quiet:
+            self.stream.write(text + "\n")
+            self.stream.flush()
+
+
+class Source:
+    """A source connector. Subclasses set ``name`` and implement ``sync`` and ``check``."""
+
+    name = ""
+    schema = ""
+
+    def __init__(self, settings: Settings, warehouse: Warehouse, progress: Progress | None = None):
+        self.settings = settings
+        self.warehouse = warehouse
+        self.progress = progress or Progress(quiet=True)
+
+    def sync(self, *, full_refresh: bool = False, objects: list[str] | None = None) -> SyncResult:
+        raise NotImplementedError
+
+    def check(self) -> list[Finding]:
+        raise NotImplementedError

@@ -1,0 +1,270 @@
+"""The DuckDB raw layer: idempotent upserts, cursors committed with their rows, quarantine.
+
+Every connector writes through :class:`Warehouse`, so the guarantees of DESIGN.md section 5
+are made in one place:
+
+* a batch is reduced to the latest version of each key before the upsert (DuckDB's
+  ``ON CONFLICT DO UPDATE`` would otherwise keep the *first* of two rows with one key);
+* ``with wh.transaction():`` wraps the rows and the cursor that covers them, so a crash
+  anywhere loses nothing and duplicates nothing on the next run;
+* a field the table has not seen becomes a new column (schema drift), never a lost value;
+* bad records go to ``<schema>._quarantine`` with a reason and a payload hash, and are counted.
+
+Rows go in as Arrow tables (one page at a time), so memory stays flat whatever the volume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from connectors import schema as raw
+from connectors.schema import Table, quote
+
+DEFAULT_PATH = "data/warehouse.duckdb"
+
+
+def warehouse_path(env: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if env is None else env
+    return Path(env.get("DUCKDB_PATH") or DEFAULT_PATH).expanduser().resolve()
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def payload_hash(payload: Any) -> str:
+    text = json.dumps(payload, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+class Warehouse:
+    """One DuckDB connection to the warehouse file. Not shared across threads."""
+
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+        self.path = Path(path) if path else warehouse_path()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.conn = duckdb.connect(str(self.path), read_only=read_only)
+        self._columns: dict[str, dict[str, str]] = {}
+        self._in_tx = False
+        self._lock = threading.Lock()
+        self.quarantined: dict[tuple[str, str, str], int] = {}
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- set-up ---------------------------------------------------------------------------
+    def ensure_schema(self, schema: str) -> None:
+        self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        self.conn.execute(raw.SYNC_STATE_DDL.format(schema=schema))
+        self.conn.execute(raw.QUARANTINE_DDL.format(schema=schema))
+
+    def ensure_table(self, table: Table) -> None:
+        self.ensure_schema(table.schema)
+        self.conn.execute(table.ddl())
+        self._columns.pop(table.qualified, None)
+
+    def columns(self, table: Table) -> dict[str, str]:
+        if table.qualified not in self._columns:
+            rows = self.conn.execute(
+                "SELECT column_name, data_type FROM information_schema.columns "
+                "WHERE table_schema = ? AND table_name = ? ORDER BY ordinal_position",
+                [table.schema, table.name],
+            ).fetchall()
+            self._columns[table.qualified] = {name: typ for name, typ in rows}
+        return self._columns[table.qualified]
+
+    def add_columns(self, table: Table, new: Mapping[str, str]) -> list[str]:
+        """Schema drift: add columns the table does not have yet. Returns those added."""
+        have = self.columns(table)
+        added = []
+        for name, typ in new.items():
+            if name not in have:
+                self.conn.execute(
+                    f"ALTER TABLE {table.schema}.{quote(table.name)} ADD COLUMN {quote(name)} {typ}"
+                )
+                added.append(name)
+        if added:
+            self._columns.pop(table.qualified, None)
+        return added
+
+    # -- transactions ---------------------------------------------------------------------
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Warehouse]:
+        """Rows and the cursor covering them commit together or not at all."""
+        if self._in_tx:
+            yield self
+            return
+        self.conn.execute("BEGIN TRANSACTION")
+        self._in_tx = True
+        try:
+            yield self
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+        finally:
+            self._in_tx = False
+
+    # -- writes ---------------------------------------------------------------------------
+    def upsert(
+        self,
+        table: Table,
+        rows: Sequence[Mapping[str, Any]] | pa.Table,
+        *,
+        version: str | None = None,
+        extra_types: Mapping[str, str] | None = None,
+    ) -> int:
+        """Insert or update ``rows`` on the table's key; returns the number of distinct keys.
+
+        ``version`` names the column that orders versions of one key (e.g. ``system_modstamp``);
+        within the batch the latest wins (ties: the later row in the batch), and a row already
+        stored with a newer version is not overwritten by an older one.
+        ``extra_types`` gives DuckDB types for drift columns (default VARCHAR).
+        """
+        batch = rows if isinstance(rows, pa.Table) else _to_arrow(rows)
+        if batch.num_rows == 0:
+            return 0
+        have = self.columns(table)
+        missing = {
+            c: (extra_types or {}).get(c, "VARCHAR") for c in batch.column_names if c not in have
+        }
+        if missing:
+            self.add_columns(table, missing)
+            have = self.columns(table)
+        now = utcnow()
+        if "_synced_at" not in batch.column_names:
+            batch = batch.append_column("_synced_at", pa.array([now] * batch.num_rows, pa.timestamp("us")))
+        if "_is_deleted" not in batch.column_names:
+            batch = batch.append_column("_is_deleted", pa.array([False] * batch.num_rows, pa.bool_()))
+        batch = batch.append_column("__ord", pa.array(range(batch.num_rows), pa.int64()))
+        cols = [c for c in batch.column_names if c != "__ord"]
+        view = f"__batch_{table.schema}_{table.name}"
+        self.conn.register(view, batch)
+        try:
+            order = f"{quote(version)} DESC NULLS LAST, __ord DESC" if version else "__ord DESC"
+            keys = ", ".join(quote(k) for k in table.key)
+            select = ", ".join(f"CAST({quote(c)} AS {have[c]}) AS {quote(c)}" for c in cols)
+            updates = ", ".join(
+                f"{quote(c)} = excluded.{quote(c)}" for c in cols if c not in table.key
+            )
+            target = f"{table.schema}.{quote(table.name)}"
+            guard = ""
+            if version:
+                guard = (
+                    f" WHERE {target}.{quote(version)} IS NULL OR excluded.{quote(version)} IS NULL"
+                    f" OR excluded.{quote(version)} >= {target}.{quote(version)}"
+                )
+            sql = (
+                f"INSERT INTO {target} ({', '.join(quote(c) for c in cols)}) "
+                f"SELECT {', '.join(quote(c) for c in cols)} FROM ("
+                f"  SELECT {select}, row_number() OVER (PARTITION BY {keys} ORDER BY {order}) AS __rn"
+                f"  FROM {view}) WHERE __rn = 1 "
+                f"ON CONFLICT ({keys}) DO UPDATE SET {updates}{guard}"
+            )
+            self.conn.execute(sql)
+            distinct = self.conn.execute(
+                f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {view})"
+            ).fetchone()[0]
+        finally:
+            self.conn.unregister(view)
+        return int(distinct)
+
+    def mark_deleted(self, table: Table, ids: Iterable[str], *, key: str = "id") -> int:
+        """Record deletes the source reported for rows we hold (purged from the recycle bin,
+        archived). Ids we never synced stay absent: there is nothing of theirs to retract."""
+        ids = list(ids)
+        if not ids:
+            return 0
+        target = f"{table.schema}.{quote(table.name)}"
+        self.conn.execute(
+            f"UPDATE {target} SET _is_deleted = true, _synced_at = ? WHERE {quote(key)} IN "
+            f"(SELECT unnest(?::VARCHAR[]))",
+            [utcnow(), ids],
+        )
+        return len(ids)
+
+    def replace_partition(self, table: Table, where_sql: str, params: Sequence[Any],
+                          rows: Sequence[Mapping[str, Any]] | pa.Table) -> int:
+        """Replace every row matching ``where_sql`` (e.g. one GA4 date) with ``rows``.
+        Call inside :meth:`transaction` so the swap is atomic."""
+        self.conn.execute(
+            f"DELETE FROM {table.schema}.{quote(table.name)} WHERE {where_sql}", list(params)
+        )
+        return self.upsert(table, rows)
+
+    # -- cursors --------------------------------------------------------------------------
+    def get_cursor(self, schema: str, obj: str) -> Any:
+        self.ensure_schema(schema)
+        row = self.conn.execute(
+            f"SELECT cursor FROM {schema}._sync_state WHERE object = ?", [obj]
+        ).fetchone()
+        return json.loads(row[0]) if row and row[0] is not None else None
+
+    def set_cursor(self, schema: str, obj: str, cursor: Any, rows_synced: int = 0) -> None:
+        self.conn.execute(
+            f"INSERT INTO {schema}._sync_state (object, cursor, updated_at, rows_synced) "
+            f"VALUES (?, ?, ?, ?) ON CONFLICT (object) DO UPDATE SET cursor = excluded.cursor, "
+            f"updated_at = excluded.updated_at, "
+            f"rows_synced = {schema}._sync_state.rows_synced + excluded.rows_synced",
+            [obj, json.dumps(cursor, default=str), utcnow(), rows_synced],
+        )
+
+    def clear_cursor(self, schema: str, obj: str | None = None) -> None:
+        self.ensure_schema(schema)
+        if obj is None:
+            self.conn.execute(f"DELETE FROM {schema}._sync_state")
+        else:
+            self.conn.execute(f"DELETE FROM {schema}._sync_state WHERE object = ?", [obj])
+
+    # -- quarantine -----------------------------------------------------------------------
+    def quarantine(self, schema: str, obj: str, record_id: str | None, reason: str,
+                   payload: Any) -> None:
+        """Keep a bad record out of the raw table, but never silently: one row per record and
+        reason, with a hash of its payload (not the payload: it may hold PII)."""
+        self.ensure_schema(schema)
+        self.conn.execute(
+            f"INSERT INTO {schema}._quarantine VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [schema, obj, record_id, reason, payload_hash(payload), utcnow()],
+        )
+        k = (schema, obj, reason)
+        self.quarantined[k] = self.quarantined.get(k, 0) + 1
+
+    def count(self, table: Table, where: str = "true") -> int:
+        return int(self.conn.execute(
+            f"SELECT count(*) FROM {table.schema}.{quote(table.name)} WHERE {where}"
+        ).fetchone()[0])
+
+
+def _to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """Rows (dicts, possibly with different keys) -> an Arrow table with every key a column."""
+    names: dict[str, None] = {}
+    for r in rows:
+        for k in r:
+            names.setdefault(k, None)
+    arrays = {}
+    for name in names:
+        values = [r.get(name) for r in rows]
+        try:
+            arrays[name] = pa.array(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            # mixed types in one column: keep every value, as text
+            arrays[name] = pa.array([None if v is None else str(v) for v in values], pa.string())
+    return pa.table(arrays)
