@@ -36,6 +36,8 @@ Contract (shared by the generator, the fakes, the export writer and the truth):
 * ``advocacy_post``      the advocacy platform's posts with cumulative clicks and engagements, in
                          the platform's own layout named by ``platform``.
 * ``truth_*``            what really happened, for the truth file only: never served by any fake.
+* ``advocate``           the advocate roster (ids, names, emails, teams, platform, rep's user id).
+* ``gen_*``              the generator's own state for ``advance``; not part of the world.
 
 Everything here is plain SQL over the standard library's sqlite3.
 """
@@ -125,8 +127,31 @@ CREATE TABLE IF NOT EXISTS truth_person (
     intended_segment    TEXT NOT NULL,  -- 'advocacy' | 'other': the channel the generator chose
     intended_channel    TEXT NOT NULL,  -- organic | paid_search | paid_social | email | direct | referral | advocacy | offline
     advocate_id         TEXT,           -- when intended_segment = 'advocacy'
-    post_id             TEXT
+    post_id             TEXT,
+    deleted_at          TEXT,           -- ISO-Z when the person's records were deleted, else null
+    duplicate_hubspot_contact_id INTEGER, -- a duplicate record merged into the survivor, if any
+    duplicate_sf_lead_id TEXT,
+    created_at          TEXT            -- ISO-Z of the form fill (or the lead typed by sales)
 );
+
+-- The advocate roster as HR knows it (the dbt roster seed can be written from it).
+CREATE TABLE IF NOT EXISTS advocate (
+    advocate_id      TEXT PRIMARY KEY,  -- adv_0001
+    name             TEXT NOT NULL,
+    email            TEXT NOT NULL,
+    team             TEXT NOT NULL,
+    platform         TEXT NOT NULL,     -- gaggle | social_hub
+    sf_user_id       TEXT,              -- when the advocate is a sales rep
+    hubspot_owner_id INTEGER
+);
+
+-- Generator-private state (advance reads it; nothing else should).
+CREATE TABLE IF NOT EXISTS gen_person (
+    person_id TEXT PRIMARY KEY,
+    next_ms   INTEGER NOT NULL,         -- the next planned event at or after the clock
+    plan      TEXT NOT NULL             -- JSON plan (connectors.sandbox.people)
+);
+CREATE INDEX IF NOT EXISTS gen_person_next ON gen_person (next_ms);
 
 CREATE TABLE IF NOT EXISTS advocacy_post (
     post_id        TEXT PRIMARY KEY,

@@ -32,9 +32,11 @@ exempt by returning them from :meth:`App.exempt`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import math
 import re
 import socket
 import ssl
@@ -48,7 +50,7 @@ log = logging.getLogger(__name__)
 
 SERVICES = ("hubspot", "salesforce", "ga4")
 _FAULT_RE = re.compile(
-    r"^(?P<service>[a-z0-9]+):(?P<kind>[a-z0-9-]+)(?:=(?P<value>[0-9.]+))?"
+    r"^(?P<service>[a-z0-9]+):(?P<kind>[a-z0-9-]+?)(?:=(?P<value>[0-9.]+))?"
     r"(?:@(?P<every>[0-9]+))?(?:x(?P<count>[0-9]+))?$"
 )
 KINDS = (
@@ -194,7 +196,8 @@ class App:
 
 
 def _fmt_seconds(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else str(value)
+    """Whole seconds, rounded up: urllib3 rejects a fractional ``Retry-After``."""
+    return str(max(0, math.ceil(value)))
 
 
 class FakeServer:
@@ -346,10 +349,8 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
             if drop:
                 self.wfile.write(response.body[: max(1, len(response.body) // 3)])
                 self.wfile.flush()
-                try:
+                with contextlib.suppress(OSError):
                     self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 self.close_connection = True
                 return
             if self.command != "HEAD":

@@ -39,6 +39,7 @@ import base64
 import collections
 import datetime as dt
 import json
+import math
 import re
 import threading
 import time
@@ -49,7 +50,7 @@ from urllib.parse import urlencode
 
 from connectors.sandbox import catalog
 from connectors.sandbox.fakes._common import StoreReader, date_ms, iso_ms, parse_time_ms
-from connectors.sandbox.fakes.base import App, Request, Response, _fmt_seconds
+from connectors.sandbox.fakes.base import App, Request, Response
 
 OBJECT_TYPES = ("contacts", "companies", "deals")
 _SINGULAR = {"contacts": "contact", "companies": "company", "deals": "deal"}
@@ -135,7 +136,8 @@ class HubSpotApp(App):
     def rate_limited(self, retry_after: float | None) -> Response:
         headers = self._rate_headers(exhausted=True)
         if retry_after is not None:
-            headers["Retry-After"] = _fmt_seconds(retry_after)
+            # whole seconds: urllib3 rejects a fractional Retry-After (InvalidHeader)
+            headers["Retry-After"] = str(max(0, math.ceil(retry_after)))
         body = {
             "status": "error",
             "message": "You have reached your ten_secondly_rolling limit.",

@@ -1,0 +1,662 @@
+"""HubSpot CRM -> ``hubspot.*`` raw tables, through the official ``hubspot-api-client``.
+
+Tables (``connectors/schema.py``): contacts, companies, deals, deal_contact_associations,
+owners, deal_pipelines.
+
+How a sync reads (DESIGN.md section 5, api_wire.md part A):
+
+* **First run / --full-refresh**: the list endpoint (``GET /crm/v3/objects/{t}``, limit 100,
+  ascending id) to the end: one request per 100 records, the cheapest full read. Before it,
+  one search sorted by the modified-date property DESC (limit 1) takes the newest
+  modification the API knows (``snapshot_ms``): everything changed while the list is paged has
+  a later date, so the next incremental run starts from there.
+* **Incremental**: search (``POST .../search``, limit 200) filtered ``modified >= floor`` AND
+  ``hs_object_id > last_id``, sorted by ``hs_object_id`` ascending, where
+  ``floor = cursor - lookback`` (10 minutes by default, for search-index lag). Before the
+  offset reaches 10,000 the window restarts at offset 0 with ``hs_object_id > last id seen``
+  and the same date floor (never an endless loop when >10k records share one timestamp).
+  The next cursor is the newest modification the API knew when the run began (a DESC search,
+  one request), so changes made while the run pages are read again next time.
+* **Deletes**: every run pages ``archived=true`` for each object and upserts those records
+  with ``_is_deleted = true`` (with their properties: they may be new to us). Contacts merged
+  into another (``hs_merged_object_ids`` of the survivor) are marked deleted too.
+* **Crash safety**: each page's rows (and, for deals, their association rows) and the cursor
+  that covers them commit in one DuckDB transaction. The cursor also records where a run is
+  (list ``after`` / search id floor), so a killed run resumes where it stopped.
+* **Deal->contact associations**: v4 batch read for the deals synced in the run, up to 1,000
+  ids per call (deal pages are buffered up to 1,000 ids and committed together with their
+  associations); each deal's association rows are replaced (delete + insert).
+* Responses are read on the client's raw path (``_preload_content=False``: same transport,
+  auth and urllib3 retries) and decoded with ``json``; building the generated models costs
+  more than the HTTP round trip on big pages (see ``docs/PERFORMANCE.md``).
+
+Retries: urllib3 ``Retry`` inside the client (429/5xx on every method, POST included,
+honouring Retry-After) and :func:`connectors.retry.call_with_retries` around each call for
+what urllib3 cannot retry (a body cut mid-read, retries exhausted). HubSpot raises a
+different ``ApiException`` class per sub-package, so errors are classified by ``.status``.
+The access token is never logged or printed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import http.client
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import urllib3
+from urllib3.util.retry import Retry
+
+from connectors import schema as raw
+from connectors.retry import RETRYABLE_STATUS, RetryPolicy, Verdict, call_with_retries, parse_retry_after
+from connectors.source import Finding, ObjectResult, Progress, Settings, Source, SourceStopped, SyncResult
+from connectors.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://api.hubapi.com"
+OBJECTS = ("contacts", "companies", "deals")
+PROPERTIES = {
+    "contacts": raw.HUBSPOT_CONTACT_PROPERTIES,
+    "companies": raw.HUBSPOT_COMPANY_PROPERTIES,
+    "deals": raw.HUBSPOT_DEAL_PROPERTIES,
+}
+# Contacts must filter on lastmodifieddate (hs_lastmodifieddate silently matches nothing).
+MODIFIED_PROPERTY = {"contacts": "lastmodifieddate", "companies": "hs_lastmodifieddate",
+                     "deals": "hs_lastmodifieddate"}
+SCOPES = {"contacts": "crm.objects.contacts.read", "companies": "crm.objects.companies.read",
+          "deals": "crm.objects.deals.read", "owners": "crm.objects.owners.read"}
+LIST_LIMIT = 100
+SEARCH_LIMIT = 200
+SEARCH_CAP = 10_000
+ASSOC_BATCH = 1_000
+OWNERS_LIMIT = 100
+DEFAULT_LOOKBACK_MINUTES = 10
+REQUEST_TIMEOUT = (10.0, 120.0)          # connect, read (seconds)
+
+T_CONTACTS = raw.table("hubspot.contacts")
+T_COMPANIES = raw.table("hubspot.companies")
+T_DEALS = raw.table("hubspot.deals")
+T_ASSOC = raw.table("hubspot.deal_contact_associations")
+T_OWNERS = raw.table("hubspot.owners")
+T_PIPELINES = raw.table("hubspot.deal_pipelines")
+OBJECT_TABLES = {"contacts": T_CONTACTS, "companies": T_COMPANIES, "deals": T_DEALS}
+RESERVED = {"id", "created_at", "updated_at", "archived", "archived_at", "_synced_at", "_is_deleted"}
+
+
+# -- errors ------------------------------------------------------------------------------
+_CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError,
+    urllib3.exceptions.MaxRetryError, urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError, urllib3.exceptions.DecodeError,
+    http.client.HTTPException, ConnectionError, TimeoutError,
+)
+
+
+class TruncatedResponse(Exception):
+    """A 2xx response whose body was not complete JSON (connection cut mid-body)."""
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def _header(exc: BaseException, name: str) -> str | None:
+    headers = getattr(exc, "headers", None)
+    if not headers:
+        return None
+    try:
+        return headers.get(name)
+    except AttributeError:
+        return None
+
+
+def classify(exc: BaseException) -> Verdict:
+    """Retry rate limits, server errors and broken connections; give up on the rest."""
+    if isinstance(exc, _CONNECTION_ERRORS) or isinstance(exc, TruncatedResponse):
+        return Verdict(True, reason=type(exc).__name__)
+    status = _status(exc)
+    if status is not None and hasattr(exc, "reason") and hasattr(exc, "body"):  # an ApiException
+        if status == 0:            # the SDK's wrapper for SSL/transport errors
+            return Verdict(True, reason="transport error")
+        if status in RETRYABLE_STATUS:
+            return Verdict(True, parse_retry_after(_header(exc, "Retry-After")), f"HTTP {status}")
+        return Verdict(False, reason=f"HTTP {status}")
+    return Verdict(False, reason=type(exc).__name__)
+
+
+def api_message(exc: BaseException) -> str:
+    """A short, token-free description of an API error."""
+    status = _status(exc)
+    body = getattr(exc, "body", None)
+    message = ""
+    if body:
+        try:
+            data = json.loads(body)
+            message = str(data.get("message") or data.get("category") or "")
+        except (ValueError, AttributeError, TypeError):
+            message = ""
+    if status is not None:
+        return f"HTTP {status}" + (f": {message}" if message else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
+# -- values --------------------------------------------------------------------------------
+def parse_ts(value: Any) -> dt.datetime | None:
+    """HubSpot ISO timestamp (``2024-01-05T11:22:33.444Z``) or epoch ms -> naive UTC.
+    Raises ValueError for anything else (the record is quarantined)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int | float) or (isinstance(value, str) and value.isdigit()):
+        return dt.datetime.fromtimestamp(int(value) / 1000, dt.UTC).replace(tzinfo=None)
+    parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def to_ms(value: dt.datetime) -> int:
+    return int(value.replace(tzinfo=dt.UTC).timestamp() * 1000)
+
+
+def column_name(prop: str) -> str:
+    name = prop.lower()
+    return f"property_{name}" if name in RESERVED else name
+
+
+class HubSpotSource(Source):
+    name = "hubspot"
+    schema = "hubspot"
+
+    def __init__(self, settings: Settings, warehouse: Warehouse, progress: Progress | None = None,
+                 *, retry_policy: RetryPolicy | None = None):
+        super().__init__(settings, warehouse, progress)
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._client: Any = None
+        self.requests = 0
+
+    # -- client ------------------------------------------------------------------------------
+    @property
+    def base_url(self) -> str:
+        return (self.settings.get("HUBSPOT_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+
+    def client(self) -> Any:
+        if self._client is None:
+            self.settings.require(self.name, "HUBSPOT_ACCESS_TOKEN")
+            import hubspot
+
+            retry = Retry(
+                total=6, connect=4, read=4, status=6, other=2,
+                backoff_factor=0.5, backoff_max=30, backoff_jitter=0.25,
+                status_forcelist=(429, 500, 502, 503, 504),
+                allowed_methods=None,             # POST (search, batch read) too
+                respect_retry_after_header=True,
+                raise_on_status=False,            # the final 429/5xx comes back as ApiException
+            )
+            self._client = hubspot.Client.create(
+                access_token=self.settings.get("HUBSPOT_ACCESS_TOKEN"),
+                host=self.base_url, base_url=self.base_url, retry=retry,
+            )
+        return self._client
+
+    def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """One API call on the raw path: returns (status, decoded JSON body)."""
+
+        def once() -> Any:
+            self.requests += 1
+            resp = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+            try:
+                data = resp.data            # reads the whole body; a cut connection raises here
+            finally:
+                resp.release_conn()
+            try:
+                return resp.status, (json.loads(data) if data else {})
+            except ValueError as exc:
+                raise TruncatedResponse(f"{what}: incomplete JSON body ({len(data)} bytes)") from exc
+
+        return call_with_retries(once, classify, policy=self.retry_policy, what=f"hubspot {what}")
+
+    def _list_page(self, t: str, after: str | None, properties: list[str], archived: bool) -> dict:
+        kwargs: dict[str, Any] = {"limit": LIST_LIMIT, "properties": properties, "archived": archived}
+        if after:
+            kwargs["after"] = after
+        return self._call(f"list {t}", self.client().crm.objects.basic_api.get_page, t, **kwargs)[1]
+
+    def _search(self, t: str, body: dict[str, Any]) -> dict:
+        from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
+
+        request = PublicObjectSearchRequest(
+            filter_groups=[FilterGroup(filters=[Filter(**f) for f in g])
+                           for g in body.get("filter_groups", [])],
+            sorts=body.get("sorts", []), properties=body.get("properties", []),
+            limit=body["limit"], after=body.get("after", "0"),
+        )
+        return self._call(f"search {t}", self.client().crm.objects.search_api.do_search,
+                          t, request)[1]
+
+    def _latest_modified_ms(self, t: str) -> int | None:
+        """The newest modification date the search index knows (one request)."""
+        prop = MODIFIED_PROPERTY[t]
+        page = self._search(t, {"sorts": [{"propertyName": prop, "direction": "DESCENDING"}],
+                                "properties": [prop], "limit": 1})
+        for r in page.get("results") or []:
+            ts = r.get("updatedAt") or (r.get("properties") or {}).get(prop)
+            try:
+                parsed = parse_ts(ts)
+            except ValueError:
+                return None
+            return to_ms(parsed) if parsed else None
+        return None
+
+    # -- settings ----------------------------------------------------------------------------
+    def properties_for(self, t: str) -> list[str]:
+        extra = self.settings.get(f"HUBSPOT_EXTRA_PROPERTIES_{t.upper()}") or ""
+        names = [p.strip() for p in extra.split(",") if p.strip()]
+        return list(dict.fromkeys([*PROPERTIES[t], *names]))
+
+    @property
+    def lookback_ms(self) -> int:
+        minutes = float(self.settings.get("HUBSPOT_SEARCH_LOOKBACK_MINUTES") or DEFAULT_LOOKBACK_MINUTES)
+        return int(minutes * 60_000)
+
+    # -- rows --------------------------------------------------------------------------------
+    def _row(self, t: str, obj: dict[str, Any], props_wanted: list[str],
+             deleted: bool) -> dict[str, Any] | None:
+        """API object -> raw row, or None after quarantining it."""
+        wh = self.warehouse
+        oid = obj.get("id") if isinstance(obj, dict) else None
+        if not oid:
+            wh.quarantine(self.schema, t, None, "missing id", obj)
+            return None
+        oid = str(oid)
+        props = obj.get("properties") or {}
+        row: dict[str, Any] = {"id": oid}
+        for p in props_wanted:
+            row[column_name(p)] = _str(props.get(p))
+        for p, v in props.items():          # returned beyond what we asked: drift columns
+            row.setdefault(column_name(p), _str(v))
+        try:
+            row["created_at"] = parse_ts(obj.get("createdAt"))
+            row["updated_at"] = parse_ts(obj.get("updatedAt"))
+        except (ValueError, TypeError, OverflowError):
+            wh.quarantine(self.schema, t, oid, "unparsable createdAt/updatedAt", obj)
+            return None
+        try:
+            row["archived_at"] = parse_ts(obj.get("archivedAt"))
+        except (ValueError, TypeError, OverflowError):
+            row["archived_at"] = None
+        row["archived"] = bool(obj.get("archived", deleted))
+        row["_is_deleted"] = deleted
+        return row
+
+    # -- sync --------------------------------------------------------------------------------
+    def sync(self, *, full_refresh: bool = False, objects: list[str] | None = None) -> SyncResult:
+        self.settings.require(self.name, "HUBSPOT_ACCESS_TOKEN")
+        wanted = objects or [*OBJECTS, "owners", "deal_pipelines"]
+        result = SyncResult(self.name)
+        wh = self.warehouse
+        for table in raw.tables_of(self.schema):
+            wh.ensure_table(table)
+        try:
+            for t in OBJECTS:
+                if t in wanted:
+                    result.objects.extend(self._sync_object(t, full_refresh))
+            if "owners" in wanted:
+                result.objects.append(self._sync_owners())
+            if "deal_pipelines" in wanted:
+                result.objects.append(self._sync_pipelines())
+        except Exception as exc:
+            if _status(exc) is not None or classify(exc).retry:
+                raise SourceStopped(f"hubspot stopped: {api_message(exc)} "
+                                    "(everything committed before this is kept)") from exc
+            raise
+        return result
+
+    def _sync_object(self, t: str, full_refresh: bool) -> list[ObjectResult]:
+        wh = self.warehouse
+        table = OBJECT_TABLES[t]
+        started = time.monotonic()
+        requests_before = self.requests
+        res = ObjectResult(t)
+        assoc = ObjectResult("deal_contact_associations") if t == "deals" else None
+        self.progress.start(self.name, t)
+        props = self.properties_for(t)
+        cursor = None if full_refresh else wh.get_cursor(self.schema, t)
+        q_before = self._quarantined(t)
+
+        buffer: list[dict[str, Any]] = []       # deals waiting for their associations
+        merged: set[str] = set()
+
+        def commit(rows: list[dict[str, Any]], new_cursor: dict[str, Any], force: bool = False) -> None:
+            """Write rows (+ deal associations) and the cursor that covers them, atomically."""
+            if t != "deals":
+                with wh.transaction():
+                    n = wh.upsert(table, rows, version="updated_at") if rows else 0
+                    wh.set_cursor(self.schema, t, new_cursor, n)
+                res.records += n
+                return
+            buffer.extend(rows)
+            if len(buffer) < ASSOC_BATCH and not force:
+                return
+            self._commit_deals(buffer, new_cursor, res, assoc)
+            buffer.clear()
+
+        for rows, new_cursor, last in self._pages(t, props, cursor, res):
+            for r in rows:
+                if t == "contacts" and r.get("hs_merged_object_ids"):
+                    merged.update(x.strip() for x in str(r["hs_merged_object_ids"]).split(";") if x.strip())
+            commit(rows, new_cursor, force=last)
+            self.progress.page(self.name, t, res.pages, res.records + len(buffer))
+
+        # archived (deleted) records: every run, all of them
+        deleted_rows: list[dict[str, Any]] = []
+        after = None
+        while True:
+            page = self._list_page(t, after, props, archived=True)
+            res.pages += 1
+            rows = [r for o in page.get("results") or []
+                    if (r := self._row(t, o, props, deleted=True)) is not None]
+            deleted_rows.extend(rows)
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+        with wh.transaction():
+            ids = [r["id"] for r in deleted_rows]
+            if ids:
+                already = wh.conn.execute(
+                    f"SELECT count(*) FROM {table.schema}.{raw.quote(table.name)} "
+                    "WHERE _is_deleted AND id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchone()[0]
+                wh.upsert(table, deleted_rows)          # no version guard: archiving is final
+                res.deleted += len(set(ids)) - int(already)
+                if t == "deals":
+                    wh.conn.execute(
+                        f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
+                        "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+            if merged:
+                live = [m for m in merged if m not in set(ids)]
+                wh.conn.execute(
+                    f"UPDATE {table.schema}.{raw.quote(table.name)} SET _is_deleted = true "
+                    "WHERE NOT _is_deleted AND id IN (SELECT unnest(?::VARCHAR[]))", [live])
+
+        res.quarantined = self._quarantined(t) - q_before
+        res.requests = self.requests - requests_before
+        res.seconds = time.monotonic() - started
+        self.progress.done(self.name, res)
+        out = [res]
+        if assoc is not None:
+            assoc.seconds = res.seconds
+            out.append(assoc)
+        return out
+
+    def _quarantined(self, t: str) -> int:
+        return sum(n for (s, o, _), n in self.warehouse.quarantined.items() if s == self.schema and o == t)
+
+    def _pages(self, t: str, props: list[str], cursor: dict[str, Any] | None,
+               res: ObjectResult) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any], bool]]:
+        """Yield (rows, cursor after these rows, is_last) for the live records to read."""
+        if not cursor or cursor.get("phase") == "full" or "modified_since_ms" not in cursor:
+            yield from self._full_pages(t, props, cursor or {}, res)
+        else:
+            yield from self._search_pages(t, props, cursor, res)
+
+    def _full_pages(self, t: str, props: list[str], cursor: dict[str, Any],
+                    res: ObjectResult) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any], bool]]:
+        after = cursor.get("after") if cursor.get("phase") == "full" else None
+        snapshot = cursor.get("snapshot_ms") if after else None
+        if snapshot is None:
+            snapshot = self._latest_modified_ms(t) or 0
+        res.note = "full"
+        while True:
+            page = self._list_page(t, after, props, archived=False)
+            res.pages += 1
+            rows = [r for o in page.get("results") or []
+                    if (r := self._row(t, o, props, deleted=False)) is not None]
+            after = ((page.get("paging") or {}).get("next") or {}).get("after")
+            if after:
+                yield rows, {"phase": "full", "after": after, "snapshot_ms": snapshot}, False
+            else:
+                yield rows, {"phase": "incremental", "modified_since_ms": snapshot}, True
+                return
+
+    def _search_pages(self, t: str, props: list[str], cursor: dict[str, Any],
+                      res: ObjectResult) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any], bool]]:
+        """Keyset paging over the search index: every request asks for ``modified >= floor``
+        AND ``hs_object_id > last id seen``, sorted by id, from offset 0. Each page is thus a
+        new window, so the 10,000-result cap is never approached, a record archived mid-run
+        cannot shift the offsets (and hide another), and a killed run resumes at its id."""
+        prop = MODIFIED_PROPERTY[t]
+        since = int(cursor["modified_since_ms"])
+        window = cursor.get("window") or {}
+        if window:      # resume a run that stopped part-way
+            floor, last_id, snapshot = int(window["floor_ms"]), int(window["last_id"]), int(window["snapshot_ms"])
+        else:
+            floor, last_id = max(0, since - self.lookback_ms), 0
+            latest = self._latest_modified_ms(t)
+            snapshot = max(since, latest) if latest is not None else since
+        res.note = "incremental"
+        while True:
+            filters = [{"property_name": prop, "operator": "GTE", "value": str(floor)}]
+            if last_id:
+                filters.append({"property_name": "hs_object_id", "operator": "GT", "value": str(last_id)})
+            page = self._search(t, {
+                "filter_groups": [filters],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "properties": props, "limit": SEARCH_LIMIT, "after": "0",
+            })
+            res.pages += 1
+            results = page.get("results") or []
+            rows = [r for o in results if (r := self._row(t, o, props, deleted=False)) is not None]
+            ids = [int(o["id"]) for o in results if str(o.get("id", "")).isdigit()]
+            more = bool(((page.get("paging") or {}).get("next") or {}).get("after"))
+            if not more or not ids or max(ids) <= last_id:
+                yield rows, {"phase": "incremental", "modified_since_ms": snapshot}, True
+                return
+            last_id = max(ids)
+            yield rows, {"phase": "incremental", "modified_since_ms": since,
+                         "window": {"floor_ms": floor, "last_id": last_id,
+                                    "snapshot_ms": snapshot}}, False
+
+    def _commit_deals(self, rows: list[dict[str, Any]], cursor: dict[str, Any],
+                      res: ObjectResult, assoc: ObjectResult | None) -> None:
+        wh = self.warehouse
+        ids = list(dict.fromkeys(r["id"] for r in rows))
+        assoc_rows = self._associations(ids, assoc) if ids else []
+        with wh.transaction():
+            n = wh.upsert(T_DEALS, rows, version="updated_at") if rows else 0
+            if ids:
+                wh.conn.execute(
+                    f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
+                    "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+            if assoc_rows:
+                wh.upsert(T_ASSOC, assoc_rows)
+            wh.set_cursor(self.schema, "deals", cursor, n)
+        res.records += n
+        if assoc is not None:
+            assoc.records += len(assoc_rows)
+
+    def _associations(self, deal_ids: list[str], res: ObjectResult | None) -> list[dict[str, Any]]:
+        from hubspot.crm.associations.v4 import (
+            BatchInputPublicFetchAssociationsBatchRequest,
+            PublicFetchAssociationsBatchRequest,
+        )
+
+        api = self.client().crm.associations.v4.batch_api
+        out: dict[tuple[str, str, int], dict[str, Any]] = {}
+        pending: list[tuple[str, str | None]] = [(i, None) for i in deal_ids]
+        while pending:
+            chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
+            body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[
+                PublicFetchAssociationsBatchRequest(id=i, after=a) if a else
+                PublicFetchAssociationsBatchRequest(id=i) for i, a in chunk])
+            status, page = self._call("associations deals->contacts", api.get_page,
+                                      "deals", "contacts", body)
+            if res is not None:
+                res.pages += 1
+            for item in page.get("results") or []:
+                deal_id = str((item.get("from") or {}).get("id"))
+                for to in item.get("to") or []:
+                    for at in to.get("associationTypes") or [{}]:
+                        type_id = at.get("typeId")
+                        key = (deal_id, str(to.get("toObjectId")), int(type_id) if type_id is not None else -1)
+                        out[key] = {"deal_id": key[0], "contact_id": key[1],
+                                    "association_type_id": key[2],
+                                    "association_category": at.get("category")}
+                nxt = ((item.get("paging") or {}).get("next") or {}).get("after")
+                if nxt:
+                    pending.append((deal_id, nxt))
+            for err in page.get("errors") or []:
+                if err.get("category") != "OBJECT_NOT_FOUND":
+                    log.warning("hubspot associations: %s", err.get("message"))
+        return list(out.values())
+
+    def _sync_owners(self) -> ObjectResult:
+        res = ObjectResult("owners")
+        started, before = time.monotonic(), self.requests
+        self.progress.start(self.name, "owners")
+        api = self.client().crm.owners.owners_api
+        rows: list[dict[str, Any]] = []
+        for archived in (False, True):
+            after = None
+            while True:
+                kwargs: dict[str, Any] = {"limit": OWNERS_LIMIT, "archived": archived}
+                if after:
+                    kwargs["after"] = after
+                page = self._call("owners", api.get_page, **kwargs)[1]
+                res.pages += 1
+                for o in page.get("results") or []:
+                    if not o.get("id"):
+                        self.warehouse.quarantine(self.schema, "owners", None, "missing id", o)
+                        res.quarantined += 1
+                        continue
+                    try:
+                        created, updated = parse_ts(o.get("createdAt")), parse_ts(o.get("updatedAt"))
+                    except (ValueError, TypeError):
+                        self.warehouse.quarantine(self.schema, "owners", str(o["id"]),
+                                                  "unparsable createdAt/updatedAt", o)
+                        res.quarantined += 1
+                        continue
+                    rows.append({
+                        "id": str(o["id"]), "email": o.get("email"),
+                        "first_name": o.get("firstName"), "last_name": o.get("lastName"),
+                        "type": o.get("type"), "user_id": o.get("userId"),
+                        "archived": bool(o.get("archived", archived)),
+                        "created_at": created, "updated_at": updated,
+                        "teams": json.dumps(o.get("teams") or []),
+                        "_is_deleted": bool(o.get("archived", archived)),
+                    })
+                after = ((page.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        with self.warehouse.transaction():
+            res.records = self.warehouse.upsert(T_OWNERS, rows) if rows else 0
+            res.deleted = sum(1 for r in rows if r["_is_deleted"])
+            self.warehouse.set_cursor(self.schema, "owners", {"synced": True}, res.records)
+        res.requests, res.seconds = self.requests - before, time.monotonic() - started
+        self.progress.done(self.name, res)
+        return res
+
+    def _sync_pipelines(self) -> ObjectResult:
+        res = ObjectResult("deal_pipelines")
+        started, before = time.monotonic(), self.requests
+        self.progress.start(self.name, "deal_pipelines")
+        page = self._call("pipelines", self.client().crm.pipelines.pipelines_api.get_all, "deals")[1]
+        res.pages = 1
+        rows = []
+        for p in page.get("results") or []:
+            for s in p.get("stages") or []:
+                meta = s.get("metadata") or {}
+                try:
+                    probability = float(meta["probability"]) if meta.get("probability") not in (None, "") else None
+                except (TypeError, ValueError):
+                    probability = None
+                rows.append({
+                    "pipeline_id": str(p.get("id")), "pipeline_label": p.get("label"),
+                    "stage_id": str(s.get("id")), "stage_label": s.get("label"),
+                    "display_order": s.get("displayOrder"), "probability": probability,
+                    "is_closed": str(meta.get("isClosed", "")).lower() == "true",
+                    "archived": bool(s.get("archived") or p.get("archived")),
+                    "_is_deleted": bool(s.get("archived") or p.get("archived")),
+                })
+        with self.warehouse.transaction():
+            res.records = self.warehouse.replace_partition(T_PIPELINES, "true", [], rows) if rows else 0
+            self.warehouse.set_cursor(self.schema, "deal_pipelines", {"synced": True}, res.records)
+        res.requests, res.seconds = self.requests - before, time.monotonic() - started
+        self.progress.done(self.name, res)
+        return res
+
+    # -- check -------------------------------------------------------------------------------
+    def check(self) -> list[Finding]:
+        self.settings.require(self.name, "HUBSPOT_ACCESS_TOKEN")
+        findings: list[Finding] = []
+        quick = RetryPolicy(attempts=2, base_delay=0.2, max_delay=2)
+        saved, self.retry_policy = self.retry_policy, quick
+        try:
+            client = self.client()
+            try:
+                self._call("owners", client.crm.owners.owners_api.get_page, limit=1)
+                findings.append(Finding(self.name, True, f"token accepted by {self.base_url}"))
+            except Exception as exc:  # noqa: BLE001 - reported, not raised
+                status = _status(exc)
+                if status == 401:
+                    findings.append(Finding(self.name, False, "token rejected (HTTP 401)",
+                                            "create a private-app token and set HUBSPOT_ACCESS_TOKEN"))
+                    return findings
+                if status == 403:
+                    findings.append(Finding(self.name, False, "owners not readable (HTTP 403)",
+                                            f"add scope {SCOPES['owners']} to the private app"))
+                else:
+                    findings.append(Finding(self.name, False, f"cannot reach HubSpot: {api_message(exc)}",
+                                            "check HUBSPOT_BASE_URL and the network"))
+                    return findings
+            for t in OBJECTS:
+                try:
+                    self._call(f"list {t}", client.crm.objects.basic_api.get_page, t, limit=1)
+                    findings.append(Finding(self.name, True, f"{t} readable"))
+                except Exception as exc:  # noqa: BLE001
+                    fix = f"add scope {SCOPES[t]} to the private app" if _status(exc) == 403 else ""
+                    findings.append(Finding(self.name, False, f"{t} not readable ({api_message(exc)})", fix))
+            wanted = {"contacts": ["ga_client_id", "salesforceleadid", "salesforcecontactid"],
+                      "deals": ["salesforceopportunityid"]}
+            for t, names in wanted.items():
+                try:
+                    page = self._call(f"properties {t}", client.crm.properties.core_api.get_all, t)[1]
+                except Exception as exc:  # noqa: BLE001
+                    findings.append(Finding(self.name, False, f"{t} properties not readable ({api_message(exc)})",
+                                            f"add scope {SCOPES[t]} to the private app"))
+                    continue
+                have = {p.get("name") for p in page.get("results") or []}
+                for n in names:
+                    if n in have:
+                        findings.append(Finding(self.name, True, f"{t} property {n} exists"))
+                    elif n == "ga_client_id":
+                        findings.append(Finding(
+                            self.name, False, f"{t} property {n} missing",
+                            "create a single-line text contact property ga_client_id and fill it "
+                            "from a hidden form field with the GA client id (README)"))
+                    else:
+                        findings.append(Finding(
+                            self.name, False, f"{t} property {n} missing",
+                            "install the HubSpot-Salesforce integration so records carry their "
+                            "Salesforce ids (identity stitching needs them)"))
+                extra = [p for p in self.properties_for(t) if p not in PROPERTIES[t] and p not in have]
+                if extra:
+                    findings.append(Finding(self.name, False,
+                                            f"{t}: HUBSPOT_EXTRA_PROPERTIES_{t.upper()} names unknown "
+                                            f"properties: {', '.join(extra)}", "fix the property names"))
+        finally:
+            self.retry_policy = saved
+        return findings
+
+
+def _str(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return json.dumps(value) if isinstance(value, dict | list) else str(value)
