@@ -17,7 +17,6 @@ store on every request, so advancing the world is seen without a restart.
 
 from __future__ import annotations
 
-import math
 import base64
 import csv
 import dataclasses
@@ -26,6 +25,7 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import re
 import secrets
 import string
