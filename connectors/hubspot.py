@@ -173,9 +173,10 @@ class HubSpotSource(Source):
     schema = "hubspot"
 
     def __init__(self, settings: Settings, warehouse: Warehouse, progress: Progress | None = None,
-                 *, retry_policy: RetryPolicy | None = None):
+                 *, retry_policy: RetryPolicy | None = None, http_retries: int = 3):
         super().__init__(settings, warehouse, progress)
         self.retry_policy = retry_policy or RetryPolicy()
+        self.http_retries = http_retries      # urllib3's own retries inside each attempt
         self._client: Any = None
         self.requests = 0
 
@@ -190,7 +191,8 @@ class HubSpotSource(Source):
             import hubspot
 
             retry = Retry(
-                total=6, connect=4, read=4, status=6, other=2,
+                total=self.http_retries, connect=self.http_retries, read=self.http_retries,
+                status=self.http_retries, other=min(2, self.http_retries),
                 backoff_factor=0.5, backoff_max=30, backoff_jitter=0.25,
                 status_forcelist=(429, 500, 502, 503, 504),
                 allowed_methods=None,             # POST (search, batch read) too

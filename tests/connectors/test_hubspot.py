@@ -195,7 +195,8 @@ def test_persistent_rate_limit_stops_the_source(fresh_sandbox, tmp_path):
     sb = fresh_sandbox(faults="hubspot:429=0")
     with Warehouse(tmp_path / "wh.duckdb") as wh:
         source = HubSpotSource(Settings(sb.env()), wh,
-                               retry_policy=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02))
+                               retry_policy=RetryPolicy(attempts=2, base_delay=0.01, max_delay=0.02),
+                               http_retries=1)
         with pytest.raises(SourceStopped, match="HTTP 429"):
             source.sync()
 

@@ -1,0 +1,709 @@
+"""Salesforce -> DuckDB raw layer (schema ``salesforce``), incremental and crash-safe.
+
+Per object, in this order (DESIGN.md section 5, api_wire.md part B):
+
+1. ``describe()``: select every field the org has that is not compound/binary. Fields our
+   table does not know become drift columns typed by :func:`connectors.schema.salesforce_type`;
+   ``CurrencyIsoCode`` is simply absent in a single-currency org. Objects that may not exist
+   (CurrencyType, DatedConversionRate) or may be refused (ForecastingQuota without the
+   forecasting permission, Period) are skipped with a note, never a failure.
+2. ``SELECT COUNT()`` over the window (cheap) decides REST or Bulk API 2.0
+   (``SALESFORCE_BULK_THRESHOLD``, default 10,000 records).
+3. The window: ``queryAll`` (recycle-bin deletes included, ``IsDeleted`` -> ``_is_deleted``)
+   ``WHERE SystemModstamp >= cursor - lookback`` (history objects: ``CreatedDate``), never a
+   bare ``>``, ``ORDER BY <cursor>, Id``. REST: page by page along ``nextRecordsUrl``; every
+   page's rows and the cursor (max value seen) commit in one DuckDB transaction. Bulk 2.0:
+   pages are unordered, so rows commit per page and the cursor with the last page.
+4. ``sobjects/{O}/deleted`` since the last window covered (at most 15 days back, as the API
+   keeps them): records purged from the recycle bin are marked ``_is_deleted`` if we hold them.
+5. A full refresh reads everything with ``queryAll`` and then marks ids we hold that the
+   source no longer returns at all as deleted (reconciliation).
+
+Failures: 429/5xx/broken connections are retried (``Retry-After`` honoured); an expired
+session re-authenticates once; ``REQUEST_LIMIT_EXCEEDED`` raises :class:`SourceStopped` with
+everything committed so far kept. Bad records are quarantined, never fatal.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import io
+import logging
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import pyarrow as pa
+from simple_salesforce.bulk2 import Operation
+from simple_salesforce.exceptions import SalesforceError, SalesforceOperationError
+
+from connectors import schema as raw
+from connectors.retry import RetryPolicy
+from connectors.salesforce_client import (
+    SalesforceAuthError,
+    SalesforceClient,
+    auth_config,
+    error_code,
+    error_message,
+)
+from connectors.salesforce_soql import aware, convert, iso_z, parse_datetime, soql_datetime
+from connectors.schema import Table, quote, snake_case
+from connectors.source import (
+    Finding,
+    ObjectResult,
+    Progress,
+    Settings,
+    Source,
+    SourceNotConfigured,
+    SourceStopped,
+    SyncResult,
+)
+from connectors.warehouse import Warehouse, utcnow
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BULK_THRESHOLD = 10_000
+BULK_MAX_RECORDS = 50_000
+DEFAULT_LOOKBACK = dt.timedelta(minutes=5)
+RECYCLE_BIN = dt.timedelta(days=15)
+DELETED_MAX_RANGE = dt.timedelta(days=29)    # getDeleted takes at most 30 days per call
+SKIP_TYPES = frozenset({"address", "location", "base64"})   # compound / binary fields
+CUSTOM_FIELDS = ("GA_Client_ID__c", "UTM_Source__c", "UTM_Medium__c", "UTM_Campaign__c",
+                 "UTM_Content__c", "UTM_Term__c")
+# errors that mean "this object is not there / not for us", for optional objects
+_MISSING_CODES = frozenset({"INVALID_TYPE", "NOT_FOUND", "INSUFFICIENT_ACCESS",
+                            "INSUFFICIENT_ACCESS_OR_READONLY", "INVALID_TYPE_FOR_OPERATION",
+                            "API_DISABLED_FOR_ORG"})
+_BULK_UNSUPPORTED = re.compile(
+    r"not supported by the Bulk API|INVALIDENTITY|compound data not supported|does not support query",
+    re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
+class ObjectSpec:
+    sobject: str
+    history: bool = False            # immutable rows: cursor on CreatedDate
+    optional: str = ""               # why it may be absent (note when skipped); "" = required
+
+    @property
+    def table(self) -> Table:
+        return next(t for t in raw.tables_of("salesforce") if t.source_object == self.sobject)
+
+
+OBJECTS: tuple[ObjectSpec, ...] = (
+    ObjectSpec("User"),
+    ObjectSpec("Account"),
+    ObjectSpec("Lead"),
+    ObjectSpec("Contact"),
+    ObjectSpec("Opportunity"),
+    ObjectSpec("OpportunityContactRole"),
+    ObjectSpec("OpportunityHistory", history=True),
+    ObjectSpec("LeadHistory", history=True),
+    ObjectSpec("Period", optional="fiscal periods are not readable; quota periods come from the "
+                                  "rep_quotas seed"),
+    ObjectSpec("ForecastingQuota", optional="no forecasting permission ('View All Forecasts' or "
+                                            "'Allow Forecasting'); the rep_quotas seed serves "
+                                            "quotas instead"),
+    ObjectSpec("CurrencyType", optional="single-currency org: no CurrencyType"),
+    ObjectSpec("DatedConversionRate", optional="no advanced currency management: no "
+                                               "DatedConversionRate"),
+)
+
+
+@dataclasses.dataclass
+class _Field:
+    name: str
+    type: str
+    column: str
+
+
+@dataclasses.dataclass
+class _Plan:
+    """What one object's sync reads, from its describe."""
+
+    spec: ObjectSpec
+    table: Table
+    fields: list[_Field]
+    cursor_field: str | None
+    deletable: bool                  # has IsDeleted
+    replicateable: bool
+    extra_types: dict[str, str]
+
+    @property
+    def version(self) -> str | None:
+        return snake_case(self.cursor_field) if self.cursor_field else None
+
+
+class SalesforceSource(Source):
+    name = "salesforce"
+    schema = "salesforce"
+
+    bulk_poll_seconds = 1.0          # first wait before polling a Bulk job (tests lower it)
+
+    def __init__(self, settings: Settings, warehouse: Warehouse, progress: Progress | None = None,
+                 *, retry_policy: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] | None = None) -> None:
+        super().__init__(settings, warehouse, progress)
+        self.retry_policy = retry_policy or RetryPolicy()
+        self._sleep = sleep
+        self._client: SalesforceClient | None = None
+
+    # -- settings ----------------------------------------------------------------------------
+    @property
+    def client(self) -> SalesforceClient:
+        if self._client is None:
+            self._client = SalesforceClient(self.settings, policy=self.retry_policy,
+                                            sleep=self._sleep)
+        return self._client
+
+    @property
+    def bulk_threshold(self) -> int:
+        value = self.settings.get("SALESFORCE_BULK_THRESHOLD")
+        try:
+            return max(1, int(value)) if value else DEFAULT_BULK_THRESHOLD
+        except ValueError:
+            return DEFAULT_BULK_THRESHOLD
+
+    @property
+    def lookback(self) -> dt.timedelta:
+        value = self.settings.get("SALESFORCE_LOOKBACK_MINUTES")
+        try:
+            return dt.timedelta(minutes=float(value)) if value else DEFAULT_LOOKBACK
+        except ValueError:
+            return DEFAULT_LOOKBACK
+
+    def history_start(self) -> dt.datetime:
+        """History objects (events, not state) are read from HISTORY_START_DATE on (default
+        two years back); state objects (leads, accounts...) are always read whole."""
+        value = self.settings.get("HISTORY_START_DATE")
+        if value:
+            try:
+                d = dt.date.fromisoformat(value[:10])
+                return dt.datetime(d.year, d.month, d.day)
+            except ValueError:
+                log.warning("salesforce: HISTORY_START_DATE=%r is not a date; using 2 years back", value)
+        today = utcnow().date()
+        return dt.datetime(today.year - 2, today.month, min(today.day, 28))
+
+    # -- sync --------------------------------------------------------------------------------
+    def sync(self, *, full_refresh: bool = False, objects: list[str] | None = None) -> SyncResult:
+        auth_config(self.settings, self.name)   # SourceNotConfigured before touching anything
+        wanted = _wanted(objects)
+        result = SyncResult(self.name)
+        wh = self.warehouse
+        for spec in OBJECTS:
+            wh.ensure_table(spec.table)
+        try:
+            for spec in OBJECTS:
+                if spec.sobject in wanted:
+                    result.objects.append(self._sync_object(spec, full_refresh))
+        except SalesforceAuthError as exc:
+            raise SourceStopped(f"salesforce stopped: {exc} (everything committed before this "
+                                "is kept)") from exc
+        except SalesforceError as exc:
+            raise SourceStopped(f"salesforce stopped: {error_message(exc)} (everything "
+                                "committed before this is kept)") from exc
+        return result
+
+    def _sync_object(self, spec: ObjectSpec, full_refresh: bool) -> ObjectResult:
+        table = spec.table
+        res = ObjectResult(table.name)
+        started = time.monotonic()
+        requests_before = self.client.session.count
+        quarantined_before = self._quarantined(spec.sobject)
+        self.progress.start(self.name, table.name)
+        try:
+            plan = self._plan(spec)
+            if plan is None:
+                res.note = f"skipped: {spec.optional}"
+                return res
+            notes = self._read(plan, full_refresh, res)
+            if plan.deletable and plan.replicateable:
+                notes += self._sync_deleted(plan, res)
+            if full_refresh:
+                notes += self._reconcile(plan, res)
+            usage = self.client.usage_text()
+            res.note = "; ".join([*notes, *([usage] if usage else [])])
+            return res
+        except SalesforceError as exc:
+            if spec.optional and _is_missing(exc):
+                res.note = f"skipped: {spec.optional} ({error_message(exc)})"
+                return res
+            raise
+        finally:
+            res.seconds = time.monotonic() - started
+            res.requests = self.client.session.count - requests_before
+            res.quarantined = self._quarantined(spec.sobject) - quarantined_before
+            self.progress.done(self.name, res)
+
+    def _quarantined(self, sobject: str) -> int:
+        return sum(n for (s, o, _), n in self.warehouse.quarantined.items()
+                   if s == self.schema and o == sobject)
+
+    # -- describe ----------------------------------------------------------------------------
+    def _describe(self, sobject: str) -> dict[str, Any]:
+        return self.client.call(f"describe {sobject}", lambda sf: getattr(sf, sobject).describe())
+
+    def _plan(self, spec: ObjectSpec) -> _Plan | None:
+        try:
+            desc = self._describe(spec.sobject)
+        except SalesforceError as exc:
+            if spec.optional and _is_missing(exc):
+                return None
+            raise
+        table = spec.table
+        core = table.columns
+        fields: list[_Field] = []
+        extra: dict[str, str] = {}
+        seen_columns: set[str] = set()
+        for f in desc.get("fields") or []:
+            name, ftype = f.get("name"), f.get("type") or "string"
+            if not name or ftype in SKIP_TYPES or f.get("deprecatedAndHidden"):
+                continue
+            column = snake_case(name)
+            if column in seen_columns or column in raw.META_COLUMNS:
+                continue
+            seen_columns.add(column)
+            fields.append(_Field(name, ftype, column))
+            if column not in core:
+                extra[column] = raw.salesforce_type(ftype)
+        names = {f.name for f in fields}
+        if "Id" not in names:
+            raise SourceStopped(f"salesforce: {spec.sobject} has no Id field in describe")
+        if spec.history and "CreatedDate" in names:
+            cursor = "CreatedDate"
+        else:
+            cursor = next((c for c in ("SystemModstamp", "LastModifiedDate", "CreatedDate")
+                           if c in names), None)
+        return _Plan(spec, table, fields, cursor, "IsDeleted" in names,
+                     bool(desc.get("replicateable", True)), extra)
+
+    # -- reading -----------------------------------------------------------------------------
+    def _window_start(self, plan: _Plan, full_refresh: bool) -> tuple[dt.datetime | None, dt.datetime | None]:
+        """(lower bound for the query, the stored cursor value)."""
+        stored: dt.datetime | None = None
+        if not full_refresh and plan.cursor_field:
+            state = self.warehouse.get_cursor(self.schema, plan.table.name)
+            if isinstance(state, dict) and state.get("value") and state.get("field") == plan.cursor_field:
+                try:
+                    stored = parse_datetime(state["value"])
+                except ValueError:
+                    stored = None
+        since = stored - self.lookback if stored else None
+        if plan.spec.history and plan.cursor_field:
+            start = self.history_start()
+            since = max(since, start) if since else start
+        return since, stored
+
+    def _soql(self, plan: _Plan, since: dt.datetime | None, *, count: bool = False,
+              ordered: bool = True) -> str:
+        select = "COUNT()" if count else ", ".join(f.name for f in plan.fields)
+        soql = f"SELECT {select} FROM {plan.spec.sobject}"
+        if since is not None and plan.cursor_field:
+            soql += f" WHERE {plan.cursor_field} >= {soql_datetime(since)}"
+        if not count and ordered and plan.cursor_field:
+            soql += f" ORDER BY {plan.cursor_field} ASC, Id ASC"
+        return soql
+
+    def _read(self, plan: _Plan, full_refresh: bool, res: ObjectResult) -> list[str]:
+        since, stored = self._window_start(plan, full_refresh)
+        count = self.client.call(
+            f"count {plan.spec.sobject}",
+            lambda sf: sf.query(self._soql(plan, since, count=True), include_deleted=True),
+        ).get("totalSize", 0)
+        tracker = _CursorTracker(plan, stored)
+        if full_refresh:
+            self._seen_reset(plan)
+        window = f"{plan.cursor_field} >= {iso_z(since)}" if since else "all records"
+        notes = [f"{window}, {count:,} to read"]
+        if count >= self.bulk_threshold:
+            try:
+                self._read_bulk(plan, since, tracker, res, full_refresh)
+                notes.append("Bulk API 2.0")
+                return notes
+            except _BulkUnavailable as exc:
+                notes.append(f"Bulk API 2.0 unavailable ({exc}), read by REST")
+        self._read_rest(plan, since, tracker, res, full_refresh)
+        notes.append("REST")
+        if plan.spec.history and plan.deletable and stored is not None:
+            # history rows keep their CreatedDate when their parent is deleted: the recycle
+            # bin is read whole (it holds at most 15 days of deletes)
+            before = res.records
+            self._read_rest(plan, since, tracker, res, full_refresh,
+                            soql=f"SELECT {', '.join(f.name for f in plan.fields)} FROM "
+                                 f"{plan.spec.sobject} WHERE IsDeleted = true",
+                            commit_cursor=False)
+            tracker.pending = 0
+            notes.append(f"recycle bin: {res.records - before:,} rows")
+        return notes
+
+    def _read_rest(self, plan: _Plan, since: dt.datetime | None, tracker: _CursorTracker,
+                   res: ObjectResult, full_refresh: bool, *, soql: str | None = None,
+                   commit_cursor: bool = True) -> None:
+        """``queryAll`` then ``nextRecordsUrl`` page by page (never everything in memory)."""
+        resumable = soql is None
+        soql = soql or self._soql(plan, since)
+        page = self.client.call(f"query {plan.spec.sobject}",
+                                lambda sf: sf.query(soql, include_deleted=True))
+        restarts = 0
+        while True:
+            records = page.get("records") or []
+            self._commit(plan, (_rest_values(r) for r in records), tracker, res, full_refresh,
+                         commit_cursor=commit_cursor)
+            next_url = page.get("nextRecordsUrl")
+            if page.get("done", True) or not next_url:
+                return
+            try:
+                page = self.client.call(
+                    f"query_more {plan.spec.sobject}",
+                    lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+            except SalesforceError as exc:
+                if error_code(exc) != "INVALID_QUERY_LOCATOR" or restarts >= 3 or not resumable:
+                    raise
+                # the server forgot the cursor: resume after what is committed (>= keeps ties)
+                restarts += 1
+                resume = tracker.value or since
+                log.warning("salesforce %s: query locator expired, resuming from %s",
+                            plan.spec.sobject, resume)
+                soql = self._soql(plan, resume)
+                page = self.client.call(f"query {plan.spec.sobject}",
+                                        lambda sf, q=soql: sf.query(q, include_deleted=True))
+
+    def _read_bulk(self, plan: _Plan, since: dt.datetime | None, tracker: _CursorTracker,
+                   res: ObjectResult, full_refresh: bool) -> None:
+        """Bulk API 2.0 ``queryAll`` job; each call (create, poll, every results page) is
+        retried on its own, so a fault never restarts the job. Result pages are unordered
+        (PK chunking), so the cursor commits with the last page only."""
+        sobject = plan.spec.sobject
+        soql = self._soql(plan, since, ordered=False)
+
+        def client(sf: Any) -> Any:
+            return getattr(sf.bulk2, sobject)._client
+
+        try:
+            job = self.client.call(f"bulk create {sobject}",
+                                   lambda sf: client(sf).create_job(Operation.query_all, soql))
+        except SalesforceError as exc:
+            if exc.status in (400, 403, 404) and (
+                    _BULK_UNSUPPORTED.search(str(exc.content)) or error_code(exc) in
+                    ("INVALIDENTITY", "API_ERROR", "FEATURENOTENABLED")):
+                raise _BulkUnavailable(error_message(exc)) from exc
+            raise
+        job_id = job["id"]
+        try:
+            self.client.call(f"bulk wait {sobject}",
+                             lambda sf: client(sf).wait_for_job(job_id, True, self.bulk_poll_seconds))
+        except SalesforceOperationError as exc:
+            raise _BulkUnavailable(f"job {job_id} failed: {str(exc)[:200]}") from exc
+        locator = ""
+        while True:
+            page = self.client.call(
+                f"bulk results {sobject}",
+                lambda sf, loc=locator: client(sf).get_query_results(job_id, loc, BULK_MAX_RECORDS))
+            locator = page.get("locator") or ""
+            last = not locator
+            self._commit(plan, _csv_values(page.get("records") or ""), tracker, res,
+                         full_refresh, commit_cursor=last)
+            if last:
+                break
+        try:   # courtesy: results are kept 7 days otherwise
+            client(self.client.sf).delete_job(job_id, True)
+        except Exception as exc:  # noqa: BLE001 - never fail a finished sync on this
+            log.debug("salesforce: could not delete bulk job %s: %s", job_id, type(exc).__name__)
+
+    # -- writing -----------------------------------------------------------------------------
+    def _commit(self, plan: _Plan, records: Iterable[dict[str, Any]], tracker: _CursorTracker,
+                res: ObjectResult, full_refresh: bool, *, commit_cursor: bool) -> None:
+        """One page: typed rows upserted, bad records quarantined, and (when asked) the cursor
+        written, all in one transaction."""
+        wh = self.warehouse
+        sobject = plan.spec.sobject
+        rows: list[dict[str, Any]] = []
+        ids: list[str] = []
+        deleted = 0
+        with wh.transaction():
+            for record in records:
+                row, reason = self._row(plan, record)
+                rid = record.get("Id") or None
+                if row is None:
+                    wh.quarantine(self.schema, sobject, rid, reason or "bad record", record)
+                    if rid:
+                        ids.append(str(rid))
+                    continue
+                rows.append(row)
+                ids.append(row["id"])
+                if row.get("_is_deleted"):
+                    deleted += 1
+                tracker.see(row.get(plan.version) if plan.version else None)
+            n = wh.upsert(plan.table, rows, version=plan.version, extra_types=plan.extra_types)
+            if full_refresh and ids:
+                self._seen_add(plan, ids)
+            if commit_cursor and tracker.value is not None:
+                wh.set_cursor(self.schema, plan.table.name,
+                              {"field": plan.cursor_field, "value": iso_z(tracker.value)},
+                              rows_synced=n + tracker.pending)
+                tracker.pending = 0
+            elif not commit_cursor:
+                tracker.pending += n
+        res.records += n
+        res.deleted += deleted
+        res.pages += 1
+        self.progress.page(self.name, plan.table.name, res.pages, res.records)
+
+    def _row(self, plan: _Plan, record: dict[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+        rid = record.get("Id")
+        if not rid or not isinstance(rid, str):
+            return None, "record without Id"
+        row: dict[str, Any] = {}
+        for f in plan.fields:
+            try:
+                row[f.column] = convert(f.type, record.get(f.name))
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                return None, f"{f.name}: {exc}"[:200]
+        if plan.cursor_field and row.get(snake_case(plan.cursor_field)) is None:
+            return None, f"{plan.cursor_field} missing"
+        row["_is_deleted"] = bool(row.get("is_deleted")) if plan.deletable else False
+        return row, None
+
+    # -- deletes -----------------------------------------------------------------------------
+    def _sync_deleted(self, plan: _Plan, res: ObjectResult) -> list[str]:
+        """``sobjects/{O}/deleted`` from where the last call's coverage ended (first run: just
+        before this run's newest record), in windows the API accepts, marking the ids we hold.
+        The coverage end the API reports is saved with the marks, in one transaction."""
+        wh = self.warehouse
+        sobject = plan.spec.sobject
+        key = f"{plan.table.name}:deleted"
+        state = wh.get_cursor(self.schema, key)
+        start: dt.datetime | None = None
+        if isinstance(state, dict) and state.get("covered"):
+            try:
+                start = parse_datetime(state["covered"]) - self.lookback
+            except ValueError:
+                start = None
+        if start is None:
+            newest = self._newest(plan)
+            start = (newest or utcnow() - RECYCLE_BIN + dt.timedelta(days=1)) - self.lookback
+        notes: list[str] = []
+        marked = 0
+        for _ in range(40):
+            end = min(start + DELETED_MAX_RANGE, max(utcnow(), start + dt.timedelta(minutes=1)))
+            try:
+                body = self.client.call(
+                    f"deleted {sobject}",
+                    lambda sf, a=start, b=end: getattr(sf, sobject).deleted(aware(a), aware(b)))
+            except SalesforceError as exc:
+                code = error_code(exc)
+                earliest = _first_datetime(error_message(exc)) if code == "INVALID_REPLICATION_DATE" else None
+                if earliest is not None and earliest > start:
+                    notes.append(f"deletes before {iso_z(earliest)} are past the API's window "
+                                 "(a --full-refresh reconciles them)")
+                    start = earliest
+                    continue
+                if exc.status in (400, 403, 404):
+                    notes.append(f"deleted records not available ({error_message(exc)})")
+                    return notes
+                raise
+            ids = [str(r["id"]) for r in body.get("deletedRecords") or [] if r.get("id")]
+            covered_text = body.get("latestDateCovered")
+            try:
+                covered = parse_datetime(covered_text) if covered_text else None
+            except ValueError:
+                covered = None
+            with wh.transaction():
+                held = self._held_live(plan.table, ids)
+                if held:
+                    wh.mark_deleted(plan.table, held)
+                    marked += len(held)
+                if covered is not None:
+                    wh.set_cursor(self.schema, key, {"covered": iso_z(covered)})
+            if covered is None or covered < end.replace(second=0, microsecond=0):
+                break   # the server's present is reached
+            start = covered
+        if marked:
+            res.deleted += marked
+            notes.append(f"{marked} purged records marked deleted")
+        return notes
+
+    def _newest(self, plan: _Plan) -> dt.datetime | None:
+        if not plan.version:
+            return None
+        t = plan.table
+        value = self.warehouse.conn.execute(
+            f"SELECT max({quote(plan.version)}) FROM {t.schema}.{quote(t.name)}").fetchone()[0]
+        return value if isinstance(value, dt.datetime) else None
+
+    def _held_live(self, table: Table, ids: list[str]) -> list[str]:
+        if not ids:
+            return []
+        rows = self.warehouse.conn.execute(
+            f"SELECT id FROM {table.schema}.{quote(table.name)} WHERE id IN "
+            f"(SELECT unnest(?::VARCHAR[])) AND NOT coalesce(_is_deleted, false)", [ids],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    # -- full refresh reconciliation ---------------------------------------------------------
+    def _seen_table(self, plan: _Plan) -> str:
+        return f"__sf_seen_{plan.table.name}"
+
+    def _seen_reset(self, plan: _Plan) -> None:
+        name = self._seen_table(plan)
+        self.warehouse.conn.execute(f"CREATE OR REPLACE TEMP TABLE {name} (id VARCHAR)")
+
+    def _seen_add(self, plan: _Plan, ids: list[str]) -> None:
+        batch = pa.table({"id": pa.array(ids, pa.string())})
+        self.warehouse.conn.register("__sf_seen_batch", batch)
+        try:
+            self.warehouse.conn.execute(
+                f"INSERT INTO {self._seen_table(plan)} SELECT id FROM __sf_seen_batch")
+        finally:
+            self.warehouse.conn.unregister("__sf_seen_batch")
+
+    def _reconcile(self, plan: _Plan, res: ObjectResult) -> list[str]:
+        """After a complete full read: ids we hold that the source no longer returns at all
+        (purged, hard-deleted) are marked deleted."""
+        t = plan.table
+        name = self._seen_table(plan)
+        conn = self.warehouse.conn
+        gone = [r[0] for r in conn.execute(
+            f"SELECT id FROM {t.schema}.{quote(t.name)} WHERE NOT coalesce(_is_deleted, false) "
+            f"AND id NOT IN (SELECT id FROM {name})").fetchall()]
+        if plan.spec.history:
+            start = self.history_start()
+            gone = [r[0] for r in conn.execute(
+                f"SELECT id FROM {t.schema}.{quote(t.name)} WHERE id IN "
+                f"(SELECT unnest(?::VARCHAR[])) AND created_date >= ?", [gone, start]).fetchall()]
+        with self.warehouse.transaction():
+            self.warehouse.mark_deleted(t, gone)
+        conn.execute(f"DROP TABLE IF EXISTS {name}")
+        if gone:
+            res.deleted += len(gone)
+            return [f"{len(gone)} records no longer in Salesforce marked deleted"]
+        return []
+
+    # -- check -------------------------------------------------------------------------------
+    def check(self) -> list[Finding]:
+        out: list[Finding] = []
+        try:
+            auth = auth_config(self.settings, self.name)
+        except SourceNotConfigured as exc:
+            return [Finding(self.name, False, str(exc), "set the Salesforce variables in .env")]
+        client = self.client
+        try:
+            client.call("limits", lambda sf: sf.limits())
+        except (SalesforceAuthError, SourceStopped) as exc:
+            return [Finding(self.name, False, f"credentials: {exc}",
+                            "check SALESFORCE_* in .env (and SALESFORCE_LOGIN_URL for sandboxes)")]
+        except SalesforceError as exc:
+            out.append(Finding(self.name, False, f"authenticated ({auth.describe()}) but the "
+                               f"API answered {error_message(exc)}", "check the instance URL"))
+            return out
+        except Exception as exc:  # noqa: BLE001 - connection problems become a finding
+            return [Finding(self.name, False, f"cannot reach Salesforce: {type(exc).__name__}: "
+                            f"{str(exc)[:200]}", "check SALESFORCE_INSTANCE_URL / "
+                            "SALESFORCE_LOGIN_URL / SALESFORCE_CA_BUNDLE")]
+        out.append(Finding(self.name, True, f"credentials authenticate: {auth.describe()}"))
+        usage = client.usage_text()
+        out.append(Finding(self.name, True, f"API reachable at {client.instance_url}"
+                           + (f" ({usage})" if usage else "")))
+        multi: bool | None = None
+        for spec in OBJECTS:
+            finding, desc = self._check_object(spec)
+            out.append(finding)
+            if spec.sobject in ("Lead", "Contact") and desc is not None:
+                names = {f.get("name") for f in desc.get("fields") or []}
+                missing = [c for c in CUSTOM_FIELDS if c not in names]
+                if missing:
+                    out.append(Finding(
+                        self.name, False, f"{spec.sobject} lacks custom fields {', '.join(missing)}",
+                        "create them (Text 255) so forms can store the GA client id and UTMs, "
+                        "or point the dbt vars at the fields you use"))
+                else:
+                    out.append(Finding(self.name, True, f"{spec.sobject} has GA_Client_ID__c and "
+                                       "UTM_Source/Medium/Campaign/Content/Term__c"))
+                if spec.sobject == "Lead":
+                    multi = "CurrencyIsoCode" in names
+        if multi is not None:
+            out.append(Finding(self.name, True, "multi-currency org (CurrencyIsoCode present)"
+                               if multi else "single-currency org (no CurrencyIsoCode): amounts "
+                               "are in the corporate currency"))
+        return out
+
+    def _check_object(self, spec: ObjectSpec) -> tuple[Finding, dict[str, Any] | None]:
+        try:
+            desc = self._describe(spec.sobject)
+            self.client.call(f"read {spec.sobject}",
+                             lambda sf: sf.query(f"SELECT Id FROM {spec.sobject} LIMIT 1"))
+        except SalesforceError as exc:
+            if spec.optional and _is_missing(exc):
+                # a warning, not a failure: the product works without it
+                return Finding(self.name, True, f"{spec.sobject} not readable - warning: "
+                               f"{spec.optional} ({error_message(exc)})"), None
+            return Finding(self.name, False, f"{spec.sobject} not readable: {error_message(exc)}",
+                           "grant the integration user read access to it"), None
+        return Finding(self.name, True, f"{spec.sobject} readable"), desc
+
+
+# -- helpers -----------------------------------------------------------------------------------
+class _BulkUnavailable(Exception):
+    """The object cannot be read through Bulk API 2.0: fall back to REST."""
+
+
+class _CursorTracker:
+    """The max cursor value seen (never below the stored one) and rows not yet covered by a
+    written cursor (Bulk pages before the last)."""
+
+    def __init__(self, plan: _Plan, stored: dt.datetime | None) -> None:
+        self.value = stored
+        self.pending = 0
+
+    def see(self, value: Any) -> None:
+        if isinstance(value, dt.datetime) and (self.value is None or value > self.value):
+            self.value = value
+
+
+def _wanted(objects: list[str] | None) -> set[str]:
+    if not objects:
+        return {s.sobject for s in OBJECTS}
+    out = set()
+    by_name = {}
+    for s in OBJECTS:
+        by_name[s.sobject.lower()] = s.sobject
+        by_name[s.table.name.lower()] = s.sobject
+    for o in objects:
+        key = o.split(".")[-1].lower()
+        if key not in by_name:
+            raise ValueError(f"unknown Salesforce object {o!r}; known: "
+                             f"{', '.join(s.table.name for s in OBJECTS)}")
+        out.add(by_name[key])
+    return out
+
+
+def _is_missing(exc: SalesforceError) -> bool:
+    return exc.status == 404 or error_code(exc) in _MISSING_CODES
+
+
+def _rest_values(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if k != "attributes"}
+
+
+def _csv_values(text: str) -> Iterator[dict[str, Any]]:
+    """One Bulk 2.0 results page (each page has its own header line)."""
+    if not text:
+        return iter(())
+    return iter(csv.DictReader(io.StringIO(text, newline="")))
+
+
+_ANY_DT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def _first_datetime(text: str) -> dt.datetime | None:
+    m = _ANY_DT.search(text)
+    if not m:
+        return None
+    try:
+        return parse_datetime(m.group(0))
+    except ValueError:
+        return None

@@ -1,0 +1,130 @@
+{#-
+  Every adapter-specific SQL construct of the project lives here, behind adapter.dispatch.
+  ``default__`` is ANSI-ish SQL (Postgres/Snowflake flavoured); ``duckdb__`` is what runs here.
+-#}
+
+{# ---- casting ---------------------------------------------------------------------------- #}
+{% macro try_cast(expr, data_type) -%}
+    {{ return(adapter.dispatch('try_cast', 'advocacy_attribution')(expr, data_type)) }}
+{%- endmacro %}
+{% macro default__try_cast(expr, data_type) -%}
+    {{ dbt.safe_cast(expr, data_type) }}
+{%- endmacro %}
+{% macro duckdb__try_cast(expr, data_type) -%}
+    try_cast({{ expr }} as {{ data_type }})
+{%- endmacro %}
+
+{# A HubSpot property string to a UTC timestamp: ISO 8601 (``2026-01-05T10:00:00.000Z``) or
+   epoch milliseconds (older portals); empty/garbage -> null. #}
+{% macro hubspot_timestamp(expr) -%}
+    {{ return(adapter.dispatch('hubspot_timestamp', 'advocacy_attribution')(expr)) }}
+{%- endmacro %}
+{% macro default__hubspot_timestamp(expr) -%}
+    case
+        when nullif(trim({{ expr }}), '') is null then null
+        when {{ regexp_matches('trim(' ~ expr ~ ')', '^[0-9]{10,13}$') }}
+            then {{ epoch_ms_to_timestamp(try_cast('trim(' ~ expr ~ ')', 'bigint')) }}
+        else {{ try_cast('trim(' ~ expr ~ ')', dbt.type_timestamp()) }}
+    end
+{%- endmacro %}
+
+{% macro epoch_ms_to_timestamp(expr) -%}
+    {{ return(adapter.dispatch('epoch_ms_to_timestamp', 'advocacy_attribution')(expr)) }}
+{%- endmacro %}
+{% macro default__epoch_ms_to_timestamp(expr) -%}
+    cast(to_timestamp(({{ expr }}) / 1000.0) at time zone 'UTC' as {{ dbt.type_timestamp() }})
+{%- endmacro %}
+{% macro duckdb__epoch_ms_to_timestamp(expr) -%}
+    cast(epoch_ms(cast({{ expr }} as bigint)) as timestamp)
+{%- endmacro %}
+
+{# HubSpot booleans are the strings "true"/"false". #}
+{% macro string_to_boolean(expr) -%}
+    case lower(trim({{ expr }})) when 'true' then true when 'false' then false end
+{%- endmacro %}
+
+{# ---- strings ---------------------------------------------------------------------------- #}
+{# Percent-decoding with ``+`` as space (application/x-www-form-urlencoded). #}
+{% macro url_decode(expr) -%}
+    {{ return(adapter.dispatch('url_decode', 'advocacy_attribution')(expr)) }}
+{%- endmacro %}
+{% macro default__url_decode(expr) -%}
+    {{ exceptions.raise_compiler_error("url_decode: implement " ~ adapter.type() ~ "__url_decode (e.g. a UDF)") }}
+{%- endmacro %}
+{% macro duckdb__url_decode(expr) -%}
+    coalesce(try(url_decode(replace({{ expr }}, '+', ' '))), replace({{ expr }}, '+', ' '))
+{%- endmacro %}
+
+{# Trim every kind of ASCII whitespace (as Python's str.strip does for these). #}
+{% macro trim_whitespace(expr) -%}
+    {{ return(adapter.dispatch('trim_whitespace', 'advocacy_attribution')(expr)) }}
+{%- endmacro %}
+{% macro default__trim_whitespace(expr) -%}
+    trim(both from {{ expr }})
+{%- endmacro %}
+{% macro duckdb__trim_whitespace(expr) -%}
+    trim({{ expr }}, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))
+{%- endmacro %}
+
+{% macro regexp_extract(expr, pattern, group=0) -%}
+    {{ return(adapter.dispatch('regexp_extract', 'advocacy_attribution')(expr, pattern, group)) }}
+{%- endmacro %}
+{% macro default__regexp_extract(expr, pattern, group) -%}
+    regexp_substr({{ expr }}, '{{ pattern }}', 1, 1, 'e', {{ group }})
+{%- endmacro %}
+{% macro duckdb__regexp_extract(expr, pattern, group) -%}
+    nullif(regexp_extract({{ expr }}, '{{ pattern }}', {{ group }}), '')
+{%- endmacro %}
+
+{% macro regexp_matches(expr, pattern) -%}
+    {{ return(adapter.dispatch('regexp_matches', 'advocacy_attribution')(expr, pattern)) }}
+{%- endmacro %}
+{% macro default__regexp_matches(expr, pattern) -%}
+    ({{ expr }} ~ '{{ pattern }}')
+{%- endmacro %}
+{% macro duckdb__regexp_matches(expr, pattern) -%}
+    regexp_matches({{ expr }}, '{{ pattern }}')
+{%- endmacro %}
+
+{# ---- numbers and aggregates -------------------------------------------------------------- #}
+{% macro modulo(a, b) -%}
+    {{ return(adapter.dispatch('modulo', 'advocacy_attribution')(a, b)) }}
+{%- endmacro %}
+{% macro default__modulo(a, b) -%}
+    mod({{ a }}, {{ b }})
+{%- endmacro %}
+{% macro duckdb__modulo(a, b) -%}
+    (({{ a }}) % ({{ b }}))
+{%- endmacro %}
+
+{% macro median(expr) -%}
+    {{ return(adapter.dispatch('median', 'advocacy_attribution')(expr)) }}
+{%- endmacro %}
+{% macro default__median(expr) -%}
+    percentile_cont(0.5) within group (order by {{ expr }})
+{%- endmacro %}
+{% macro duckdb__median(expr) -%}
+    quantile_cont({{ expr }}, 0.5)
+{%- endmacro %}
+
+{# ---- time ------------------------------------------------------------------------------- #}
+{# A UTC timestamp -> a date in the reporting time zone (var reporting_timezone). #}
+{% macro to_reporting_date(expr) -%}
+    {%- set tz = var('reporting_timezone', 'UTC') -%}
+    {%- if tz | upper == 'UTC' -%}
+        cast({{ expr }} as date)
+    {%- else -%}
+        {{ return(adapter.dispatch('to_reporting_date', 'advocacy_attribution')(expr, tz)) }}
+    {%- endif -%}
+{%- endmacro %}
+{% macro default__to_reporting_date(expr, tz) -%}
+    cast(({{ expr }} at time zone 'UTC') at time zone '{{ tz }}' as date)
+{%- endmacro %}
+{% macro duckdb__to_reporting_date(expr, tz) -%}
+    cast(timezone('{{ tz }}', timezone('UTC', {{ expr }})) as date)
+{%- endmacro %}
+
+{# Whole days from a to b (b - a), both dates. #}
+{% macro days_between(a, b) -%}
+    {{ dbt.datediff(a, b, 'day') }}
+{%- endmacro %}

@@ -1,0 +1,341 @@
+"""The GA4 connector against the sandbox's GA4 fake, through the real BetaAnalyticsDataClient
+(REST transport, service-account JWTs) over real HTTP. Expected tables are computed here from
+the world store with plain SQL and the ``(other)`` rule of the fake's contract."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import sqlite3
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from connectors.ga4 import GA4Source, classify
+from connectors.retry import RetryPolicy
+from connectors.source import Progress, Settings, SourceNotConfigured, SourceStopped
+from connectors.warehouse import Warehouse
+
+pytestmark = pytest.mark.slow
+
+DIMS = ("visitor_id", "source", "medium", "campaign", "ad_content", "term", "landing_page")
+FAST_RETRY = RetryPolicy(attempts=6, base_delay=0.05, max_delay=0.5, max_retry_after=2)
+
+
+# -- expected, from the store -----------------------------------------------------------------
+def _store(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+def store_meta(path: Path, key: str) -> str:
+    import json
+
+    with _store(path) as conn:
+        return json.loads(conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0])
+
+
+def clock_of(path: Path) -> dt.date:
+    return dt.date.fromisoformat(store_meta(path, "clock"))
+
+
+def _iso(yyyymmdd: str) -> str:
+    return f"{yyyymmdd[:4]}-{yyyymmdd[4:6]}-{yyyymmdd[6:]}"
+
+
+def expected_visitor_rows(path: Path, start: dt.date, end: dt.date
+                          ) -> tuple[set[tuple], dict[str, int]]:
+    """(rows as (date, *dims, sessions, engaged, key_events), {date: (other)-row sessions})."""
+    threshold = int(store_meta(path, "ga4_other_row_threshold") or 0)
+    nz = [f"CASE WHEN {c} = '' THEN '(not set)' ELSE {c} END" for c in DIMS]
+    sql = (f"SELECT date, {', '.join(nz)}, SUM(sessions), SUM(engaged_sessions), SUM(key_events) "
+           f"FROM ga4_row WHERE date BETWEEN ? AND ? GROUP BY {', '.join(str(i) for i in range(1, 9))}")
+    by_date: dict[str, list[tuple]] = defaultdict(list)
+    with _store(path) as conn:
+        for rec in conn.execute(sql, (start.strftime("%Y%m%d"), end.strftime("%Y%m%d"))):
+            by_date[_iso(rec[0])].append((_iso(rec[0]), *rec[1:]))
+    rows: set[tuple] = set()
+    other: dict[str, int] = {}
+    for day, group in by_date.items():
+        if threshold and len(group) > threshold:
+            ranked = sorted(group, key=lambda r: (-r[8], r[:8]))
+            kept, rest = ranked[: threshold - 1], ranked[threshold - 1:]
+            rows.update(kept)
+            sums = tuple(sum(r[i] for r in rest) for i in (8, 9, 10))
+            rows.add((day, *(["(other)"] * 7), *sums))
+            other[day] = sums[0]
+        else:
+            rows.update(group)
+    return rows, other
+
+
+def expected_traffic_sessions(path: Path, start: dt.date, end: dt.date) -> dict[str, int]:
+    with _store(path) as conn:
+        return {_iso(d): s for d, s in conn.execute(
+            "SELECT date, SUM(sessions) FROM ga4_row WHERE date BETWEEN ? AND ? GROUP BY 1",
+            (start.strftime("%Y%m%d"), end.strftime("%Y%m%d")))}
+
+
+def data_dates(path: Path, start: dt.date, end: dt.date) -> list[str]:
+    with _store(path) as conn:
+        return [_iso(d) for (d,) in conn.execute(
+            "SELECT DISTINCT date FROM ga4_row WHERE date BETWEEN ? AND ? AND sessions > 0 "
+            "ORDER BY 1", (start.strftime("%Y%m%d"), end.strftime("%Y%m%d")))]
+
+
+# -- the warehouse side -----------------------------------------------------------------------
+def visitor_rows(wh: Warehouse) -> set[tuple]:
+    return {(d.isoformat(), *rest) for d, *rest in wh.conn.execute(
+        "SELECT date, visitor_id, session_source, session_medium, session_campaign_name, "
+        "session_manual_ad_content, session_manual_term, landing_page, sessions, engaged_sessions, "
+        "key_events FROM ga4.visitor_sessions").fetchall()}
+
+
+def traffic_sessions(wh: Warehouse) -> dict[str, int]:
+    return {d.isoformat(): int(s) for d, s in wh.conn.execute(
+        "SELECT date, SUM(sessions) FROM ga4.traffic_daily GROUP BY 1").fetchall()}
+
+
+def run_reports(sandbox, *, answered: bool = True) -> int:
+    """runReport requests the fake served (or, with ``answered=False``, every attempt)."""
+    return len([r for r in sandbox.ga4.requests("POST") if r.path.endswith(":runReport")
+                and (not answered or (r.status == 200 and r.fault is None))])
+
+
+def sync(env: dict[str, str], wh_path: Path, **kwargs):
+    with Warehouse(wh_path) as wh:
+        source = GA4Source(Settings(env), wh, retry_policy=FAST_RETRY,
+                           progress=kwargs.pop("progress", None))
+        return source.sync(**kwargs)
+
+
+def window_env(sandbox, days: int, **extra: str) -> dict[str, str]:
+    start = clock_of(sandbox.store_path) - dt.timedelta(days=days)
+    return {**sandbox.env(), "HISTORY_START_DATE": start.isoformat(), **extra}
+
+
+# -- full sync on the shared sandbox ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def full_sync(sandbox, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ga4_full") / "warehouse.duckdb"
+    before = run_reports(sandbox)
+    started = time.monotonic()
+    result = sync(dict(sandbox.env()), path)
+    seconds = time.monotonic() - started
+    return path, result, run_reports(sandbox) - before, seconds
+
+
+def test_full_sync_equals_the_property_after_the_other_rule(sandbox, full_sync):
+    path, result, _, _ = full_sync
+    store = sandbox.store_path
+    clock = clock_of(store)
+    first = dt.date.fromisoformat(data_dates(store, dt.date(2015, 8, 14), clock)[0])
+    want, other = expected_visitor_rows(store, first, clock - dt.timedelta(days=1))
+    assert other, "the test world should have days collapsed into (other)"
+    with Warehouse(path, read_only=True) as wh:
+        got = visitor_rows(wh)
+        assert got == want
+        assert sum(r[8] for r in got) == sum(r[8] for r in want)
+        # row_key is md5 of the ISO date and the dimension values joined by '|'
+        for key, *values in wh.conn.execute(
+                "SELECT row_key, strftime(date, '%Y-%m-%d'), visitor_id, session_source, "
+                "session_medium, session_campaign_name, session_manual_ad_content, "
+                "session_manual_term, landing_page FROM ga4.visitor_sessions LIMIT 50").fetchall():
+            assert key == hashlib.md5("|".join(values).encode()).hexdigest()
+        days = {d.isoformat(): (n, loss, o) for d, n, loss, o in wh.conn.execute(
+            "SELECT date, row_count, data_loss_from_other_row, other_row_sessions "
+            "FROM ga4.report_days WHERE report = 'visitor_sessions'").fetchall()}
+        assert {d for d, (_, loss, _) in days.items() if loss} == set(other)
+        assert {d: o for d, (_, loss, o) in days.items() if loss} == other
+        per_day = defaultdict(int)
+        for r in want:
+            per_day[r[0]] += 1
+        assert {d: n for d, (n, _, _) in days.items() if n} == dict(per_day)
+        # the cursor is the last date, committed with it
+        cursor = wh.get_cursor("ga4", "visitor_sessions")
+        assert cursor["last_date"] == (clock - dt.timedelta(days=1)).isoformat()
+    visitor = next(o for o in result.objects if o.object == "visitor_sessions")
+    assert visitor.records == len(want)
+    assert "(other)" in visitor.note and "quota" in visitor.note
+
+
+def test_traffic_daily_sessions_per_date_equal_the_store(sandbox, full_sync):
+    path = full_sync[0]
+    clock = clock_of(sandbox.store_path)
+    want = expected_traffic_sessions(sandbox.store_path, dt.date(2015, 8, 14), clock)
+    with Warehouse(path, read_only=True) as wh:
+        assert traffic_sessions(wh) == want
+        assert wh.conn.execute("SELECT count(*) FROM ga4.traffic_daily WHERE total_users IS NULL "
+                               "OR total_users <= 0").fetchone()[0] == 0
+
+
+def test_full_sync_costs_one_request_per_date_and_report(sandbox, full_sync):
+    _, result, requests, seconds = full_sync
+    clock = clock_of(sandbox.store_path)
+    days = data_dates(sandbox.store_path, dt.date(2015, 8, 14), clock)
+    # one probe (dates with data, up to the property's yesterday) + one page per date per report;
+    # nothing requested for the year before the first date with data
+    assert requests == 1 + 2 * len(days)
+    assert sum(o.requests for o in result.objects) == requests
+    print(f"\nGA4 full sync: {len(days)} dates, {requests} requests, {seconds:.1f}s, "
+          f"{result.records / seconds:,.0f} rows/s")
+
+
+def test_paging_with_a_small_page_size(sandbox, tmp_path):
+    env = window_env(sandbox, 12, GA4_PAGE_SIZE="4")
+    store = sandbox.store_path
+    clock = clock_of(store)
+    start = clock - dt.timedelta(days=12)
+    before = run_reports(sandbox)
+    sync(env, tmp_path / "w.duckdb", objects=["visitor_sessions"])
+    want, _ = expected_visitor_rows(store, start, clock - dt.timedelta(days=1))
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        assert visitor_rows(wh) == want
+    per_day = defaultdict(int)
+    for r in want:
+        per_day[r[0]] += 1
+    assert run_reports(sandbox) - before == 1 + sum(math.ceil(n / 4) for n in per_day.values())
+
+
+# -- incremental ------------------------------------------------------------------------------
+def test_incremental_rereads_recent_days_and_replaces_revised_ones(fresh_sandbox, tmp_path):
+    sb = fresh_sandbox()
+    store = sb.store_path
+    clock0 = clock_of(store)
+    start = clock0 - dt.timedelta(days=10)
+    env = window_env(sb, 10)
+    wh_path = tmp_path / "w.duckdb"
+    sync(env, wh_path)
+    last_two = (clock0 - dt.timedelta(days=2), clock0 - dt.timedelta(days=1))
+    before_revision = expected_traffic_sessions(store, *last_two)
+
+    sb.advance(3)
+    clock1 = clock_of(store)
+    assert clock1 == clock0 + dt.timedelta(days=3)
+    assert expected_traffic_sessions(store, *last_two) != before_revision, \
+        "advance should revise the last days"
+    sb.ga4.reset_log()
+    result = sync(env, wh_path)
+    # probe + (3 re-read days + 3 new days) x 2 reports, one page each
+    assert run_reports(sb) == 1 + 2 * 6
+    assert all(o.note.startswith(f"{clock0 - dt.timedelta(days=3)}..{clock1 - dt.timedelta(days=1)}")
+               for o in result.objects)
+
+    want, _ = expected_visitor_rows(store, start, clock1 - dt.timedelta(days=1))
+    with Warehouse(wh_path, read_only=True) as wh:
+        assert visitor_rows(wh) == want          # revised days updated, no stale rows
+        assert traffic_sessions(wh) == expected_traffic_sessions(store, start, clock1)
+        assert wh.get_cursor("ga4", "traffic_daily")["last_date"] == \
+            (clock1 - dt.timedelta(days=1)).isoformat()
+
+    sb.ga4.reset_log()
+    sync(env, wh_path)                            # same day again: only the re-read window
+    assert run_reports(sb) == 1 + 2 * 3
+
+
+# -- faults -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def clean_window(sandbox, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ga4_clean") / "w.duckdb"
+    sync(window_env(sandbox, 20), path)
+    with Warehouse(path, read_only=True) as wh:
+        return visitor_rows(wh), traffic_sessions(wh)
+
+
+@pytest.mark.parametrize("faults", ["ga4:429x2", "ga4:503@5x3", "ga4:drop@7x1", "ga4:429-bare@4x2"])
+def test_faults_give_the_clean_result(fresh_sandbox, tmp_path, clean_window, faults):
+    sb = fresh_sandbox(faults=faults)
+    result = sync(window_env(sb, 20), tmp_path / "w.duckdb")
+    assert sb.ga4.requests(faulted=True), "the fault should have fired"
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        assert (visitor_rows(wh), traffic_sessions(wh)) == clean_window
+    assert sum(o.requests for o in result.objects) == run_reports(sb, answered=False)
+
+
+class _ExhaustAfter(Progress):
+    """Spends the fake property's daily tokens after ``n`` committed dates (a real 429 then)."""
+
+    def __init__(self, sandbox, n: int) -> None:
+        super().__init__(quiet=True)
+        self.sandbox, self.n, self.pages = sandbox, n, 0
+
+    def page(self, source, obj, pages, records):
+        self.pages += 1
+        if self.pages == self.n:
+            self.sandbox.ga4.app._spent.append((time.time(), 200_000))
+
+
+def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path):
+    sb = fresh_sandbox()
+    store = sb.store_path
+    clock = clock_of(store)
+    env = window_env(sb, 10)
+    wh_path = tmp_path / "w.duckdb"
+    with pytest.raises(SourceStopped, match="quota exhausted") as info:
+        sync(env, wh_path, progress=_ExhaustAfter(sb, 4))
+    assert "next run resumes" in str(info.value)
+    start = clock - dt.timedelta(days=10)
+    with Warehouse(wh_path, read_only=True) as wh:
+        assert wh.get_cursor("ga4", "visitor_sessions")["last_date"] == \
+            (start + dt.timedelta(days=3)).isoformat()
+        kept = visitor_rows(wh)
+    want, _ = expected_visitor_rows(store, start, start + dt.timedelta(days=3))
+    assert kept == want                          # committed dates are kept, whole
+    sb.ga4.app._spent.clear()                     # the quota resets
+    sync(env, wh_path)
+    want, _ = expected_visitor_rows(store, start, clock - dt.timedelta(days=1))
+    with Warehouse(wh_path, read_only=True) as wh:
+        assert visitor_rows(wh) == want
+
+
+# -- configuration and check ------------------------------------------------------------------
+def test_not_configured(tmp_path):
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        source = GA4Source(Settings({}), wh)
+        with pytest.raises(SourceNotConfigured, match="GA4_PROPERTY_ID"):
+            source.sync()
+        with pytest.raises(SourceNotConfigured):
+            source.check()
+
+
+def test_check_passes_against_the_sandbox(sandbox_env, tmp_path):
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        findings = GA4Source(Settings(sandbox_env), wh).check()
+    assert findings and all(f.ok for f in findings), [f.line() for f in findings]
+
+
+def test_check_missing_dimension_and_bad_key(sandbox_env, tmp_path):
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        env = {**sandbox_env, "GA4_VISITOR_DIMENSION": "customEvent:nope"}
+        findings = GA4Source(Settings(env), wh).check()
+        bad = [f for f in findings if not f.ok]
+        assert len(bad) == 1 and "customEvent:nope" in bad[0].what
+        assert "Custom definitions" in bad[0].fix and "every event" in bad[0].fix
+
+        env = {**sandbox_env, "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "missing.json")}
+        findings = GA4Source(Settings(env), wh).check()
+        assert [f.ok for f in findings] == [False] and "not found" in findings[0].what
+
+        env = {**sandbox_env, "GA4_PROPERTY_ID": "999"}
+        findings = GA4Source(Settings(env), wh).check()
+        assert not findings[-1].ok and "Viewer" in findings[-1].fix
+
+
+def test_sync_with_a_missing_dimension_fails_clearly(sandbox_env, tmp_path):
+    env = {**sandbox_env, "GA4_VISITOR_DIMENSION": "customEvent:nope",
+           "HISTORY_START_DATE": "2026-06-01"}
+    with pytest.raises(RuntimeError, match="advocacy check"):
+        sync(env, tmp_path / "w.duckdb", objects=["visitor_sessions"])
+
+
+def test_classify_quota_messages():
+    from google.api_core import exceptions as gexc
+
+    assert classify(gexc.TooManyRequests("Exhausted concurrent requests quota.")).retry
+    assert not classify(gexc.TooManyRequests("Exhausted property tokens per day.")).retry
+    assert not classify(gexc.TooManyRequests("Exhausted property tokens for a project per hour.")).retry
+    assert classify(gexc.ServiceUnavailable("x")).retry
+    assert not classify(gexc.BadRequest("x")).retry
+    assert not classify(gexc.Forbidden("x")).retry

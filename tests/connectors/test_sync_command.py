@@ -1,0 +1,103 @@
+"""``advocacy sync`` as users run it: a subprocess against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+from connectors.source import Settings
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG_PREFIXES = ("HUBSPOT_", "SALESFORCE_", "GA4_", "GOOGLE_APPLICATION_CREDENTIALS",
+                   "ADVOCACY_EXPORTS_DIR", "DUCKDB_PATH")
+
+
+def command_env(extra: dict[str, str], db: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(CONFIG_PREFIXES)}
+    env.update(extra)
+    env["DUCKDB_PATH"] = str(db)
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def advocacy(*args: str, env: dict[str, str], cwd: Path, **kwargs) -> subprocess.Popen | subprocess.CompletedProcess:
+    cmd = [sys.executable, "-m", "connectors.cli", *args]
+    if kwargs.pop("background", False):
+        return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+    return subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+
+
+def test_sync_verbose_never_prints_secrets(sandbox, sandbox_env, tmp_path):
+    db = tmp_path / "wh.duckdb"
+    proc = advocacy("-v", "sync", env=command_env(sandbox_env, db), cwd=tmp_path)
+    output = proc.stdout + proc.stderr
+    assert "hubspot" in proc.stdout and "contacts" in proc.stdout and "total:" in proc.stdout
+    secrets = Settings(sandbox_env).secrets()
+    assert sandbox_env["HUBSPOT_ACCESS_TOKEN"] in secrets
+    for secret in secrets:
+        assert secret not in output
+    # a rejected token: the source stops, is reported, and the token is still not printed
+    bad = {**sandbox_env, "HUBSPOT_ACCESS_TOKEN": "pat-na1-00000000-dead-beef-0000-000000000000"}
+    proc = advocacy("-v", "sync", "--source", "hubspot", env=command_env(bad, tmp_path / "b.duckdb"),
+                    cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "hubspot: STOPPED" in proc.stderr and "401" in proc.stderr
+    assert bad["HUBSPOT_ACCESS_TOKEN"] not in proc.stdout + proc.stderr
+
+
+def test_unconfigured_source_is_skipped_with_one_line(tmp_path):
+    proc = advocacy("sync", "--source", "hubspot", env=command_env({}, tmp_path / "wh.duckdb"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "hubspot: skipped, HUBSPOT_ACCESS_TOKEN not set" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert "(skipped)" in proc.stdout
+
+
+def test_killed_sync_resumes_without_duplicates(fresh_sandbox, hubspot_state, tmp_path):
+    sb = fresh_sandbox(faults="hubspot:slow=0.25")
+    db = tmp_path / "wh.duckdb"
+    env = command_env(sb.env(), db)
+    proc = advocacy("sync", "--source", "hubspot", env=env, cwd=tmp_path, background=True)
+    try:
+        deadline = time.monotonic() + 60
+        # snapshot search + a few contact pages: some pages are committed, most are not
+        while len(sb.hubspot.requests()) < 5 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(0.1)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        committed = conn.execute("SELECT count(*) FROM hubspot.contacts").fetchone()[0]
+        cursor = json.loads(conn.execute(
+            "SELECT cursor FROM hubspot._sync_state WHERE object='contacts'").fetchone()[0])
+    finally:
+        conn.close()
+    assert 0 < committed and cursor["phase"] == "full" and cursor["after"]
+
+    sb.hubspot.reset_log()
+    proc = advocacy("sync", "--source", "hubspot", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    first_list = sb.hubspot.requests("GET", "/crm/v3/objects/contacts")[0]
+    assert f"after={cursor['after']}" in first_list.raw_path, "the rerun resumes where the kill stopped it"
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        for t in ("contacts", "companies", "deals"):
+            n, distinct = conn.execute(f"SELECT count(*), count(DISTINCT id) FROM hubspot.{t}").fetchone()
+            assert n == distinct
+    finally:
+        conn.close()
+    store_state, raw_state = hubspot_state
+    expected, got = store_state(sb.store_path), raw_state(db)
+    for key in ("contacts", "companies", "deals", "associations", "owners"):
+        assert got[key] == expected[key], key

@@ -1,0 +1,61 @@
+"""The shared warehouse's guarantees (DESIGN.md section 5)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from connectors import schema as raw
+from connectors.warehouse import Warehouse
+
+CONTACTS = raw.table("hubspot.contacts")
+
+
+def row(i: str, email: str, updated: dt.datetime) -> dict:
+    return {"id": i, "email": email, "updated_at": updated, "created_at": updated}
+
+
+@pytest.fixture
+def wh(tmp_path):
+    with Warehouse(tmp_path / "wh.duckdb") as w:
+        w.ensure_table(CONTACTS)
+        yield w
+
+
+def test_duplicate_id_in_one_batch_keeps_the_newer_row(wh):
+    t0 = dt.datetime(2024, 1, 1)
+    n = wh.upsert(CONTACTS, [row("1", "new@x.com", t0 + dt.timedelta(hours=1)),
+                             row("1", "old@x.com", t0), row("2", "b@x.com", t0)],
+                  version="updated_at")
+    assert n == 2
+    assert wh.conn.execute("SELECT email FROM hubspot.contacts WHERE id='1'").fetchone()[0] == "new@x.com"
+    # an older version arriving later does not overwrite the stored newer one
+    wh.upsert(CONTACTS, [row("1", "older@x.com", t0 - dt.timedelta(days=1))], version="updated_at")
+    assert wh.conn.execute("SELECT email FROM hubspot.contacts WHERE id='1'").fetchone()[0] == "new@x.com"
+    # without a version, the later row of the batch wins
+    wh.upsert(CONTACTS, [row("3", "first@x.com", t0), row("3", "second@x.com", t0)])
+    assert wh.conn.execute("SELECT email FROM hubspot.contacts WHERE id='3'").fetchone()[0] == "second@x.com"
+
+
+def test_cursor_and_rows_commit_together_or_not_at_all(wh):
+    t0 = dt.datetime(2024, 1, 1)
+    with wh.transaction():
+        wh.upsert(CONTACTS, [row("1", "a@x.com", t0)], version="updated_at")
+        wh.set_cursor("hubspot", "contacts", {"modified_since_ms": 1})
+    with pytest.raises(RuntimeError), wh.transaction():
+        wh.upsert(CONTACTS, [row("2", "b@x.com", t0)], version="updated_at")
+        wh.set_cursor("hubspot", "contacts", {"modified_since_ms": 2})
+        raise RuntimeError("crash between the page and the next")
+    assert wh.count(CONTACTS) == 1
+    assert wh.get_cursor("hubspot", "contacts") == {"modified_since_ms": 1}
+
+
+def test_unknown_field_becomes_a_drift_column(wh):
+    t0 = dt.datetime(2024, 1, 1)
+    wh.upsert(CONTACTS, [{**row("1", "a@x.com", t0), "favourite_colour": "teal"}])
+    assert "favourite_colour" in wh.columns(CONTACTS)
+    assert wh.conn.execute("SELECT favourite_colour FROM hubspot.contacts").fetchone()[0] == "teal"
+    # rows without it still load
+    wh.upsert(CONTACTS, [row("2", "b@x.com", t0)])
+    assert wh.count(CONTACTS) == 2
