@@ -51,8 +51,22 @@ import urllib3
 from urllib3.util.retry import Retry
 
 from connectors import schema as raw
-from connectors.retry import RETRYABLE_STATUS, RetryPolicy, Verdict, call_with_retries, parse_retry_after
-from connectors.source import Finding, ObjectResult, Progress, Settings, Source, SourceStopped, SyncResult
+from connectors.retry import (
+    RETRYABLE_STATUS,
+    RetryPolicy,
+    Verdict,
+    call_with_retries,
+    parse_retry_after,
+)
+from connectors.source import (
+    Finding,
+    ObjectResult,
+    Progress,
+    Settings,
+    Source,
+    SourceStopped,
+    SyncResult,
+)
 from connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -117,7 +131,7 @@ def _header(exc: BaseException, name: str) -> str | None:
 
 def classify(exc: BaseException) -> Verdict:
     """Retry rate limits, server errors and broken connections; give up on the rest."""
-    if isinstance(exc, _CONNECTION_ERRORS) or isinstance(exc, TruncatedResponse):
+    if isinstance(exc, (*_CONNECTION_ERRORS, TruncatedResponse)):
         return Verdict(True, reason=type(exc).__name__)
     status = _status(exc)
     if status is not None and hasattr(exc, "reason") and hasattr(exc, "body"):  # an ApiException

@@ -68,7 +68,6 @@ log = logging.getLogger(__name__)
 DEFAULT_BULK_THRESHOLD = 10_000
 BULK_MAX_RECORDS = 50_000
 DEFAULT_LOOKBACK = dt.timedelta(minutes=5)
-RECYCLE_BIN = dt.timedelta(days=15)
 DELETED_MAX_RANGE = dt.timedelta(days=29)    # getDeleted takes at most 30 days per call
 SKIP_TYPES = frozenset({"address", "location", "base64"})   # compound / binary fields
 CUSTOM_FIELDS = ("GA_Client_ID__c", "UTM_Source__c", "UTM_Medium__c", "UTM_Campaign__c",
@@ -196,10 +195,20 @@ class SalesforceSource(Source):
         wh = self.warehouse
         for spec in OBJECTS:
             wh.ensure_table(spec.table)
+        self._org_newest: dt.datetime | None = None
         try:
+            read: list[tuple[ObjectResult, _Plan]] = []
             for spec in OBJECTS:
                 if spec.sobject in wanted:
-                    result.objects.append(self._sync_object(spec, full_refresh))
+                    res, plan = self._sync_object(spec, full_refresh)
+                    result.objects.append(res)
+                    if plan is not None:
+                        read.append((res, plan))
+            # deletes past the recycle bin, once every object is read: the org's newest
+            # change is then known (it starts the first getDeleted window)
+            for res, plan in read:
+                if plan.deletable and plan.replicateable:
+                    self._deletes_for(plan, res, full_refresh)
         except SalesforceAuthError as exc:
             raise SourceStopped(f"salesforce stopped: {exc} (everything committed before this "
                                 "is kept)") from exc
@@ -208,36 +217,51 @@ class SalesforceSource(Source):
                                 "committed before this is kept)") from exc
         return result
 
-    def _sync_object(self, spec: ObjectSpec, full_refresh: bool) -> ObjectResult:
+    def _sync_object(self, spec: ObjectSpec, full_refresh: bool) -> tuple[ObjectResult, _Plan | None]:
         table = spec.table
         res = ObjectResult(table.name)
         started = time.monotonic()
         requests_before = self.client.session.count
         quarantined_before = self._quarantined(spec.sobject)
         self.progress.start(self.name, table.name)
+        plan: _Plan | None = None
         try:
             plan = self._plan(spec)
             if plan is None:
                 res.note = f"skipped: {spec.optional}"
-                return res
-            notes = self._read(plan, full_refresh, res)
-            if plan.deletable and plan.replicateable:
-                notes += self._sync_deleted(plan, res)
+                return res, None
+            tracker = _CursorTracker(plan, None)
+            notes = self._read(plan, full_refresh, res, tracker)
+            if tracker.seen is not None and (self._org_newest is None or tracker.seen > self._org_newest):
+                self._org_newest = tracker.seen
             if full_refresh:
                 notes += self._reconcile(plan, res)
             usage = self.client.usage_text()
             res.note = "; ".join([*notes, *([usage] if usage else [])])
-            return res
+            return res, plan
         except SalesforceError as exc:
             if spec.optional and _is_missing(exc):
                 res.note = f"skipped: {spec.optional} ({error_message(exc)})"
-                return res
+                return res, None
             raise
         finally:
             res.seconds = time.monotonic() - started
             res.requests = self.client.session.count - requests_before
             res.quarantined = self._quarantined(spec.sobject) - quarantined_before
             self.progress.done(self.name, res)
+
+    def _deletes_for(self, plan: _Plan, res: ObjectResult, full_refresh: bool) -> None:
+        started = time.monotonic()
+        requests_before = self.client.session.count
+        before = res.deleted
+        notes = self._sync_deleted(plan, res, full_refresh)
+        res.seconds += time.monotonic() - started
+        res.requests += self.client.session.count - requests_before
+        if notes:
+            res.note = "; ".join([res.note, *notes]) if res.note else "; ".join(notes)
+        if res.deleted > before:
+            self.progress.message(f"{self.name}.{plan.table.name}: "
+                                  f"{res.deleted - before} purged records marked deleted")
 
     def _quarantined(self, sobject: str) -> int:
         return sum(n for (s, o, _), n in self.warehouse.quarantined.items()
@@ -308,13 +332,14 @@ class SalesforceSource(Source):
             soql += f" ORDER BY {plan.cursor_field} ASC, Id ASC"
         return soql
 
-    def _read(self, plan: _Plan, full_refresh: bool, res: ObjectResult) -> list[str]:
+    def _read(self, plan: _Plan, full_refresh: bool, res: ObjectResult,
+              tracker: _CursorTracker) -> list[str]:
         since, stored = self._window_start(plan, full_refresh)
+        tracker.value = stored
         count = self.client.call(
             f"count {plan.spec.sobject}",
             lambda sf: sf.query(self._soql(plan, since, count=True), include_deleted=True),
         ).get("totalSize", 0)
-        tracker = _CursorTracker(plan, stored)
         if full_refresh:
             self._seen_reset(plan)
         window = f"{plan.cursor_field} >= {iso_z(since)}" if since else "all records"
@@ -469,10 +494,12 @@ class SalesforceSource(Source):
         return row, None
 
     # -- deletes -----------------------------------------------------------------------------
-    def _sync_deleted(self, plan: _Plan, res: ObjectResult) -> list[str]:
-        """``sobjects/{O}/deleted`` from where the last call's coverage ended (first run: just
-        before this run's newest record), in windows the API accepts, marking the ids we hold.
-        The coverage end the API reports is saved with the marks, in one transaction."""
+    def _sync_deleted(self, plan: _Plan, res: ObjectResult, full_refresh: bool) -> list[str]:
+        """``sobjects/{O}/deleted`` from where the last call's coverage ended, in windows the
+        API accepts, marking the ids we hold; the coverage end the API reports is saved with
+        the marks, in one transaction. On the first run (and a full refresh, which reconciles
+        instead) nothing is called: the window of the next run starts at the org's newest
+        change read now, since anything deleted later is newer than that."""
         wh = self.warehouse
         sobject = plan.spec.sobject
         key = f"{plan.table.name}:deleted"
@@ -483,13 +510,20 @@ class SalesforceSource(Source):
                 start = parse_datetime(state["covered"]) - self.lookback
             except ValueError:
                 start = None
-        if start is None:
-            newest = self._newest(plan)
-            start = (newest or utcnow() - RECYCLE_BIN + dt.timedelta(days=1)) - self.lookback
+        if start is None or full_refresh:
+            newest = self._org_newest
+            if newest is not None and (start is None or newest > start):
+                with wh.transaction():
+                    wh.set_cursor(self.schema, key, {"covered": iso_z(newest)})
+            return []
         notes: list[str] = []
         marked = 0
         for _ in range(40):
-            end = min(start + DELETED_MAX_RANGE, max(utcnow(), start + dt.timedelta(minutes=1)))
+            now = utcnow()
+            # up to now; a server clock ahead of ours (a simulated org) gets the full range and
+            # reports how far it covered
+            end = start + DELETED_MAX_RANGE if now <= start + dt.timedelta(minutes=1) \
+                else min(start + DELETED_MAX_RANGE, now)
             try:
                 body = self.client.call(
                     f"deleted {sobject}",
@@ -526,14 +560,6 @@ class SalesforceSource(Source):
             res.deleted += marked
             notes.append(f"{marked} purged records marked deleted")
         return notes
-
-    def _newest(self, plan: _Plan) -> dt.datetime | None:
-        if not plan.version:
-            return None
-        t = plan.table
-        value = self.warehouse.conn.execute(
-            f"SELECT max({quote(plan.version)}) FROM {t.schema}.{quote(t.name)}").fetchone()[0]
-        return value if isinstance(value, dt.datetime) else None
 
     def _held_live(self, table: Table, ids: list[str]) -> list[str]:
         if not ids:
@@ -657,11 +683,16 @@ class _CursorTracker:
 
     def __init__(self, plan: _Plan, stored: dt.datetime | None) -> None:
         self.value = stored
+        self.seen: dt.datetime | None = None     # newest value read in this run
         self.pending = 0
 
     def see(self, value: Any) -> None:
-        if isinstance(value, dt.datetime) and (self.value is None or value > self.value):
+        if not isinstance(value, dt.datetime):
+            return
+        if self.value is None or value > self.value:
             self.value = value
+        if self.seen is None or value > self.seen:
+            self.seen = value
 
 
 def _wanted(objects: list[str] | None) -> set[str]:

@@ -1,12 +1,13 @@
 """Ingestion assets: one multi-asset per source, one asset per raw table.
 
+(No `from __future__ import annotations` here: Dagster reads the config annotation at runtime.)
+
 Thin over the plain connectors in ``connectors/``: the asset only builds the source from the
 environment, runs its sync and reports what it wrote. Asset keys are ``[schema, table]`` so
 the dbt sources of the same names attach to them in the lineage graph with no extra wiring.
 Every warehouse writer shares the ``duckdb`` pool (DuckDB allows one writing process).
 """
 
-from __future__ import annotations
 
 import dagster as dg
 

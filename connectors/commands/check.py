@@ -54,9 +54,12 @@ def check_warehouse_folder(settings: Settings) -> Finding:
     if not existing.is_dir():
         return Finding("warehouse", False, f"{folder} is not a folder", fix)
     if existing != folder:
-        if os.access(existing, os.W_OK | os.X_OK):
-            return Finding("warehouse", True, f"{folder} will be created for {path.name}")
-        return Finding("warehouse", False, f"{folder} does not exist and {existing} is not writable", fix)
+        try:   # a real probe: os.access says yes to root even where nothing can be created
+            os.rmdir(tempfile.mkdtemp(dir=existing, prefix=".advocacy-check-"))
+        except OSError as exc:
+            return Finding("warehouse", False, f"{folder} does not exist and cannot be created "
+                           f"in {existing} ({exc.strerror})", fix)
+        return Finding("warehouse", True, f"{folder} will be created for {path.name}")
     try:
         with tempfile.NamedTemporaryFile(dir=folder, prefix=".advocacy-check-"):
             pass

@@ -12,6 +12,7 @@ advancing time) that tests may modify freely.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -69,10 +70,8 @@ def fresh_sandbox(world_store: Path, tmp_path_factory: pytest.TempPathFactory
         yield make_sandbox
     finally:
         for sb in started:
-            try:
+            with contextlib.suppress(Exception):  # teardown must stop the others
                 sb.stop()
-            except Exception:  # noqa: BLE001 - teardown must stop the others
-                pass
 
 
 @pytest.fixture

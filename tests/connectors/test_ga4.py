@@ -98,6 +98,13 @@ def traffic_sessions(wh: Warehouse) -> dict[str, int]:
         "SELECT date, SUM(sessions) FROM ga4.traffic_daily GROUP BY 1").fetchall()}
 
 
+def cursor(wh: Warehouse, obj: str) -> dict:
+    import json
+
+    return json.loads(wh.conn.execute("SELECT cursor FROM ga4._sync_state WHERE object = ?",
+                                      [obj]).fetchone()[0])
+
+
 def run_reports(sandbox, *, answered: bool = True) -> int:
     """runReport requests the fake served (or, with ``answered=False``, every attempt)."""
     return len([r for r in sandbox.ga4.requests("POST") if r.path.endswith(":runReport")
@@ -154,8 +161,7 @@ def test_full_sync_equals_the_property_after_the_other_rule(sandbox, full_sync):
             per_day[r[0]] += 1
         assert {d: n for d, (n, _, _) in days.items() if n} == dict(per_day)
         # the cursor is the last date, committed with it
-        cursor = wh.get_cursor("ga4", "visitor_sessions")
-        assert cursor["last_date"] == (clock - dt.timedelta(days=1)).isoformat()
+        assert cursor(wh, "visitor_sessions")["last_date"] == (clock - dt.timedelta(days=1)).isoformat()
     visitor = next(o for o in result.objects if o.object == "visitor_sessions")
     assert visitor.records == len(want)
     assert "(other)" in visitor.note and "quota" in visitor.note
@@ -227,7 +233,7 @@ def test_incremental_rereads_recent_days_and_replaces_revised_ones(fresh_sandbox
     with Warehouse(wh_path, read_only=True) as wh:
         assert visitor_rows(wh) == want          # revised days updated, no stale rows
         assert traffic_sessions(wh) == expected_traffic_sessions(store, start, clock1)
-        assert wh.get_cursor("ga4", "traffic_daily")["last_date"] == \
+        assert cursor(wh, "traffic_daily")["last_date"] == \
             (clock1 - dt.timedelta(days=1)).isoformat()
 
     sb.ga4.reset_log()
@@ -278,7 +284,7 @@ def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path):
     assert "next run resumes" in str(info.value)
     start = clock - dt.timedelta(days=10)
     with Warehouse(wh_path, read_only=True) as wh:
-        assert wh.get_cursor("ga4", "visitor_sessions")["last_date"] == \
+        assert cursor(wh, "visitor_sessions")["last_date"] == \
             (start + dt.timedelta(days=3)).isoformat()
         kept = visitor_rows(wh)
     want, _ = expected_visitor_rows(store, start, start + dt.timedelta(days=3))

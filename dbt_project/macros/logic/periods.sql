@@ -23,3 +23,12 @@
     union all
     select 'quarter' as period_grain, {{ period_start(date_column, 'quarter') }} as period_start, {{ cte }}.* from {{ cte }}
 {%- endmacro %}
+
+{#- A cohort is mature when its period's last day is at least var maturity_days before as_of. -#}
+{% macro is_mature(grain_col, start_col) -%}
+    (case
+        when {{ grain_col }} = 'month'
+            then {{ date_add_days(var('maturity_days', 90) - 1, period_end_exclusive(start_col, 'month')) }}
+        else {{ date_add_days(var('maturity_days', 90) - 1, period_end_exclusive(start_col, 'quarter')) }}
+    end <= {{ as_of_date() }})
+{%- endmacro %}

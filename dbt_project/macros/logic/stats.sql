@@ -10,12 +10,12 @@
 {% macro wilson_interval(x, n, part) -%}
     {%- set z = _z95() -%}
     {%- set p = '(cast(' ~ x ~ ' as double) / nullif(' ~ n ~ ', 0))' -%}
-    {%- set centre = '((' ~ p ~ ' + ' ~ z ~ '*' ~ z ~ ' / (2.0 * ' ~ n ~ ')) / (1 + ' ~ z ~ '*' ~ z ~ ' / nullif(' ~ n ~ ', 0)))' -%}
+    {%- set centre = '((' ~ p ~ ' + ' ~ z ~ '*' ~ z ~ ' / (2.0 * nullif(' ~ n ~ ', 0))) / (1 + ' ~ z ~ '*' ~ z ~ ' / nullif(' ~ n ~ ', 0)))' -%}
     {%- set half = '((' ~ z ~ ' / (1 + ' ~ z ~ '*' ~ z ~ ' / nullif(' ~ n ~ ', 0))) * sqrt(greatest(' ~ p ~ ' * (1 - ' ~ p ~ ') / nullif(' ~ n ~ ', 0) + ' ~ z ~ '*' ~ z ~ ' / (4.0 * nullif(' ~ n ~ ', 0) * nullif(' ~ n ~ ', 0)), 0)))' -%}
     {%- if part == 'low' -%}
-        greatest(0.0, {{ centre }} - {{ half }})
+        case when {{ n }} > 0 then greatest(0.0, {{ centre }} - {{ half }}) end
     {%- elif part == 'high' -%}
-        least(1.0, {{ centre }} + {{ half }})
+        case when {{ n }} > 0 then least(1.0, {{ centre }} + {{ half }}) end
     {%- else -%}
         {{ exceptions.raise_compiler_error("wilson_interval part must be low or high") }}
     {%- endif -%}

@@ -1,0 +1,13 @@
+{#- The smaller of two nullable values (null only when both are null), portable. -#}
+{% macro least_not_null(a, b) -%}
+    case when {{ a }} is null then {{ b }} when {{ b }} is null then {{ a }} when {{ a }} <= {{ b }} then {{ a }} else {{ b }} end
+{%- endmacro %}
+
+{# The six attribution models of DESIGN.md section 8, in display order. #}
+{% macro attribution_models() -%}
+    {{ return(['first_touch', 'last_touch', 'linear', 'u_shaped', 'w_shaped', 'time_decay']) }}
+{%- endmacro %}
+
+{% macro date_add_days(days, date_expr) -%}
+    cast({{ dbt.dateadd('day', days, date_expr) }} as date)
+{%- endmacro %}

@@ -1,0 +1,106 @@
+{#- Funnel stages of a person (DEFINITIONS.md "Stages of a person"), all dates in the reporting
+    time zone, anything after as_of absent:
+      lead = lead_date;
+      MQL / SQL = earliest of the HubSpot lifecycle dates (hs_lifecyclestage_*_date and
+        hs_v2_date_entered_*) of its contacts and the Salesforce LeadHistory Status changes of
+        its leads into a status the seed salesforce_lead_status_mapping maps to that stage;
+      opportunity = earliest created_date of its (reportable) opportunities;
+      won = earliest close_date of its won opportunities.
+    Monotone: from won backwards each stage date = min(own date, next stage's date); a stage
+    with no own date but a later stage gets the later date and is_<stage>_inferred. The lead
+    date itself is the cohort anchor and is not moved. -#}
+with hubspot_events as (
+    select r.person_key, 'mql' as stage, {{ to_reporting_date('c.lifecyclestage_mql_at') }} as stage_date
+    from {{ ref('stg_hubspot__contacts') }} as c
+    inner join {{ ref('int_person_records') }} as r on r.record_key = 'hubspot:' || c.contact_id
+    union all
+    select r.person_key, 'mql', {{ to_reporting_date('c.entered_mql_at') }}
+    from {{ ref('stg_hubspot__contacts') }} as c
+    inner join {{ ref('int_person_records') }} as r on r.record_key = 'hubspot:' || c.contact_id
+    union all
+    select r.person_key, 'sql', {{ to_reporting_date('c.lifecyclestage_sql_at') }}
+    from {{ ref('stg_hubspot__contacts') }} as c
+    inner join {{ ref('int_person_records') }} as r on r.record_key = 'hubspot:' || c.contact_id
+    union all
+    select r.person_key, 'sql', {{ to_reporting_date('c.entered_sql_at') }}
+    from {{ ref('stg_hubspot__contacts') }} as c
+    inner join {{ ref('int_person_records') }} as r on r.record_key = 'hubspot:' || c.contact_id
+),
+
+salesforce_events as (
+    select r.person_key, m.stage, {{ to_reporting_date('h.created_at') }} as stage_date
+    from {{ ref('stg_salesforce__lead_history') }} as h
+    inner join {{ ref('salesforce_lead_status_mapping') }} as m on m.status = h.new_value
+    inner join {{ ref('int_person_records') }} as r on r.record_key = 'sf_lead:' || h.lead_id
+    where lower(h.field) = 'status'
+),
+
+opportunity_events as (
+    select op.person_key, 'opportunity' as stage, o.created_date as stage_date
+    from {{ ref('int_opportunity_people') }} as op
+    inner join {{ ref('int_opportunities') }} as o on o.opportunity_id = op.opportunity_id
+    union all
+    select op.person_key, 'won', o.close_date
+    from {{ ref('int_opportunity_people') }} as op
+    inner join {{ ref('int_opportunities') }} as o on o.opportunity_id = op.opportunity_id
+    where o.is_won
+),
+
+own as (
+    select
+        person_key,
+        min(case when stage = 'mql' then stage_date end)         as mql_own_date,
+        min(case when stage = 'sql' then stage_date end)         as sql_own_date,
+        min(case when stage = 'opportunity' then stage_date end) as opportunity_own_date,
+        min(case when stage = 'won' then stage_date end)         as won_own_date
+    from (
+        select * from hubspot_events
+        union all
+        select * from salesforce_events
+        union all
+        select * from opportunity_events
+    ) as events
+    where stage_date is not null
+      and stage_date <= {{ as_of_date() }}
+    group by person_key
+),
+
+monotone_won as (
+    select
+        p.person_key,
+        p.lead_date,
+        o.mql_own_date,
+        o.sql_own_date,
+        o.opportunity_own_date,
+        o.won_own_date,
+        o.won_own_date as won_date
+    from {{ ref('int_people') }} as p
+    left join own as o on o.person_key = p.person_key
+),
+
+monotone_opportunity as (
+    select *, {{ least_not_null('opportunity_own_date', 'won_date') }} as opportunity_date
+    from monotone_won
+),
+
+monotone_sql as (
+    select *, {{ least_not_null('sql_own_date', 'opportunity_date') }} as sql_date
+    from monotone_opportunity
+),
+
+monotone_mql as (
+    select *, {{ least_not_null('mql_own_date', 'sql_date') }} as mql_date
+    from monotone_sql
+)
+
+select
+    person_key,
+    lead_date,
+    mql_date,
+    sql_date,
+    opportunity_date,
+    won_date,
+    mql_own_date is null and mql_date is not null                 as is_mql_inferred,
+    sql_own_date is null and sql_date is not null                 as is_sql_inferred,
+    opportunity_own_date is null and opportunity_date is not null as is_opportunity_inferred
+from monotone_mql

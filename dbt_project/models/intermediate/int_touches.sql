@@ -1,0 +1,96 @@
+{#- A person's touches (DEFINITIONS.md "Touches"): grain person x touch.
+    * GA4: every GA4 touch (known visitor id, dated <= as_of) whose visitor id is one of the
+      person's visitor ids.
+    * synthetic: for a person with no GA4 touch at all, one touch at the person's lead date from
+      the CRM's original source: the utm_* parameters of hs_analytics_first_url of the person's
+      earliest HubSpot contact whose first URL has any (ties: record key), else the Salesforce
+      UTM_*__c fields of the person's earliest lead/contact having UTM_Medium__c or
+      UTM_Source__c (ties: record key). touch_id = md5('synthetic|' || person_key).
+      Classified by the same rules. -#}
+with
+
+ga as (
+    select
+        v.person_key,
+        g.touch_id,
+        g.touch_date,
+        'ga4'            as touch_source,
+        g.utm_source, g.utm_medium, g.utm_campaign, g.utm_content, g.utm_term,
+        g.segment, g.channel, g.rule_id, g.advocate_id, g.post_id, g.network,
+        g.sessions
+    from {{ ref('int_ga4_sessions') }} as g
+    inner join {{ ref('int_person_visitors') }} as v
+        on v.visitor_id = trim(g.visitor_id)
+    where g.is_person_touch
+),
+
+people_without_ga as (
+    select p.person_key, p.lead_date
+    from {{ ref('int_people') }} as p
+    where not exists (select 1 from ga where ga.person_key = p.person_key)
+),
+
+hubspot_urls as (
+    select
+        r.person_key,
+        r.record_key,
+        r.created_at,
+        {{ regexp_extract('r.analytics_first_url', '^[^?#]*\\?([^#]*)', 1) }} as query_string
+    from {{ ref('int_person_records') }} as r
+    where r.record_type = 'hubspot'
+      and r.analytics_first_url is not null
+),
+
+hubspot_candidates as (
+    select
+        person_key,
+        {{ regexp_extract('query_string', '(?i)(?:^|&)\\s*utm_source\\s*=([^&]*)', 1) }}   as utm_source,
+        {{ regexp_extract('query_string', '(?i)(?:^|&)\\s*utm_medium\\s*=([^&]*)', 1) }}   as utm_medium,
+        {{ regexp_extract('query_string', '(?i)(?:^|&)\\s*utm_campaign\\s*=([^&]*)', 1) }} as utm_campaign,
+        {{ regexp_extract('query_string', '(?i)(?:^|&)\\s*utm_content\\s*=([^&]*)', 1) }}  as utm_content,
+        {{ regexp_extract('query_string', '(?i)(?:^|&)\\s*utm_term\\s*=([^&]*)', 1) }}     as utm_term,
+        row_number() over (partition by person_key order by created_at, record_key) as pick
+    from hubspot_urls
+    where query_string is not null
+      and {{ regexp_matches('query_string', '(?i)(^|&)\\s*utm_(source|medium|campaign|content|term)\\s*(=|&|$)') }}
+),
+
+salesforce_candidates as (
+    select
+        person_key,
+        utm_source, utm_medium, utm_campaign, utm_content, utm_term,
+        row_number() over (partition by person_key order by created_at, record_key) as pick
+    from {{ ref('int_person_records') }}
+    where record_type in ('sf_lead', 'sf_contact')
+      and (nullif(trim(utm_medium), '') is not null or nullif(trim(utm_source), '') is not null)
+),
+
+synthetic_src as (
+    select
+        p.person_key,
+        {{ dbt.hash("'synthetic|' || p.person_key") }} as touch_id,
+        p.lead_date                                   as touch_date,
+        case when h.person_key is not null then h.utm_source   else s.utm_source   end as utm_source,
+        case when h.person_key is not null then h.utm_medium   else s.utm_medium   end as utm_medium,
+        case when h.person_key is not null then h.utm_campaign else s.utm_campaign end as utm_campaign,
+        case when h.person_key is not null then h.utm_content  else s.utm_content  end as utm_content,
+        case when h.person_key is not null then h.utm_term     else s.utm_term     end as utm_term
+    from people_without_ga as p
+    left join hubspot_candidates as h on h.person_key = p.person_key and h.pick = 1
+    left join salesforce_candidates as s on s.person_key = p.person_key and s.pick = 1
+    where h.person_key is not null or s.person_key is not null
+),
+
+{{ classify_utms('synthetic_src') }}
+
+select * from ga
+union all
+select
+    person_key,
+    touch_id,
+    touch_date,
+    'crm_original_source' as touch_source,
+    utm_source, utm_medium, utm_campaign, utm_content, utm_term,
+    segment, channel, rule_id, advocate_id, post_id, network,
+    cast(0 as bigint)     as sessions
+from synthetic_src_classified

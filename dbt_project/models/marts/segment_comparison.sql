@@ -1,0 +1,21 @@
+{#- Advocacy vs other per cohort period x stage transition, with the Newcombe interval of the
+    difference (SQL macro) and the p-value of the Python model segment_comparison_tests. -#}
+select
+    cast(c.period_grain as varchar)      as period_grain,
+    cast(c.period_start as date)         as period_start,
+    cast(c.transition as varchar)        as transition,
+    cast(c.advocacy_x as bigint)         as advocacy_x,
+    cast(c.advocacy_n as bigint)         as advocacy_n,
+    cast(c.other_x as bigint)            as other_x,
+    cast(c.other_n as bigint)            as other_n,
+    cast(c.advocacy_rate as double)      as advocacy_rate,
+    cast(c.other_rate as double)         as other_rate,
+    cast(c.lift as double)               as lift,
+    cast(c.difference as double)         as difference,
+    cast(c.difference_ci_low as double)  as difference_ci_low,
+    cast(c.difference_ci_high as double) as difference_ci_high,
+    cast(t.p_value as double)            as p_value,
+    cast(t.stat_note as varchar)         as stat_note
+from {{ ref('int_segment_comparison') }} as c
+left join {{ ref('segment_comparison_tests') }} as t
+    on t.period_grain = c.period_grain and t.period_start = c.period_start and t.transition = c.transition

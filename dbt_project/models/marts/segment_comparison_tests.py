@@ -1,0 +1,51 @@
+"""p-values for segment_comparison (a dbt Python model: SQL cannot do them).
+
+Per period x transition: null with a ``stat_note`` when either segment has fewer than
+``min_n_for_stats`` people at the start of the transition; else Fisher's exact test (two-sided)
+when an expected cell of the 2x2 table is below 5, else the pooled two-proportion z-test
+(two-sided)."""
+
+import math
+
+import pyarrow as pa
+from scipy import stats
+
+
+def p_value(x1, n1, x2, n2, min_n):
+    if n1 < min_n or n2 < min_n:
+        return None, f"n below min_n_for_stats ({min_n}): advocacy_n={n1}, other_n={n2}"
+    total, successes = n1 + n2, x1 + x2
+    failures = total - successes
+    expected = [n1 * successes / total, n1 * failures / total,
+                n2 * successes / total, n2 * failures / total]
+    if min(expected) < 5:
+        _, p = stats.fisher_exact([[x1, n1 - x1], [x2, n2 - x2]], alternative="two-sided")
+        return float(p), "fisher_exact (an expected cell < 5)"
+    pooled = successes / total
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n1 + 1 / n2))
+    z = (x1 / n1 - x2 / n2) / se
+    return float(2 * stats.norm.sf(abs(z))), "two_proportion_z_test"
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    min_n = int(dbt.config.get("min_n_for_stats") or 30)
+    rel = dbt.ref("int_segment_comparison")
+    rows = rel.project(
+        "period_grain, period_start, transition, advocacy_x, advocacy_n, other_x, other_n"
+    ).fetchall()
+    out = {"period_grain": [], "period_start": [], "transition": [], "p_value": [], "stat_note": []}
+    for grain, start, transition, x1, n1, x2, n2 in rows:
+        p, note = p_value(int(x1), int(n1), int(x2), int(n2), min_n)
+        out["period_grain"].append(grain)
+        out["period_start"].append(start)
+        out["transition"].append(transition)
+        out["p_value"].append(p)
+        out["stat_note"].append(note)
+    return pa.table({
+        "period_grain": pa.array(out["period_grain"], pa.string()),
+        "period_start": pa.array(out["period_start"], pa.date32()),
+        "transition": pa.array(out["transition"], pa.string()),
+        "p_value": pa.array(out["p_value"], pa.float64()),
+        "stat_note": pa.array(out["stat_note"], pa.string()),
+    })

@@ -1,0 +1,23 @@
+with live as (
+    {{ live_latest(source('advocacy_platform', 'posts'), 'post_id', '_synced_at desc') }}
+)
+
+select
+    post_id,
+    lower(trim(platform))                                   as platform,
+    trim(advocate_id)                                       as advocate_id,
+    nullif(lower(trim(advocate_email)), '')                 as advocate_email_normalized,
+    nullif(trim(advocate_name), '')                         as advocate_name,
+    lower(trim(network))                                    as network_raw,
+    nullif(trim(category), '')                              as category,
+    nullif(trim(campaign), '')                              as campaign,
+    posted_at,
+    url,
+    coalesce(clicks, 0)                                     as clicks,
+    coalesce(likes, 0)                                      as likes,
+    coalesce(comments, 0)                                   as comments,
+    coalesce(shares, 0)                                     as shares,
+    coalesce(likes, 0) + coalesce(comments, 0) + coalesce(shares, 0) as engagements,
+    _source_file                                            as source_file,
+    _synced_at                                              as synced_at
+from live

@@ -1,0 +1,31 @@
+with live as (
+    {{ live_latest(source('salesforce', 'lead'), 'id', '_synced_at desc, system_modstamp desc', ['is_deleted']) }}
+)
+
+select
+    id                                          as lead_id,
+    nullif(trim(email), '')                     as email,
+    nullif(lower(trim(email)), '')              as email_normalized,
+    first_name,
+    last_name,
+    company                                     as company_name,
+    status,
+    lead_source,
+    owner_id,
+    coalesce(is_converted, false)               as is_converted,
+    converted_date,
+    nullif(trim(converted_account_id), '')      as converted_account_id,
+    nullif(trim(converted_contact_id), '')      as converted_contact_id,
+    nullif(trim(converted_opportunity_id), '')  as converted_opportunity_id,
+    master_record_id,
+    nullif(trim(ga_client_id_c), '')            as ga_client_id,
+    utm_source_c                                as utm_source,
+    utm_medium_c                                as utm_medium,
+    utm_campaign_c                              as utm_campaign,
+    utm_content_c                               as utm_content,
+    utm_term_c                                  as utm_term,
+    nullif(upper(trim(currency_iso_code)), '')  as currency_code,
+    created_date                                as created_at,
+    system_modstamp                             as system_modstamp_at,
+    _synced_at                                  as synced_at
+from live

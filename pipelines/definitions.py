@@ -1,0 +1,33 @@
+"""Dagster definitions: ingestion assets per raw table, the nightly job and its schedule.
+
+`dagster dev -w workspace.yaml` loads this module. Connections come from the environment
+(`.env` is read by Dagster itself), the same variables the `advocacy` command uses.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from pipelines.ingestion import ingestion_assets
+
+nightly_job = dg.define_asset_job(
+    "nightly",
+    selection=dg.AssetSelection.all(),
+    description="Sync every configured source into the raw layer, then build the marts.",
+)
+
+nightly_schedule = dg.ScheduleDefinition(
+    name="nightly_schedule",
+    job=nightly_job,
+    cron_schedule=os.environ.get("NIGHTLY_CRON", "0 2 * * *"),
+    execution_timezone=os.environ.get("NIGHTLY_TIMEZONE", "UTC"),
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+)
+
+defs = dg.Definitions(
+    assets=[*ingestion_assets],
+    jobs=[nightly_job],
+    schedules=[nightly_schedule],
+)

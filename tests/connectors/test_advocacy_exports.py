@@ -1,0 +1,203 @@
+"""The advocacy-platform export connector over the CSV files the sandbox writes (both layouts),
+compared with the world store's ``advocacy_post``."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from connectors.advocacy_exports import AdvocacyExportsSource, normalise_network, parse_count
+from connectors.source import Settings, SourceNotConfigured
+from connectors.warehouse import Warehouse
+
+pytestmark = pytest.mark.slow
+
+POST_COLUMNS = ("post_id", "platform", "advocate_id", "advocate_email", "advocate_name", "network",
+                "category", "campaign", "url", "clicks", "likes", "comments", "shares")
+
+
+def store_posts(store_path: Path) -> dict[str, dict]:
+    conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        out = {}
+        for r in conn.execute("SELECT * FROM advocacy_post"):
+            row = {c: r[c] for c in POST_COLUMNS}
+            row["posted_at"] = dt.datetime.fromisoformat(r["posted_at"][:19])
+            row["engagements"] = r["likes"] + r["comments"] + r["shares"]
+            out[r["post_id"]] = row
+        return out
+    finally:
+        conn.close()
+
+
+def warehouse_posts(wh: Warehouse) -> dict[str, dict]:
+    cols = (*POST_COLUMNS, "posted_at", "engagements")
+    return {r[0]: dict(zip(cols, r, strict=True)) for r in wh.conn.execute(
+        f"SELECT {', '.join(cols)} FROM advocacy_platform.posts").fetchall()}
+
+
+def sync(folder: Path, wh_path: Path, **env: str):
+    with Warehouse(wh_path) as wh:
+        source = AdvocacyExportsSource(Settings({"ADVOCACY_EXPORTS_DIR": str(folder), **env}), wh)
+        return source.sync()
+
+
+def copy_exports(src: Path, dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    for p in sorted(src.glob("*.csv"), key=lambda p: p.stat().st_mtime_ns):
+        shutil.copy2(p, dest / p.name)
+    return dest
+
+
+def test_both_layouts_imported_and_equal_the_store(sandbox, tmp_path):
+    folder = Path(sandbox.env()["ADVOCACY_EXPORTS_DIR"])
+    layouts = {p.name.split("_")[0] for p in folder.glob("*.csv")}
+    assert layouts == {"gaggle", "socialhub"}
+    result = sync(folder, tmp_path / "w.duckdb")
+    want = store_posts(sandbox.store_path)
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        got = warehouse_posts(wh)
+        assert got == want
+        assert {p for (p,) in wh.conn.execute(
+            "SELECT DISTINCT platform FROM advocacy_platform.posts").fetchall()} == {"gaggle", "social_hub"}
+        assert wh.conn.execute("SELECT count(*) FROM advocacy_platform.posts WHERE _source_file IS NULL"
+                               ).fetchone()[0] == 0
+    (posts,) = result.objects
+    assert posts.records == len(want) and posts.quarantined == 0
+    assert sum(r["clicks"] for r in got.values()) == sum(r["clicks"] for r in want.values())
+
+
+def test_importing_twice_is_idempotent_and_skips_unchanged_files(sandbox, tmp_path):
+    folder = copy_exports(Path(sandbox.env()["ADVOCACY_EXPORTS_DIR"]), tmp_path / "exports")
+    wh_path = tmp_path / "w.duckdb"
+    sync(folder, wh_path)
+    with Warehouse(wh_path, read_only=True) as wh:
+        first = warehouse_posts(wh)
+    again = sync(folder, wh_path)
+    assert again.objects[0].records == 0 and "unchanged skipped" in again.objects[0].note
+    # a renamed copy of the same content is recognised by its sha256
+    src = next(folder.glob("gaggle_*.csv"))
+    shutil.copy2(src, folder / "gaggle_copy.csv")
+    assert sync(folder, wh_path).objects[0].records == 0
+    with Warehouse(wh_path) as wh:
+        assert warehouse_posts(wh) == first
+        full = AdvocacyExportsSource(Settings({"ADVOCACY_EXPORTS_DIR": str(folder)}), wh).sync(
+            full_refresh=True)
+        assert full.objects[0].records > 0
+        assert warehouse_posts(wh) == first
+
+
+def test_newer_export_updates_counts(fresh_sandbox, tmp_path):
+    sb = fresh_sandbox()
+    folder = Path(sb.env()["ADVOCACY_EXPORTS_DIR"])
+    wh_path = tmp_path / "w.duckdb"
+    sync(folder, wh_path)
+    before = store_posts(sb.store_path)
+    sb.advance(3)
+    after = store_posts(sb.store_path)
+    assert after != before and len(list(folder.glob("*.csv"))) == 4
+    result = sync(folder, wh_path)
+    assert "2 file(s) imported" in result.objects[0].note
+    with Warehouse(wh_path, read_only=True) as wh:
+        assert warehouse_posts(wh) == after
+    # re-reading everything (old files first) still ends at the newest counts
+    with Warehouse(wh_path) as wh:
+        AdvocacyExportsSource(Settings({"ADVOCACY_EXPORTS_DIR": str(folder)}), wh).sync(full_refresh=True)
+        assert warehouse_posts(wh) == after
+
+
+def test_bad_rows_are_quarantined_and_unknown_layouts_reported(sandbox, tmp_path):
+    folder = copy_exports(Path(sandbox.env()["ADVOCACY_EXPORTS_DIR"]), tmp_path / "exports")
+    gaggle = next(folder.glob("gaggle_*.csv"))
+    with gaggle.open("a", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(["", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "2026-01-01 10:00:00", "u", 1, 1, 1, 1])
+        w.writerow(["BAD1", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "2026-01-01 10:00:00", "u", "many", 1, 1, 1])
+        w.writerow(["BAD2", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "yesterday", "u", 1, 1, 1, 1])
+        w.writerow(["OK1", "adv_1", "a@x", "A", "Twitter", "c", "k", "2026-01-01 10:00:00", "u", "1,200", "", 2, 3])
+    (folder / "mystery.csv").write_text("id,when,what\n1,2,3\n")
+    (folder / "empty.csv").write_text("")
+    result = sync(folder, tmp_path / "w.duckdb")
+    (posts,) = result.objects
+    want = store_posts(sandbox.store_path)
+    assert posts.records == len(want) + 1
+    assert posts.quarantined == 3 + 2        # three bad rows, two unreadable files
+    assert "mystery.csv: unknown export layout" in posts.note and "empty.csv" in posts.note
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        reasons = sorted(r for (r,) in wh.conn.execute(
+            "SELECT reason FROM advocacy_platform._quarantine").fetchall())
+        assert reasons == ["missing post id", "unknown export layout", "unknown export layout",
+                           "unparsable clicks: 'many'", "unparsable posted_at: 'yesterday'"]
+        ok = wh.conn.execute("SELECT network, clicks, likes, engagements, posted_at "
+                             "FROM advocacy_platform.posts WHERE post_id = 'OK1'").fetchone()
+        assert ok == ("x", 1200, 0, 5, dt.datetime(2026, 1, 1, 10, 0))
+        assert wh.conn.execute("SELECT count(*) FROM advocacy_platform.posts "
+                               "WHERE post_id IN ('BAD1', 'BAD2')").fetchone()[0] == 0
+    with Warehouse(tmp_path / "w2.duckdb") as wh:
+        findings = AdvocacyExportsSource(Settings({"ADVOCACY_EXPORTS_DIR": str(folder)}), wh).check()
+    failed = [f for f in findings if not f.ok]
+    assert {f.what.split(":")[0] for f in failed} == {"mystery.csv", "empty.csv"}
+    assert all("ADVOCACY_EXPORT_LAYOUTS" in f.fix for f in failed)
+    assert any("3 bad" in f.what for f in findings if f.ok)
+
+
+def test_user_layout_file(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "mine.csv").write_text(
+        "Share Id;Employee;Channel;Date;Clicks;Likes;Comments;Shares\n".replace(";", ",")
+        + "S1,e1,Twitter,05/01/2026 10:30,3,1,0,2\n"
+        + "S2,e2,LinkedIn,06/01/2026 23:15,0,0,0,0\n")
+    layouts = tmp_path / "layouts.json"
+    layouts.write_text(json.dumps({"mine": {
+        "columns": {"post_id": "Share Id", "advocate_id": "Employee", "network": "Channel",
+                    "posted_at": "Date", "clicks": "Clicks", "likes": "Likes",
+                    "comments": "Comments", "shares": "Shares"},
+        "posted_at_format": "%d/%m/%Y %H:%M", "timezone": "Europe/Berlin"}}))
+    result = sync(folder, tmp_path / "w.duckdb", ADVOCACY_EXPORT_LAYOUTS=str(layouts))
+    assert result.objects[0].records == 2
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        rows = wh.conn.execute("SELECT post_id, platform, network, posted_at, engagements "
+                               "FROM advocacy_platform.posts ORDER BY 1").fetchall()
+    assert rows == [("S1", "mine", "x", dt.datetime(2026, 1, 5, 9, 30), 3),
+                    ("S2", "mine", "linkedin", dt.datetime(2026, 1, 6, 22, 15), 0)]
+
+
+def test_not_configured_and_missing_folder(tmp_path):
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        with pytest.raises(SourceNotConfigured, match="ADVOCACY_EXPORTS_DIR"):
+            AdvocacyExportsSource(Settings({}), wh).sync()
+        source = AdvocacyExportsSource(Settings({"ADVOCACY_EXPORTS_DIR": str(tmp_path / "nope")}), wh)
+        (finding,) = source.check()
+        assert not finding.ok and "does not exist" in finding.what
+
+
+def test_helpers():
+    assert normalise_network(" Twitter ") == "x" and normalise_network("LinkedIn") == "linkedin"
+    assert parse_count("clicks", "12.0") == 12 and parse_count("clicks", "") == 0
+    with pytest.raises(ValueError):
+        parse_count("clicks", "-3")
+
+
+def test_large_export_streams_in_batches(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    n = 12_345
+    with (folder / "gaggle_big.csv").open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["Post ID", "User ID", "User Email", "User Name", "Network", "Category",
+                    "Campaign", "Shared At", "Link", "Clicks", "Likes", "Comments", "Reshares"])
+        for i in range(n):
+            w.writerow([f"P{i:07d}", "adv_1", "a@x", "A", "X", "c", "k", "2026-01-01 10:00:00",
+                        "u", i % 7, 1, 1, i % 3])
+    os.utime(folder / "gaggle_big.csv")
+    result = sync(folder, tmp_path / "w.duckdb")
+    assert result.objects[0].records == n and result.objects[0].pages == 3
