@@ -1,0 +1,49 @@
+"""p-values of the rep-level correlations (dbt Python model, scipy).
+
+Pearson: two-sided t-test of r with n - 2 degrees of freedom; Spearman likewise on rho (the
+usual large-sample approximation). Null with a ``stat_note`` when fewer than
+``min_n_for_stats`` reps have a quota in the period, or when r is undefined (no variance)."""
+
+import math
+
+import pyarrow as pa
+from scipy import stats
+
+
+def t_test_p(r, n):
+    if r is None or (isinstance(r, float) and math.isnan(r)) or n < 3:
+        return None
+    if abs(r) >= 1.0:
+        return 0.0
+    t = r * math.sqrt((n - 2) / (1 - r * r))
+    return float(2 * stats.t.sf(abs(t), n - 2))
+
+
+def model(dbt, session):
+    dbt.config(materialized="table")
+    min_n = int(dbt.config.get("min_n_for_stats") or 30)
+    rows = dbt.ref("int_quota_advocacy_correlation").project(
+        "period_grain, period_start, n_reps, pearson_r, spearman_rho"
+    ).fetchall()
+    cols = {"period_grain": [], "period_start": [], "pearson_p_value": [], "spearman_p_value": [],
+            "stat_note": []}
+    for grain, start, n, r, rho in rows:
+        n = int(n)
+        if n < min_n:
+            p_r = p_rho = None
+            note = f"n below min_n_for_stats ({min_n}): n_reps={n}"
+        else:
+            p_r, p_rho = t_test_p(r, n), t_test_p(rho, n)
+            note = "t-test of r (n - 2 df)" if p_r is not None else "correlation undefined (no variance)"
+        cols["period_grain"].append(grain)
+        cols["period_start"].append(start)
+        cols["pearson_p_value"].append(p_r)
+        cols["spearman_p_value"].append(p_rho)
+        cols["stat_note"].append(note)
+    return pa.table({
+        "period_grain": pa.array(cols["period_grain"], pa.string()),
+        "period_start": pa.array(cols["period_start"], pa.date32()),
+        "pearson_p_value": pa.array(cols["pearson_p_value"], pa.float64()),
+        "spearman_p_value": pa.array(cols["spearman_p_value"], pa.float64()),
+        "stat_note": pa.array(cols["stat_note"], pa.string()),
+    })

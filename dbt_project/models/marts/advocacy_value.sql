@@ -1,0 +1,88 @@
+{#- Paid-equivalent and earned media value of advocacy per period x network. Each post is
+    valued with the network_values row valid on its posted date ([valid_from, valid_to)):
+    paid_equivalent_value = clicks x cpc, earned_media_value = engagements x
+    eemv_per_engagement. cpc / eemv_per_engagement shown are the effective (click- and
+    engagement-weighted) values, else the value valid at period start. advocacy_sessions from
+    GA4's daily report. -#}
+with posts as (
+    select
+        p.post_id,
+        coalesce(na.network, p.network_raw)     as network,
+        {{ to_reporting_date('p.posted_at') }}  as activity_date,
+        p.clicks,
+        p.engagements
+    from {{ ref('stg_advocacy_platform__posts') }} as p
+    left join {{ ref('network_aliases') }} as na on lower(trim(na.alias)) = p.network_raw
+    where {{ to_reporting_date('p.posted_at') }} <= {{ as_of_date() }}
+),
+
+valued as (
+    select
+        posts.*,
+        v.cpc,
+        v.eemv_per_engagement,
+        posts.clicks * v.cpc                      as paid_equivalent_value,
+        posts.engagements * v.eemv_per_engagement as earned_media_value
+    from posts
+    left join {{ ref('network_values') }} as v
+        on lower(trim(v.network)) = posts.network
+       and v.valid_from <= posts.activity_date
+       and (v.valid_to is null or posts.activity_date < v.valid_to)
+),
+
+valued_periods as (
+    {{ fan_out_periods('valued', 'valued.activity_date') }}
+),
+
+post_totals as (
+    select period_grain, period_start, network,
+           sum(clicks) as clicks, sum(engagements) as engagements,
+           sum(paid_equivalent_value) as paid_equivalent_value,
+           sum(earned_media_value) as earned_media_value
+    from valued_periods
+    group by period_grain, period_start, network
+),
+
+traffic as (
+    select session_date as activity_date, coalesce(network, '(unknown)') as network, sessions
+    from {{ ref('int_ga4_traffic') }}
+    where segment = 'advocacy'
+),
+
+traffic_periods as (
+    {{ fan_out_periods('traffic', 'traffic.activity_date') }}
+),
+
+traffic_totals as (
+    select period_grain, period_start, network, sum(sessions) as advocacy_sessions
+    from traffic_periods
+    group by period_grain, period_start, network
+),
+
+keys as (
+    select period_grain, period_start, network from post_totals
+    union
+    select period_grain, period_start, network from traffic_totals
+)
+
+select
+    cast(k.period_grain as varchar)                    as period_grain,
+    cast(k.period_start as date)                       as period_start,
+    cast(k.network as varchar)                         as network,
+    cast(coalesce(p.clicks, 0) as bigint)              as clicks,
+    cast(coalesce(t.advocacy_sessions, 0) as bigint)   as advocacy_sessions,
+    cast(coalesce({{ safe_divide('p.paid_equivalent_value', 'p.clicks') }}, v.cpc) as double) as cpc,
+    cast(coalesce(p.paid_equivalent_value, 0) as double) as paid_equivalent_value,
+    cast(coalesce(p.engagements, 0) as bigint)         as engagements,
+    cast(coalesce({{ safe_divide('p.earned_media_value', 'p.engagements') }}, v.eemv_per_engagement) as double) as eemv_per_engagement,
+    cast(coalesce(p.earned_media_value, 0) as double)  as earned_media_value,
+    cast(v.cpc_currency as varchar)                    as value_currency
+from keys as k
+left join post_totals as p
+    on p.period_grain = k.period_grain and p.period_start = k.period_start and p.network = k.network
+left join traffic_totals as t
+    on t.period_grain = k.period_grain and t.period_start = k.period_start and t.network = k.network
+left join {{ ref('network_values') }} as v
+    on lower(trim(v.network)) = k.network
+   and v.valid_from <= k.period_start
+   and (v.valid_to is null or k.period_start < v.valid_to)

@@ -1,0 +1,28 @@
+{#- Credit per opportunity x touch x model (six models; 'unattributed' when the opportunity
+    has no touch), with the credited pipeline and won amounts in the reporting currency. -#}
+select
+    cast(w.opportunity_id as varchar)                                    as opportunity_id,
+    cast(w.touch_id as varchar)                                          as touch_id,
+    cast(w.model as varchar)                                             as model,
+    cast(w.credit as double)                                             as credit,
+    cast(w.credit * o.amount as double)                                  as credited_pipeline_amount,
+    cast(case when o.is_won then w.credit * o.amount else 0 end as double) as credited_won_amount,
+    cast(coalesce(t.channel, 'unattributed') as varchar)                 as channel,
+    cast(coalesce(t.segment, 'other') as varchar)                        as segment,
+    cast(t.advocate_id as varchar)                                       as advocate_id,
+    cast(t.post_id as varchar)                                           as post_id,
+    cast(t.network as varchar)                                           as network,
+    cast(coalesce(t.touch_source, 'unattributed') as varchar)            as touch_source,
+    cast(w.touch_date as date)                                           as touch_date,
+    cast(w.touch_position as bigint)                                     as touch_position,
+    cast(w.n_touches as bigint)                                          as n_touches,
+    cast(coalesce(t.is_lead_touch, false) as boolean)                    as is_lead_touch,
+    cast(o.created_date as date)                                         as opportunity_created_date,
+    cast(o.close_date as date)                                           as opportunity_close_date,
+    cast(o.is_won as boolean)                                            as is_won,
+    cast(o.amount as double)                                             as opportunity_amount,
+    cast(o.sourced_segment as varchar)                                   as sourced_segment
+from {{ ref('int_attribution_weights') }} as w
+inner join {{ ref('int_opportunity_summary') }} as o on o.opportunity_id = w.opportunity_id
+left join {{ ref('int_opportunity_touches') }} as t
+    on t.opportunity_id = w.opportunity_id and t.touch_id = w.touch_id

@@ -1,0 +1,147 @@
+{#- Data quality checks, one row per check x source (DESIGN.md section 9): value, threshold,
+    status (pass | warn | info) and a detail. Quarantine counts come from every
+    <schema>._quarantine table that exists (macro quarantine_counts). -#}
+with people as (
+    select
+        count(*)                                                             as n_people,
+        sum(case when exists (select 1 from {{ ref('int_touches') }} as t
+                              where t.person_key = p.person_key and t.touch_source = 'ga4')
+                 then 1 else 0 end)                                          as n_matched
+    from {{ ref('int_people') }} as p
+),
+
+bases as (
+    select segment_basis, count(*) as n from {{ ref('int_person_segments') }} group by segment_basis
+),
+
+quarantine as (
+    {{ quarantine_counts() }}
+),
+
+unknown_currency as (
+    select count(*) as n, min(currency_code) as example
+    from {{ ref('int_opportunities') }}
+    where not is_currency_known
+),
+
+unclassified as (
+    select norm_source, norm_medium, sum(sessions) as sessions, count(*) as n_rows
+    from {{ ref('int_ga4_sessions') }}
+    where channel = 'unclassified'
+      and not (norm_source = '(other)' and norm_medium = '(other)')  -- GA's collapsed row: see ga4_other_row_loss
+    group by norm_source, norm_medium
+),
+
+unclassified_top as (
+    select norm_source || ' / ' || norm_medium || ' (' || cast(sessions as varchar) || ' sessions)' as label,
+           row_number() over (order by sessions desc, norm_source, norm_medium) as pick
+    from unclassified
+),
+
+ga_loss as (
+    select
+        sum(other_row_sessions)                                        as other_row_sessions,
+        sum(case when has_other_row_loss then 1 else 0 end)            as days_with_loss,
+        count(*)                                                       as days
+    from {{ ref('stg_ga4__report_days') }}
+    where report_name = 'visitor_sessions'
+),
+
+ga_sessions as (
+    select
+        sum(sessions)                                                              as sessions,
+        sum(case when trim(visitor_id) = '(not set)' or trim(visitor_id) = '' then sessions else 0 end) as sessions_without_visitor
+    from {{ ref('int_ga4_sessions') }}
+),
+
+freshness as (
+    {%- set tables = [('hubspot', 'contacts'), ('hubspot', 'deals'), ('salesforce', 'lead'),
+                      ('salesforce', 'opportunity'), ('ga4', 'visitor_sessions'), ('advocacy_platform', 'posts')] %}
+    {%- for s, t in tables %}
+    select '{{ s }}' as source, '{{ t }}' as object, max(_synced_at) as last_synced_at, count(*) as n_rows
+    from {{ source(s, t) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+deleted as (
+    {%- set del_tables = [('hubspot', 'contacts'), ('hubspot', 'deals'), ('salesforce', 'lead'),
+                          ('salesforce', 'contact'), ('salesforce', 'opportunity')] %}
+    {%- for s, t in del_tables %}
+    select '{{ s }}' as source, '{{ t }}' as object, sum(case when _is_deleted then 1 else 0 end) as n
+    from {{ source(s, t) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
+),
+
+checks as (
+    select 'identity_match_rate' as check_name, 'crm' as source,
+           cast({{ safe_divide('n_matched', 'n_people') }} as double) as value, 0.5 as threshold,
+           case when {{ safe_divide('n_matched', 'n_people') }} >= 0.5 then 'pass' else 'warn' end as status,
+           'people with at least one GA4 touch: ' || cast(n_matched as varchar) || ' of ' || cast(n_people as varchar) as detail
+    from people
+
+    union all
+    select 'people_by_segment_basis', 'crm', cast(n as double), cast(null as double), 'info',
+           'segment_basis = ' || segment_basis
+    from bases
+
+    union all
+    select 'quarantined_rows', source, cast(n as double), 0.0,
+           case when n > 0 then 'warn' else 'pass' end, 'reason: ' || reason
+    from quarantine
+
+    union all
+    select 'unknown_currency_opportunities', 'crm', cast(n as double), 0.0,
+           case when n > 0 then 'warn' else 'pass' end,
+           case when n > 0 then 'excluded from every mart, e.g. ' || example else 'none' end
+    from unknown_currency
+
+    union all
+    select 'unclassified_utms', 'ga4', cast(count(*) as double), 0.0,
+           case when count(*) > 0 then 'warn' else 'pass' end,
+           coalesce((select {{ dbt.listagg('label', "'; '", 'order by pick') }} from unclassified_top where pick <= 5), 'none')
+    from unclassified
+
+    union all
+    select 'ga4_other_row_loss', 'ga4',
+           cast({{ safe_divide('l.other_row_sessions', 's.sessions') }} as double), 0.05,
+           case when coalesce({{ safe_divide('l.other_row_sessions', 's.sessions') }}, 0) <= 0.05 then 'pass' else 'warn' end,
+           'sessions in GA ''(other)'' rows of the per-visitor report: ' || cast(coalesce(l.other_row_sessions, 0) as varchar)
+           || '; days with loss: ' || cast(coalesce(l.days_with_loss, 0) as varchar) || ' of ' || cast(coalesce(l.days, 0) as varchar)
+    from ga_loss as l cross join ga_sessions as s
+
+    union all
+    select 'ga4_sessions_without_visitor_id', 'ga4',
+           cast({{ safe_divide('sessions_without_visitor', 'sessions') }} as double), 0.1,
+           case when coalesce({{ safe_divide('sessions_without_visitor', 'sessions') }}, 0) <= 0.1 then 'pass' else 'warn' end,
+           'sessions whose events lacked the visitor dimension: ' || cast(coalesce(sessions_without_visitor, 0) as varchar)
+    from ga_sessions
+
+    union all
+    select 'freshness_hours', source || '.' || object,
+           cast({{ dbt.datediff('last_synced_at', dbt.current_timestamp(), 'minute') }} / 60.0 as double), 26.0,
+           case when last_synced_at is null then 'warn'
+                when {{ dbt.datediff('last_synced_at', dbt.current_timestamp(), 'minute') }} / 60.0 <= 26 then 'pass'
+                else 'warn' end,
+           'last synced at ' || coalesce(cast(last_synced_at as varchar), 'never') || ' (' || cast(n_rows as varchar) || ' rows)'
+    from freshness
+
+    union all
+    select 'deleted_records', source || '.' || object, cast(n as double), cast(null as double), 'info',
+           'records deleted/archived at the source, excluded by staging'
+    from deleted
+)
+
+select
+    cast(check_name as varchar) as "check",
+    cast(source as varchar)     as source,
+    cast(value as double)       as value,
+    cast(threshold as double)   as threshold,
+    cast(status as varchar)     as status,
+    cast(detail as varchar)     as detail
+from checks

@@ -1,0 +1,19 @@
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+{#- One row per build (appended): as_of, the configuration hash (vars + seed checksums), the
+    dbt version and the row counts of the marts as built. -#}
+{%- set marts = ['funnel_by_segment', 'segment_comparison', 'attribution_credit', 'pipeline_by_segment',
+                 'advocate_leaderboard', 'rep_quota_vs_advocacy', 'quota_advocacy_correlation',
+                 'web_traffic_by_segment', 'advocacy_value', 'data_quality'] -%}
+{%- set fingerprint = config_fingerprint() -%}
+select
+    cast('{{ invocation_id }}' as varchar)                                  as run_id,
+    cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as run_started_at,
+    {{ as_of_date() }}                                                      as as_of,
+    cast({{ dbt.hash("'" ~ (fingerprint | replace("'", "''")) ~ "'") }} as varchar) as config_hash,
+    cast('{{ fingerprint | replace("'", "''") }}' as varchar)              as config_json,
+    cast('{{ dbt_version }}' as varchar)                                    as dbt_version,
+    cast('{{ adapter.type() }}' as varchar)                                 as adapter_type,
+    cast('{{ var("reporting_currency") }}' as varchar)                      as reporting_currency,
+    {%- for m in marts %}
+    cast((select count(*) from {{ ref(m) }}) as bigint)                    as {{ m }}_rows{% if not loop.last %},{% endif %}
+    {%- endfor %}
