@@ -212,10 +212,13 @@ class Warehouse:
 
     # -- cursors --------------------------------------------------------------------------
     def get_cursor(self, schema: str, obj: str) -> Any:
-        self.ensure_schema(schema)
-        row = self.conn.execute(
-            f"SELECT cursor FROM {schema}._sync_state WHERE object = ?", [obj]
-        ).fetchone()
+        """The committed cursor, or None (also on a warehouse never synced, even read-only)."""
+        try:
+            row = self.conn.execute(
+                f"SELECT cursor FROM {schema}._sync_state WHERE object = ?", [obj]
+            ).fetchone()
+        except duckdb.CatalogException:
+            return None
         return json.loads(row[0]) if row and row[0] is not None else None
 
     def set_cursor(self, schema: str, obj: str, cursor: Any, rows_synced: int = 0) -> None:

@@ -285,6 +285,9 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes: without this, Nagle + delayed ACK
+        # stall every response ~40 ms.
+        disable_nagle_algorithm = True
         server_version = "advocacy-sandbox"
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
