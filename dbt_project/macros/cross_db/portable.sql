@@ -128,3 +128,10 @@
 {% macro days_between(a, b) -%}
     {{ dbt.datediff(a, b, 'day') }}
 {%- endmacro %}
+
+{# A double-precision float type name (dbt.type_float() is 4-byte REAL on DuckDB). #}
+{% macro type_double() -%}
+    {{ return(adapter.dispatch('type_double', 'advocacy_attribution')()) }}
+{%- endmacro %}
+{% macro default__type_double() -%}double precision{%- endmacro %}
+{% macro duckdb__type_double() -%}double{%- endmacro %}

@@ -9,7 +9,7 @@
 
 {% macro wilson_interval(x, n, part) -%}
     {%- set z = _z95() -%}
-    {%- set p = '(cast(' ~ x ~ ' as double) / nullif(' ~ n ~ ', 0))' -%}
+    {%- set p = '(cast(' ~ x ~ ' as ' ~ type_double() ~ ') / nullif(' ~ n ~ ', 0))' -%}
     {%- set centre = '((' ~ p ~ ' + ' ~ z ~ '*' ~ z ~ ' / (2.0 * nullif(' ~ n ~ ', 0))) / (1 + ' ~ z ~ '*' ~ z ~ ' / nullif(' ~ n ~ ', 0)))' -%}
     {%- set half = '((' ~ z ~ ' / (1 + ' ~ z ~ '*' ~ z ~ ' / nullif(' ~ n ~ ', 0))) * sqrt(greatest(' ~ p ~ ' * (1 - ' ~ p ~ ') / nullif(' ~ n ~ ', 0) + ' ~ z ~ '*' ~ z ~ ' / (4.0 * nullif(' ~ n ~ ', 0) * nullif(' ~ n ~ ', 0)), 0)))' -%}
     {%- if part == 'low' -%}
@@ -22,8 +22,8 @@
 {%- endmacro %}
 
 {% macro newcombe_interval(x1, n1, x2, n2, part) -%}
-    {%- set p1 = '(cast(' ~ x1 ~ ' as double) / nullif(' ~ n1 ~ ', 0))' -%}
-    {%- set p2 = '(cast(' ~ x2 ~ ' as double) / nullif(' ~ n2 ~ ', 0))' -%}
+    {%- set p1 = '(cast(' ~ x1 ~ ' as ' ~ type_double() ~ ') / nullif(' ~ n1 ~ ', 0))' -%}
+    {%- set p2 = '(cast(' ~ x2 ~ ' as ' ~ type_double() ~ ') / nullif(' ~ n2 ~ ', 0))' -%}
     {%- if part == 'low' -%}
         (({{ p1 }} - {{ p2 }}) - sqrt(power({{ p1 }} - {{ wilson_interval(x1, n1, 'low') }}, 2) + power({{ wilson_interval(x2, n2, 'high') }} - {{ p2 }}, 2)))
     {%- elif part == 'high' -%}
@@ -34,5 +34,5 @@
 {%- endmacro %}
 
 {% macro safe_divide(num, den) -%}
-    (cast({{ num }} as double) / nullif({{ den }}, 0))
+    (cast({{ num }} as {{ type_double() }}) / nullif({{ den }}, 0))
 {%- endmacro %}

@@ -4,7 +4,7 @@
     from the Python model quota_advocacy_correlation_tests. -#}
 with reps as (
     select period_grain, period_start, rep_id, attainment, is_advocate,
-           cast(own_advocacy_sessions as double) as activity
+           cast(own_advocacy_sessions as {{ type_double() }}) as activity
     from {{ ref('rep_quota_vs_advocacy') }}
     where attainment is not null
 ),

@@ -71,11 +71,11 @@ select
     cast(k.network as varchar)                         as network,
     cast(coalesce(p.clicks, 0) as bigint)              as clicks,
     cast(coalesce(t.advocacy_sessions, 0) as bigint)   as advocacy_sessions,
-    cast(coalesce({{ safe_divide('p.paid_equivalent_value', 'p.clicks') }}, v.cpc) as double) as cpc,
-    cast(coalesce(p.paid_equivalent_value, 0) as double) as paid_equivalent_value,
+    cast(coalesce({{ safe_divide('p.paid_equivalent_value', 'p.clicks') }}, v.cpc) as {{ type_double() }}) as cpc,
+    cast(coalesce(p.paid_equivalent_value, 0) as {{ type_double() }}) as paid_equivalent_value,
     cast(coalesce(p.engagements, 0) as bigint)         as engagements,
-    cast(coalesce({{ safe_divide('p.earned_media_value', 'p.engagements') }}, v.eemv_per_engagement) as double) as eemv_per_engagement,
-    cast(coalesce(p.earned_media_value, 0) as double)  as earned_media_value,
+    cast(coalesce({{ safe_divide('p.earned_media_value', 'p.engagements') }}, v.eemv_per_engagement) as {{ type_double() }}) as eemv_per_engagement,
+    cast(coalesce(p.earned_media_value, 0) as {{ type_double() }})  as earned_media_value,
     cast(v.cpc_currency as varchar)                    as value_currency
 from keys as k
 left join post_totals as p

@@ -4,9 +4,9 @@ select
     cast(w.opportunity_id as varchar)                                    as opportunity_id,
     cast(w.touch_id as varchar)                                          as touch_id,
     cast(w.model as varchar)                                             as model,
-    cast(w.credit as double)                                             as credit,
-    cast(w.credit * o.amount as double)                                  as credited_pipeline_amount,
-    cast(case when o.is_won then w.credit * o.amount else 0 end as double) as credited_won_amount,
+    cast(w.credit as {{ type_double() }})                                             as credit,
+    cast(w.credit * o.amount as {{ type_double() }})                                  as credited_pipeline_amount,
+    cast(case when o.is_won then w.credit * o.amount else 0 end as {{ type_double() }}) as credited_won_amount,
     cast(coalesce(t.channel, 'unattributed') as varchar)                 as channel,
     cast(coalesce(t.segment, 'other') as varchar)                        as segment,
     cast(t.advocate_id as varchar)                                       as advocate_id,
@@ -20,7 +20,7 @@ select
     cast(o.created_date as date)                                         as opportunity_created_date,
     cast(o.close_date as date)                                           as opportunity_close_date,
     cast(o.is_won as boolean)                                            as is_won,
-    cast(o.amount as double)                                             as opportunity_amount,
+    cast(o.amount as {{ type_double() }})                                             as opportunity_amount,
     cast(o.sourced_segment as varchar)                                   as sourced_segment
 from {{ ref('int_attribution_weights') }} as w
 inner join {{ ref('int_opportunity_summary') }} as o on o.opportunity_id = w.opportunity_id

@@ -80,36 +80,36 @@ deleted as (
 
 checks as (
     select 'identity_match_rate' as check_name, 'crm' as source,
-           cast({{ safe_divide('n_matched', 'n_people') }} as double) as value, 0.5 as threshold,
+           cast({{ safe_divide('n_matched', 'n_people') }} as {{ type_double() }}) as value, 0.5 as threshold,
            case when {{ safe_divide('n_matched', 'n_people') }} >= 0.5 then 'pass' else 'warn' end as status,
            'people with at least one GA4 touch: ' || cast(n_matched as varchar) || ' of ' || cast(n_people as varchar) as detail
     from people
 
     union all
-    select 'people_by_segment_basis', 'crm', cast(n as double), cast(null as double), 'info',
+    select 'people_by_segment_basis', 'crm', cast(n as {{ type_double() }}), cast(null as {{ type_double() }}), 'info',
            'segment_basis = ' || segment_basis
     from bases
 
     union all
-    select 'quarantined_rows', source, cast(n as double), 0.0,
+    select 'quarantined_rows', source, cast(n as {{ type_double() }}), 0.0,
            case when n > 0 then 'warn' else 'pass' end, 'reason: ' || reason
     from quarantine
 
     union all
-    select 'unknown_currency_opportunities', 'crm', cast(n as double), 0.0,
+    select 'unknown_currency_opportunities', 'crm', cast(n as {{ type_double() }}), 0.0,
            case when n > 0 then 'warn' else 'pass' end,
            case when n > 0 then 'excluded from every mart, e.g. ' || example else 'none' end
     from unknown_currency
 
     union all
-    select 'unclassified_utms', 'ga4', cast(count(*) as double), 0.0,
+    select 'unclassified_utms', 'ga4', cast(count(*) as {{ type_double() }}), 0.0,
            case when count(*) > 0 then 'warn' else 'pass' end,
            coalesce((select {{ dbt.listagg('label', "'; '", 'order by pick') }} from unclassified_top where pick <= 5), 'none')
     from unclassified
 
     union all
     select 'ga4_other_row_loss', 'ga4',
-           cast({{ safe_divide('l.other_row_sessions', 's.sessions') }} as double), 0.05,
+           cast({{ safe_divide('l.other_row_sessions', 's.sessions') }} as {{ type_double() }}), 0.05,
            case when coalesce({{ safe_divide('l.other_row_sessions', 's.sessions') }}, 0) <= 0.05 then 'pass' else 'warn' end,
            'sessions in GA ''(other)'' rows of the per-visitor report: ' || cast(coalesce(l.other_row_sessions, 0) as varchar)
            || '; days with loss: ' || cast(coalesce(l.days_with_loss, 0) as varchar) || ' of ' || cast(coalesce(l.days, 0) as varchar)
@@ -117,14 +117,14 @@ checks as (
 
     union all
     select 'ga4_sessions_without_visitor_id', 'ga4',
-           cast({{ safe_divide('sessions_without_visitor', 'sessions') }} as double), 0.1,
+           cast({{ safe_divide('sessions_without_visitor', 'sessions') }} as {{ type_double() }}), 0.1,
            case when coalesce({{ safe_divide('sessions_without_visitor', 'sessions') }}, 0) <= 0.1 then 'pass' else 'warn' end,
            'sessions whose events lacked the visitor dimension: ' || cast(coalesce(sessions_without_visitor, 0) as varchar)
     from ga_sessions
 
     union all
     select 'freshness_hours', source || '.' || object,
-           cast({{ dbt.datediff('last_synced_at', dbt.current_timestamp(), 'minute') }} / 60.0 as double), 26.0,
+           cast({{ dbt.datediff('last_synced_at', dbt.current_timestamp(), 'minute') }} / 60.0 as {{ type_double() }}), 26.0,
            case when last_synced_at is null then 'warn'
                 when {{ dbt.datediff('last_synced_at', dbt.current_timestamp(), 'minute') }} / 60.0 <= 26 then 'pass'
                 else 'warn' end,
@@ -132,7 +132,7 @@ checks as (
     from freshness
 
     union all
-    select 'deleted_records', source || '.' || object, cast(n as double), cast(null as double), 'info',
+    select 'deleted_records', source || '.' || object, cast(n as {{ type_double() }}), cast(null as {{ type_double() }}), 'info',
            'records deleted/archived at the source, excluded by staging'
     from deleted
 )
@@ -140,8 +140,8 @@ checks as (
 select
     cast(check_name as varchar) as "check",
     cast(source as varchar)     as source,
-    cast(value as double)       as value,
-    cast(threshold as double)   as threshold,
+    cast(value as {{ type_double() }})       as value,
+    cast(threshold as {{ type_double() }})   as threshold,
     cast(status as varchar)     as status,
     cast(detail as varchar)     as detail
 from checks

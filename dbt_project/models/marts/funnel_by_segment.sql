@@ -93,17 +93,17 @@ select
     cast(sqls as bigint)                             as sqls,
     cast(opportunities as bigint)                    as opportunities,
     cast(won as bigint)                              as won,
-    cast(won_amount as double)                       as won_amount,
+    cast(won_amount as {{ type_double() }})                       as won_amount,
     {%- for name, x, n in [('lead_to_mql', 'mqls', 'leads'), ('mql_to_sql', 'sqls', 'mqls'),
                             ('sql_to_opportunity', 'opportunities', 'sqls'),
                             ('opportunity_to_won', 'won', 'opportunities'), ('lead_to_won', 'won', 'leads')] %}
-    cast({{ safe_divide(x, n) }} as double)                     as {{ name }}_rate,
-    cast({{ wilson_interval(x, n, 'low') }} as double)          as {{ name }}_rate_ci_low,
-    cast({{ wilson_interval(x, n, 'high') }} as double)         as {{ name }}_rate_ci_high,
+    cast({{ safe_divide(x, n) }} as {{ type_double() }})                     as {{ name }}_rate,
+    cast({{ wilson_interval(x, n, 'low') }} as {{ type_double() }})          as {{ name }}_rate_ci_low,
+    cast({{ wilson_interval(x, n, 'high') }} as {{ type_double() }})         as {{ name }}_rate_ci_high,
     {%- endfor %}
-    cast(median_days_lead_to_mql as double)          as median_days_lead_to_mql,
-    cast(median_days_mql_to_sql as double)           as median_days_mql_to_sql,
-    cast(median_days_sql_to_opportunity as double)   as median_days_sql_to_opportunity,
-    cast(median_days_opportunity_to_won as double)   as median_days_opportunity_to_won,
+    cast(median_days_lead_to_mql as {{ type_double() }})          as median_days_lead_to_mql,
+    cast(median_days_mql_to_sql as {{ type_double() }})           as median_days_mql_to_sql,
+    cast(median_days_sql_to_opportunity as {{ type_double() }})   as median_days_sql_to_opportunity,
+    cast(median_days_opportunity_to_won as {{ type_double() }})   as median_days_opportunity_to_won,
     cast({{ is_mature('period_grain', 'period_start') }} as boolean) as is_mature
 from joined

@@ -97,19 +97,19 @@ select
     cast(g.period_start as date)                                     as period_start,
     cast(g.segment as varchar)                                       as segment,
     cast(g.model as varchar)                                         as model,
-    cast(coalesce(c.opportunities, 0) as double)                     as opportunities,
-    cast(coalesce(c.pipeline_amount, 0) as double)                   as pipeline_amount,
-    cast(coalesce(c.won_amount, 0) as double)                        as won_amount,
-    cast(f.influenced_pipeline as double)                            as influenced_pipeline,
-    cast(f.influenced_won as double)                                 as influenced_won,
-    cast(f.sourced_pipeline as double)                               as sourced_pipeline,
-    cast(f.sourced_won as double)                                    as sourced_won,
-    cast(coalesce(c.won_count, 0) as double)                         as won_count,
-    cast(coalesce(c.lost_count, 0) as double)                        as lost_count,
-    cast({{ safe_divide('c.won_count', 'c.won_count + c.lost_count') }} as double) as close_rate,
-    cast({{ safe_divide('c.won_amount', 'c.won_count') }} as double) as avg_won_amount,
-    cast(y.median_cycle_days as double)                              as median_cycle_days,
-    cast(coalesce(c.new_customers, 0) as double)                     as new_customers
+    cast(coalesce(c.opportunities, 0) as {{ type_double() }})                     as opportunities,
+    cast(coalesce(c.pipeline_amount, 0) as {{ type_double() }})                   as pipeline_amount,
+    cast(coalesce(c.won_amount, 0) as {{ type_double() }})                        as won_amount,
+    cast(f.influenced_pipeline as {{ type_double() }})                            as influenced_pipeline,
+    cast(f.influenced_won as {{ type_double() }})                                 as influenced_won,
+    cast(f.sourced_pipeline as {{ type_double() }})                               as sourced_pipeline,
+    cast(f.sourced_won as {{ type_double() }})                                    as sourced_won,
+    cast(coalesce(c.won_count, 0) as {{ type_double() }})                         as won_count,
+    cast(coalesce(c.lost_count, 0) as {{ type_double() }})                        as lost_count,
+    cast({{ safe_divide('c.won_count', 'c.won_count + c.lost_count') }} as {{ type_double() }}) as close_rate,
+    cast({{ safe_divide('c.won_amount', 'c.won_count') }} as {{ type_double() }}) as avg_won_amount,
+    cast(y.median_cycle_days as {{ type_double() }})                              as median_cycle_days,
+    cast(coalesce(c.new_customers, 0) as {{ type_double() }})                     as new_customers
 from grid as g
 inner join full_amounts as f
     on f.period_grain = g.period_grain and f.period_start = g.period_start and f.segment = g.segment

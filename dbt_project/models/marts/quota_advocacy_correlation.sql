@@ -7,12 +7,12 @@ select
     cast(c.period_start as date)                                                     as period_start,
     cast(c.n_reps as bigint)                                                         as n_reps,
     cast(c.n_advocate_reps as bigint)                                                as n_advocate_reps,
-    cast(case when c.n_reps >= {{ min_n }} then c.pearson_r end as double)           as pearson_r,
-    cast(case when c.n_reps >= {{ min_n }} then c.spearman_rho end as double)        as spearman_rho,
-    cast(t.pearson_p_value as double)                                                as p_value,
-    cast(t.spearman_p_value as double)                                               as spearman_p_value,
-    cast(c.mean_attainment_advocates as double)                                      as mean_attainment_advocates,
-    cast(c.mean_attainment_others as double)                                         as mean_attainment_others,
+    cast(case when c.n_reps >= {{ min_n }} then c.pearson_r end as {{ type_double() }})           as pearson_r,
+    cast(case when c.n_reps >= {{ min_n }} then c.spearman_rho end as {{ type_double() }})        as spearman_rho,
+    cast(t.pearson_p_value as {{ type_double() }})                                                as p_value,
+    cast(t.spearman_p_value as {{ type_double() }})                                               as spearman_p_value,
+    cast(c.mean_attainment_advocates as {{ type_double() }})                                      as mean_attainment_advocates,
+    cast(c.mean_attainment_others as {{ type_double() }})                                         as mean_attainment_others,
     cast(t.stat_note as varchar)                                                     as stat_note
 from {{ ref('int_quota_advocacy_correlation') }} as c
 left join {{ ref('quota_advocacy_correlation_tests') }} as t

@@ -66,16 +66,16 @@ select
     cast(g.period_start as date)                                 as period_start,
     cast(r.rep_id as varchar)                                    as rep_id,
     cast(r.rep_name as varchar)                                  as rep_name,
-    cast(q.quota_amount as double)                               as quota_amount,
+    cast(q.quota_amount as {{ type_double() }})                               as quota_amount,
     cast(q.quota_source as varchar)                              as quota_source,
-    cast(coalesce(w.won_amount, 0) as double)                    as won_amount,
+    cast(coalesce(w.won_amount, 0) as {{ type_double() }})                    as won_amount,
     cast(coalesce(w.won_count, 0) as bigint)                     as won_count,
-    cast(case when q.quota_amount > 0 then coalesce(w.won_amount, 0) / q.quota_amount end as double) as attainment,
+    cast(case when q.quota_amount > 0 then coalesce(w.won_amount, 0) / q.quota_amount end as {{ type_double() }}) as attainment,
     cast(r.is_advocate as boolean)                               as is_advocate,
     cast(coalesce(s.own_advocacy_sessions, 0) as bigint)         as own_advocacy_sessions,
     cast(coalesce(l.own_advocacy_leads, 0) as bigint)            as own_advocacy_leads,
-    cast(coalesce(i.pipeline_amount, 0) as double)               as pipeline_amount,
-    cast(coalesce(i.advocacy_influenced_pipeline, 0) as double)  as advocacy_influenced_pipeline
+    cast(coalesce(i.pipeline_amount, 0) as {{ type_double() }})               as pipeline_amount,
+    cast(coalesce(i.advocacy_influenced_pipeline, 0) as {{ type_double() }})  as advocacy_influenced_pipeline
 from grid as g
 inner join reps as r on r.rep_id = g.rep_id
 left join {{ ref('int_rep_quotas') }} as q on q.user_id = g.rep_id and q.period_start = g.period_start

@@ -8,13 +8,13 @@ select
     cast(c.advocacy_n as bigint)         as advocacy_n,
     cast(c.other_x as bigint)            as other_x,
     cast(c.other_n as bigint)            as other_n,
-    cast(c.advocacy_rate as double)      as advocacy_rate,
-    cast(c.other_rate as double)         as other_rate,
-    cast(c.lift as double)               as lift,
-    cast(c.difference as double)         as difference,
-    cast(c.difference_ci_low as double)  as difference_ci_low,
-    cast(c.difference_ci_high as double) as difference_ci_high,
-    cast(t.p_value as double)            as p_value,
+    cast(c.advocacy_rate as {{ type_double() }})      as advocacy_rate,
+    cast(c.other_rate as {{ type_double() }})         as other_rate,
+    cast(c.lift as {{ type_double() }})               as lift,
+    cast(c.difference as {{ type_double() }})         as difference,
+    cast(c.difference_ci_low as {{ type_double() }})  as difference_ci_low,
+    cast(c.difference_ci_high as {{ type_double() }}) as difference_ci_high,
+    cast(t.p_value as {{ type_double() }})            as p_value,
     cast(t.stat_note as varchar)         as stat_note
 from {{ ref('int_segment_comparison') }} as c
 left join {{ ref('segment_comparison_tests') }} as t

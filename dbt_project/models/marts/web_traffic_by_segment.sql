@@ -56,8 +56,8 @@ select
     cast(network as varchar)                                      as network,
     cast(sessions as bigint)                                      as sessions,
     cast(engaged_sessions as bigint)                              as engaged_sessions,
-    cast(1 - {{ safe_divide('engaged_sessions', 'sessions') }} as double) as bounce_rate,
+    cast(1 - {{ safe_divide('engaged_sessions', 'sessions') }} as {{ type_double() }}) as bounce_rate,
     cast(key_events as bigint)                                    as key_events,
     cast(leads_created as bigint)                                 as leads_created,
-    cast({{ safe_divide('sessions', 'sum(sessions) over (partition by activity_date)') }} as double) as share_of_sessions
+    cast({{ safe_divide('sessions', 'sum(sessions) over (partition by activity_date)') }} as {{ type_double() }}) as share_of_sessions
 from joined

@@ -7,7 +7,7 @@ with live as (
 select
     id                                          as quota_id,
     quota_owner_id                              as user_id,
-    cast(quota_amount as double)                as quota_amount,
+    cast(quota_amount as {{ type_double() }})                as quota_amount,
     start_date,
     period_id,
     coalesce(is_amount, true)                   as is_amount,

@@ -7,7 +7,7 @@ select
     name                                        as opportunity_name,
     account_id,
     stage_name,
-    cast(amount as double)                      as amount,
+    cast(amount as {{ type_double() }})                      as amount,
     probability,
     close_date,
     coalesce(is_closed, false)                  as is_closed,

@@ -6,7 +6,7 @@ select
     id                     as opportunity_history_id,
     opportunity_id,
     stage_name,
-    cast(amount as double) as amount,
+    cast(amount as {{ type_double() }}) as amount,
     close_date,
     probability,
     forecast_category,

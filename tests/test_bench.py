@@ -1,0 +1,87 @@
+"""``advocacy bench`` at a tiny scale: it measures, counts requests against the minimum and
+writes its figures between the markers of the performance document."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from connectors.commands import bench
+
+
+def test_request_classifiers() -> None:
+    search = json.dumps({"sorts": [{"propertyName": "lastmodifieddate", "direction": "DESCENDING"}],
+                         "limit": 1}).encode()
+    page = json.dumps({"sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                       "limit": 200}).encode()
+    assert bench.classify_hubspot("POST", "/crm/v3/objects/contacts/search", {}, search) == \
+        ("overhead", "snapshot search")
+    assert bench.classify_hubspot("POST", "/crm/v3/objects/contacts/search", {}, page) == ("data", "search")
+    assert bench.classify_hubspot("GET", "/crm/v3/objects/deals", {"archived": ["true"]}, b"") == \
+        ("data", "archived list")
+    sf = bench.classify_salesforce
+    assert sf("GET", "/services/data/v59.0/queryAll/", {"q": ["SELECT COUNT() FROM Lead"]}, b"") == \
+        ("overhead", "count")
+    assert sf("GET", "/services/data/v59.0/queryAll/", {"q": ["SELECT Id FROM Lead"]}, b"") == ("data", "query")
+    assert sf("GET", "/services/data/v59.0/query/01gX-2000", {}, b"") == ("data", "query more")
+    assert sf("GET", "/services/data/v59.0/jobs/query/750X/results", {}, b"") == ("data", "bulk results")
+    assert sf("GET", "/services/data/v59.0/sobjects/Lead/describe", {}, b"") == ("overhead", "describe")
+    probe = json.dumps({"dimensions": [{"name": "date"}]}).encode()
+    report = json.dumps({"dimensions": [{"name": "date"}, {"name": "sessionSource"}]}).encode()
+    assert bench.classify_ga4("POST", "/v1beta/properties/1:runReport", {}, probe) == ("overhead", "probe")
+    assert bench.classify_ga4("POST", "/v1beta/properties/1:runReport", {}, report) == ("data", "report")
+
+
+def test_full_minimum_counts_pages_at_the_api_maximum() -> None:
+    h = {
+        "hubspot": {"contacts": {"live": 201, "archived": 0}, "companies": {"live": 100, "archived": 1},
+                    "deals": {"live": 1001, "archived": 0}, "owners": {"live": 5, "archived": 0}},
+        "salesforce": {"Lead": {"records": 4001}, "LeadHistory": {"records": 120_000},
+                       "Period": {"records": 0}, "CurrencyType": {"records": 3}},
+        "ga4": {"data_days": ["20260101", "20260102"], "dates": 2,
+                "visitor_rows": {"20260101": 10, "20260102": 250_001},
+                "traffic_rows": {"20260101": 5, "20260102": 7}},
+    }
+    m = bench.full_minimum(h, described={"Lead", "LeadHistory", "Period"})
+    # contacts 3+1, companies 1+1, deals 11+1, owners 1+1, pipelines 1, associations 2
+    assert m["hubspot"]["minimum"] == 4 + 2 + 12 + 2 + 1 + 2
+    # Lead 3 REST pages; LeadHistory by Bulk 2.0: 1 job + 1 status + 3 result pages; Period
+    # still costs one query; CurrencyType does not exist in this org
+    assert m["salesforce"]["minimum"] == 3 + 5 + 1
+    assert m["ga4"]["minimum"] == (1 + 1) + (2 + 1)
+
+
+@pytest.mark.slow
+def test_bench_smoke(tmp_path: Path) -> None:
+    doc = tmp_path / "PERFORMANCE.md"
+    doc.write_text(f"# Performance\n\nprose before\n\n{bench.START}\nold figures\n{bench.END}\n\nprose after\n")
+    out = tmp_path / "bench.json"
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    args = parser.parse_args(["--scales", "0.03", "--sources", "hubspot,salesforce,advocacy_platform",
+                              "--no-dbt", "--write", "--out", str(doc), "--json", str(out),
+                              "--workdir", str(tmp_path / "work")])
+    assert bench.run(args) == 0
+
+    data = json.loads(out.read_text())
+    (result,) = data["results"]
+    full = {row["source"]: row for row in result["full"]}
+    for source in ("hubspot", "salesforce"):
+        row = full[source]
+        assert row["code"] == 0 and row["records"] > 0
+        assert row["requests"] == row["served"] == row["data"] + row["overhead"]
+        # every data page of a clean full sync is needed: paging is at the APIs' maximum
+        assert row["data"] == row["minimum"], (source, row)
+        assert 50 < row["peak_rss_mb"] < 2_000
+    assert full["advocacy_platform"]["records"] > 0
+    incremental = {row["source"]: row for row in result["incremental"]}
+    assert incremental["hubspot"]["requests"] < full["hubspot"]["requests"]
+    assert incremental["hubspot"]["changed"] >= 0
+
+    text = doc.read_text()
+    assert "old figures" not in text
+    assert text.startswith("# Performance\n\nprose before") and text.rstrip().endswith("prose after")
+    assert "| 0.03 | hubspot |" in text and "requests / min" in text
