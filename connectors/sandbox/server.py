@@ -82,19 +82,9 @@ class Sandbox:
             raise FileNotFoundError(f"world store not found: {self.store_path}")
         conn = store.connect(self.store_path, readonly=True)
         try:
-            meta = {r[0]: json.loads(r[1]) for r in conn.execute("SELECT key, value FROM meta")}
+            return store.read_meta(conn)
         finally:
             conn.close()
-        config = meta.get("config")
-        if isinstance(config, str):
-            try:
-                config = json.loads(config)
-            except ValueError:
-                config = None
-        if isinstance(config, dict):
-            for k, v in config.items():
-                meta.setdefault(k, v)
-        return meta
 
     def start(self) -> Sandbox:
         if self._started:

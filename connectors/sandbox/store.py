@@ -213,3 +213,24 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
         raise
     else:
         conn.execute("COMMIT")
+
+
+def read_meta(conn: sqlite3.Connection) -> dict[str, Any]:
+    """Every meta key, JSON-decoded, with the world config's fields filled in underneath
+    (so ``meta["ga4_revision_days"]`` works whether or not it was written as its own key)."""
+    out: dict[str, Any] = {}
+    for key, value in conn.execute("SELECT key, value FROM meta"):
+        try:
+            out[key] = json.loads(value)
+        except ValueError:
+            out[key] = value
+    config = out.get("config")
+    if isinstance(config, str):
+        try:
+            config = json.loads(config)
+        except ValueError:
+            config = None
+    if isinstance(config, dict):
+        for key, value in config.items():
+            out.setdefault(key, value)
+    return out

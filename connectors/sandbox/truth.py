@@ -56,6 +56,7 @@ from typing import Any
 
 from connectors import schema
 from connectors.sandbox import catalog
+from connectors.sandbox.store import read_meta
 from connectors.sandbox.truth_rules import (
     GA_TRAFFIC_DIMENSIONS,
     LEAD_STATUS_STAGE,
@@ -230,22 +231,7 @@ class World:
 
     # -- raw -----------------------------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, value in self.conn.execute("SELECT key, value FROM meta"):
-            try:
-                out[key] = json.loads(value)
-            except ValueError:
-                out[key] = value
-        config = out.get("config")
-        if isinstance(config, str):
-            try:
-                config = json.loads(config)
-            except ValueError:
-                config = None
-        if isinstance(config, dict):
-            for key, value in config.items():
-                out.setdefault(key, value)
-        return out
+        return read_meta(self.conn)
 
     def _load_crm(self) -> None:
         self.hs: dict[str, dict[int, dict[str, str]]] = defaultdict(dict)

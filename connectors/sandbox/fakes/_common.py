@@ -5,7 +5,6 @@ meta values (clock, GA4 settings) that the fakes re-read on every request, so th
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -31,22 +30,7 @@ class StoreReader:
 
     def meta(self) -> dict[str, Any]:
         """Every meta key, JSON-decoded, plus the keys of ``config`` not set at top level."""
-        out: dict[str, Any] = {}
-        for row in self.conn().execute("SELECT key, value FROM meta"):
-            try:
-                out[row[0]] = json.loads(row[1])
-            except ValueError:
-                out[row[0]] = row[1]
-        config = out.get("config")
-        if isinstance(config, str):
-            try:
-                config = json.loads(config)
-            except ValueError:
-                config = None
-        if isinstance(config, dict):
-            for key, value in config.items():
-                out.setdefault(key, value)
-        return out
+        return store.read_meta(self.conn())
 
 
 def clock_date(meta: dict[str, Any]) -> dt.date:
