@@ -1,4 +1,5 @@
-"""Dagster definitions: ingestion assets per raw table, the nightly job and its schedule.
+"""Dagster definitions: ingestion assets per raw table, the dbt models, the nightly job and
+its schedule.
 
 `dagster dev -w workspace.yaml` loads this module. Connections come from the environment
 (`.env` is read by Dagster itself), the same variables the `advocacy` command uses.
@@ -11,6 +12,7 @@ import os
 import dagster as dg
 
 from pipelines.ingestion import ingestion_assets
+from pipelines.transform import dbt_models, dbt_resource
 
 nightly_job = dg.define_asset_job(
     "nightly",
@@ -27,7 +29,8 @@ nightly_schedule = dg.ScheduleDefinition(
 )
 
 defs = dg.Definitions(
-    assets=[*ingestion_assets],
+    assets=[*ingestion_assets, dbt_models],
+    resources={"dbt": dbt_resource},
     jobs=[nightly_job],
     schedules=[nightly_schedule],
 )

@@ -9,25 +9,33 @@ and the lineage graph joins up with no extra wiring.
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt.dbt_project import using_dagster_dev
 
 from connectors.warehouse import warehouse_path
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
+# The dbt of this environment, whether or not the virtualenv is on PATH.
+DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 
 # dbt runs with its project folder as working directory: the warehouse path must be absolute
 # so that dbt, Dagster and the connectors open the same file.
 os.environ["DUCKDB_PATH"] = str(warehouse_path())
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-if dbt_project.manifest_path.exists():
-    dbt_project.prepare_if_dev()
-else:
-    # First load on a fresh clone: parse once so the asset graph can be built.
-    dbt_project.preparer.prepare(dbt_project)
+if not dbt_project.manifest_path.exists() or using_dagster_dev():
+    # A fresh clone has no manifest yet, and `dagster dev` wants the latest one: parse (a
+    # second or two) with this environment's dbt, which need not be on PATH.
+    subprocess.run(
+        [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
+         "--profiles-dir", str(DBT_PROJECT_DIR)],
+        check=True, cwd=DBT_PROJECT_DIR,
+    )
 
 
 class DbtBuildConfig(dg.Config):
@@ -45,4 +53,6 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     yield from dbt.cli(args, context=context).stream()
 
 
-dbt_resource = DbtCliResource(project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR))
+dbt_resource = DbtCliResource(
+    project_dir=dbt_project, profiles_dir=str(DBT_PROJECT_DIR), dbt_executable=DBT_EXECUTABLE
+)

@@ -48,9 +48,9 @@ def test_full_minimum_counts_pages_at_the_api_maximum() -> None:
     m = bench.full_minimum(h, described={"Lead", "LeadHistory", "Period"})
     # contacts 3+1, companies 1+1, deals 11+1, owners 1+1, pipelines 1, associations 2
     assert m["hubspot"]["minimum"] == 4 + 2 + 12 + 2 + 1 + 2
-    # Lead 3 REST pages; LeadHistory by Bulk 2.0: 1 job + 1 status + 3 result pages; Period
-    # still costs one query; CurrencyType does not exist in this org
-    assert m["salesforce"]["minimum"] == 3 + 5 + 1
+    # Lead 3 REST pages; LeadHistory by Bulk 2.0: 3 result pages; Period still costs one
+    # query; CurrencyType does not exist in this org
+    assert m["salesforce"]["minimum"] == 3 + 3 + 1
     assert m["ga4"]["minimum"] == (1 + 1) + (2 + 1)
 
 

@@ -365,9 +365,10 @@ def full_minimum(h: dict[str, Any], described: set[str] | None, bulk_threshold: 
     * HubSpot: per object ``ceil(live/100)`` list pages + ``ceil(archived/100)`` archived
       pages (an empty list still costs one request), owners the same, 1 pipelines request,
       ``ceil(live deals/1000)`` association batch reads.
-    * Salesforce: per object the API serves, ``ceil(records/2000)`` query pages (at least
-      one); an object large enough for Bulk 2.0 (>= the connector's threshold) counts as
-      ``min(REST pages, 1 job + 1 status + ceil(records/50000) result pages)``.
+    * Salesforce: per object the org has (its describe answered), ``ceil(records/2000)`` query
+      pages (at least one); an object read through Bulk 2.0 (at or above the connector's
+      threshold) ``ceil(records/50000)`` result pages (the job's create/status/delete requests
+      are overhead, like describe).
     * GA4: per date with sessions, one request per report (2 reports) times
       ``ceil(rows/250000)`` pages.
     """
@@ -384,16 +385,9 @@ def full_minimum(h: dict[str, Any], described: set[str] | None, bulk_threshold: 
     detail_h["associations"] = math.ceil(hs["deals"]["live"] / HUBSPOT_ASSOC_BATCH_MAX)
     hub += detail_h["owners"] + detail_h["pipelines"] + detail_h["associations"]
 
-    sf = 0
-    detail_s: dict[str, int] = {}
-    for sobject, info in h["salesforce"].items():
-        if described is not None and sobject not in described:
-            continue            # the org does not have it: a real client reads nothing
-        n = info["records"]
-        rest = _pages(n, SALESFORCE_REST_BATCH)
-        pages = min(rest, 2 + _pages(n, SALESFORCE_BULK_PAGE)) if n >= bulk_threshold else rest
-        detail_s[sobject] = pages
-        sf += pages
+    detail_s = salesforce_minimum({o: info["records"] for o, info in h["salesforce"].items()},
+                                  described, bulk_threshold)
+    sf = sum(detail_s.values())
 
     g = h["ga4"]
     ga = sum(_pages(g["visitor_rows"][d], GA4_MAX_ROWS) + _pages(g["traffic_rows"][d], GA4_MAX_ROWS)
@@ -401,6 +395,20 @@ def full_minimum(h: dict[str, Any], described: set[str] | None, bulk_threshold: 
     return {"hubspot": {"minimum": hub, "detail": detail_h},
             "salesforce": {"minimum": sf, "detail": detail_s},
             "ga4": {"minimum": ga, "detail": {"dates": g["dates"], "reports": 2}}}
+
+
+def salesforce_minimum(records: dict[str, int], described: set[str] | None,
+                       bulk_threshold: int = 10_000) -> dict[str, int]:
+    """Record pages per object: ``ceil(n/2000)`` query pages (at least one), or for an object
+    read through Bulk 2.0 (``n`` at or above the threshold) ``ceil(n/50000)`` result pages;
+    objects the org does not have (no describe) cost nothing."""
+    out: dict[str, int] = {}
+    for sobject, n in records.items():
+        if described is not None and sobject not in described:
+            continue
+        size = SALESFORCE_BULK_PAGE if n >= bulk_threshold else SALESFORCE_REST_BATCH
+        out[sobject] = _pages(n, size)
+    return out
 
 
 def changes(before: dict[str, Any], after_store: Path, *, deletable: set[str] | None = None,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -39,6 +40,7 @@ def _done(started: float, what: str = "done") -> None:
 def run(args: argparse.Namespace) -> int:
     from connectors.sandbox import store as world_store
     from connectors.sandbox.config import WorldConfig
+    from connectors.sandbox.truth import compute_truth, headline
     from connectors.sandbox.world import generate
 
     data = Path(args.data_dir).resolve()
@@ -63,16 +65,10 @@ def run(args: argparse.Namespace) -> int:
     as_of = clock - dt.timedelta(days=1)
 
     started = _step("2. Truth of the simulated company (what the marts must show)")
-    truth = None
-    try:
-        from connectors.sandbox.truth import compute_truth, headline
-
-        truth = compute_truth(store_path)
-        (data / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True, default=str))
-        print(headline(truth))
-        _done(started, f"truth written to {data / 'truth.json'}")
-    except ImportError:
-        print("   (truth module not available in this build)")
+    truth = compute_truth(store_path)
+    (data / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True, default=str))
+    print(headline(truth))
+    _done(started, f"truth written to {data / 'truth.json'}")
 
     from connectors.sandbox.server import Sandbox
 
@@ -87,31 +83,23 @@ def run(args: argparse.Namespace) -> int:
         print(f"   environment written to {env_file} (secrets stay in that file, mode 0600)")
         _done(started, "serving")
 
-        env = {**os.environ, **sandbox.env(), "DUCKDB_PATH": str(warehouse)}
-        started = _step("4. Sync (the real connectors, through the official clients)")
-        code = subprocess.call([sys.executable, "-m", "connectors.cli", "sync"], env=env, cwd=ROOT)
-        if code != 0:
-            print(f"   sync failed (exit {code})", file=sys.stderr)
-            return code
+        # The connectors and dbt read their settings from the environment, as in production.
+        os.environ.update({**sandbox.env(), "DUCKDB_PATH": str(warehouse)})
+        started = _step(f"4. The nightly job through Dagster: sync every source, dbt build (as_of {as_of})")
+        ok = run_nightly_job(as_of)
+        counts = sandbox.request_counts()
+        print("   API requests served: "
+              + ", ".join(f"{svc} {sum(c.values()) if isinstance(c, dict) else c}"
+                          for svc, c in counts.items()))
+        if not ok:
+            print("   the nightly job failed (see the log above)", file=sys.stderr)
+            return 1
         _done(started)
-        counts = sandbox.request_counts() if hasattr(sandbox, "request_counts") else {}
-        if counts:
-            print(f"   API requests served: {counts}")
 
-    started = _step(f"5. dbt build (as_of {as_of})")
-    code = dbt_build(warehouse, as_of)
-    if code != 0:
-        print(f"   dbt build failed (exit {code})", file=sys.stderr)
-        return code
-    _done(started)
+    _step("5. Headline tables from the marts")
+    from connectors.commands.demo_tables import print_headline
 
-    _step("6. Headline tables from the marts")
-    try:
-        from connectors.commands.demo_tables import print_headline
-
-        print_headline(warehouse, truth)
-    except ImportError:
-        print("   (headline tables not available in this build)")
+    print_headline(warehouse, truth)
 
     print(
         "\nNext:\n"
@@ -134,6 +122,33 @@ def _store_complete(path: Path) -> bool:
             conn.close()
     except Exception:  # noqa: BLE001 - a half-written store is simply regenerated
         return False
+
+
+def run_nightly_job(as_of: dt.date) -> bool:
+    """Run the ``nightly`` job of the Dagster definitions in this process: the same assets,
+    job and dbt invocation the schedule runs, on an ephemeral Dagster instance."""
+    import dagster as dg
+
+    from pipelines.definitions import defs  # reads DUCKDB_PATH at import: set it first
+
+    for noisy in ("alembic", "dagster"):  # instance set-up chatter; failures still print
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    job = defs.resolve_job_def("nightly")
+    result = job.execute_in_process(
+        run_config={
+            "ops": {"dbt_models": {"config": {"as_of": as_of.isoformat()}}},
+            # step failures still print; the per-event chatter stays in the Dagster UI's logs
+            "loggers": {"console": {"config": {"log_level": "WARNING"}}},
+        },
+        instance=dg.DagsterInstance.ephemeral(),
+        raise_on_error=False,
+    )
+    failed = [e.step_key for e in result.all_events if e.is_step_failure]
+    for step in failed:
+        print(f"   step failed: {step}", file=sys.stderr)
+    materialized = sum(1 for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION")
+    print(f"   {materialized} assets materialized")
+    return result.success
 
 
 def dbt_build(warehouse: Path, as_of: dt.date, *, extra_args: list[str] | None = None) -> int:
