@@ -25,7 +25,8 @@ relative to the property) but requests nothing before the first date with data. 
 ``GA4_REREAD_DAYS`` (default 3) days before the cursor (the last committed date), because GA keeps
 revising recent days. Dates inside the range with no data are cleared without a request.
 
-Each date is written in one DuckDB transaction: its old rows deleted, the new pages upserted
+Dates are written in groups (``GROUP_ROWS``/``GROUP_DAYS``), each group in one DuckDB
+transaction, a very large day on its own: the old rows deleted, the new pages upserted
 as they arrive (``GA4_PAGE_SIZE`` rows per request, default 100,000, max 250,000, offset
 paging by ``rowCount``), its ``report_days`` row and the cursor, so a revised day never keeps
 stale rows and a crash loses or duplicates nothing.
@@ -194,6 +195,34 @@ def describe_error(exc: BaseException) -> str:
 
 
 # -- the source -------------------------------------------------------------------------------
+# Days written per transaction: bounded by rows (memory) and by days (how much a crash
+# makes the next run read again).
+GROUP_ROWS = 50_000
+GROUP_DAYS = 31
+
+
+class _DayGroup:
+    """Consecutive dates read but not yet written."""
+
+    def __init__(self) -> None:
+        self.clear()
+
+    def clear(self) -> None:
+        self.days: list[dict[str, Any]] = []
+        self.batches: list[pa.Table] = []
+        self.rows = 0
+        self.pages = 0
+
+    def add(self, day: dt.date, batch: pa.Table | None, *, pages: int, row_count: int,
+            loss: bool, other: int) -> None:
+        self.days.append({"date": day, "row_count": row_count,
+                          "data_loss_from_other_row": loss, "other_row_sessions": other})
+        if batch is not None and batch.num_rows:
+            self.batches.append(batch)
+            self.rows += batch.num_rows
+        self.pages += pages
+
+
 class GA4Source(Source):
     name = "ga4"
     schema = "ga4"
@@ -394,29 +423,33 @@ class GA4Source(Source):
 
     def _sync_report(self, spec: Report, start: dt.date, end: dt.date,
                      data_days: dict[dt.date, int], res: ObjectResult) -> None:
-        wh = self.warehouse
+        """Replace every date from ``start`` to ``end``. Small days are written in groups (one
+        transaction, one insert per group: DuckDB's per-statement cost would otherwise
+        dominate); a day bigger than a group streams page by page in its own transaction.
+        Either way a date's rows, its ``report_days`` row and the cursor commit together."""
         started = time.monotonic()
         self.progress.start(self.name, spec.name)
+        group = _DayGroup()
         lost_days = 0
-        for day in _days(start, end):
-            iso = day.isoformat()
-            with wh.transaction():
-                if day in data_days:
-                    rows, pages, row_count, loss, other = self._read_day(spec, day, res)
-                else:   # no sessions that day: clear whatever an earlier run stored, no request
-                    wh.conn.execute(f"DELETE FROM {spec.table.schema}.{raw.quote(spec.table.name)} "
-                                    "WHERE date = ?", [day])
-                    rows = pages = row_count = other = 0
-                    loss = False
-                wh.upsert(T_DAYS, [{"report": spec.name, "date": day, "row_count": row_count,
-                                    "data_loss_from_other_row": loss,
-                                    "other_row_sessions": other}])
-                wh.set_cursor(self.schema, spec.name, {"last_date": iso, "end_date": end.isoformat()},
-                              rows)
-            res.records += rows
-            res.pages += pages
-            lost_days += bool(loss)
-            self.progress.page(self.name, spec.name, res.pages, res.records)
+        try:
+            for day in _days(start, end):
+                if day not in data_days:   # no sessions that day: clear what an earlier run stored
+                    group.add(day, None, pages=0, row_count=0, loss=False, other=0)
+                else:
+                    first = self._fetch_page(spec, day, 0, res)
+                    batch, other, row_count, loss = first
+                    lost_days += bool(loss)
+                    if row_count > len(batch) or row_count > GROUP_ROWS:
+                        self._flush(spec, group, res, end)          # keep dates in order
+                        self._stream_day(spec, day, first, res, end)
+                        continue
+                    group.add(day, batch, pages=1, row_count=row_count, loss=loss, other=other)
+                if group.rows >= GROUP_ROWS or len(group.days) >= GROUP_DAYS:
+                    self._flush(spec, group, res, end)
+        except SourceStopped:
+            self._flush(spec, group, res, end)   # keep every date read before the stop
+            raise
+        self._flush(spec, group, res, end)
         res.seconds = time.monotonic() - started
         notes = [f"{start.isoformat()}..{end.isoformat()}"]
         if self.time_zone:
@@ -428,40 +461,66 @@ class GA4Source(Source):
         res.note = "; ".join(notes)
         self.progress.done(self.name, res)
 
-    def _read_day(self, spec: Report, day: dt.date, res: ObjectResult
-                  ) -> tuple[int, int, int, bool, int]:
-        """Replace one date of one report (caller holds the transaction). Returns
-        (rows written, pages, GA rowCount, dataLossFromOtherRow, sessions in the (other) row)."""
+    def _flush(self, spec: Report, group: _DayGroup, res: ObjectResult, end: dt.date) -> None:
+        if not group.days:
+            return
         wh = self.warehouse
+        first, last = group.days[0]["date"], group.days[-1]["date"]
+        with wh.transaction():
+            wh.conn.execute(f"DELETE FROM {spec.table.schema}.{raw.quote(spec.table.name)} "
+                            "WHERE date BETWEEN ? AND ?", [first, last])
+            written = wh.upsert(spec.table, pa.concat_tables(group.batches)) if group.batches else 0
+            wh.upsert(T_DAYS, [{"report": spec.name, **d} for d in group.days])
+            wh.set_cursor(self.schema, spec.name,
+                          {"last_date": last.isoformat(), "end_date": end.isoformat()}, written)
+        res.records += written
+        res.pages += group.pages
+        self.progress.page(self.name, spec.name, res.pages, res.records)
+        group.clear()
+
+    def _stream_day(self, spec: Report, day: dt.date, first: tuple[pa.Table, int, int, bool],
+                    res: ObjectResult, end: dt.date) -> None:
+        """A day too big for a group: its pages go in one by one, in one transaction."""
+        wh = self.warehouse
+        batch, other_sessions, row_count, loss = first
+        with wh.transaction():
+            wh.conn.execute(f"DELETE FROM {spec.table.schema}.{raw.quote(spec.table.name)} "
+                            "WHERE date = ?", [day])
+            written = wh.upsert(spec.table, batch) if batch.num_rows else 0
+            offset, pages = batch.num_rows, 1
+            while batch.num_rows and offset < row_count:
+                batch, other, row_count, more_loss = self._fetch_page(spec, day, offset, res)
+                pages += 1
+                loss = loss or more_loss
+                other_sessions += other
+                written += wh.upsert(spec.table, batch) if batch.num_rows else 0
+                offset += batch.num_rows
+                self.progress.page(self.name, spec.name, res.pages + pages, res.records + written)
+            wh.upsert(T_DAYS, [{"report": spec.name, "date": day, "row_count": row_count,
+                                "data_loss_from_other_row": loss,
+                                "other_row_sessions": other_sessions}])
+            wh.set_cursor(self.schema, spec.name,
+                          {"last_date": day.isoformat(), "end_date": end.isoformat()}, written)
+        res.records += written
+        res.pages += pages
+
+    def _fetch_page(self, spec: Report, day: dt.date, offset: int, res: ObjectResult
+                    ) -> tuple[pa.Table, int, int, bool]:
+        """One page of one date: (rows, sessions in the (other) row, GA rowCount, data loss)."""
         iso = day.isoformat()
         dims = spec.dimension_names
-        body_base = {
+        body = {
             "dimensions": [{"name": d} for d in dims],
             "metrics": [{"name": m} for m, _ in spec.metrics],
             "date_ranges": [{"start_date": iso, "end_date": iso}],
             # a total order, so offset paging is stable
             "order_bys": [{"dimension": {"dimension_name": d}} for d in dims],
             "limit": self.page_size,
+            "offset": offset,
         }
-        wh.conn.execute(f"DELETE FROM {spec.table.schema}.{raw.quote(spec.table.name)} "
-                        "WHERE date = ?", [day])
-        offset = pages = written = other_sessions = 0
-        row_count = 0
-        loss = False
-        n_dims = len(dims)
-        while True:
-            pb = self.run_report(f"{spec.name} {iso}", {**body_base, "offset": offset}, res)
-            pages += 1
-            row_count = int(pb.row_count)
-            loss = loss or bool(pb.metadata.data_loss_from_other_row)
-            batch, other = self._to_arrow(spec, iso, day, pb.rows, n_dims)
-            other_sessions += other
-            if batch.num_rows:
-                written += wh.upsert(spec.table, batch)
-            offset += len(pb.rows)
-            if not pb.rows or offset >= row_count:
-                break
-        return written, pages, row_count, loss, other_sessions
+        pb = self.run_report(f"{spec.name} {iso}", body, res)
+        batch, other = self._to_arrow(spec, iso, day, pb.rows, len(dims))
+        return batch, other, int(pb.row_count), bool(pb.metadata.data_loss_from_other_row)
 
     @staticmethod
     def _to_arrow(spec: Report, iso: str, day: dt.date, rows: Any, n_dims: int

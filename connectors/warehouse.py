@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors import schema as raw
 from connectors.schema import Table, quote
@@ -180,12 +181,11 @@ class Warehouse:
                 f"ON CONFLICT ({keys}) DO UPDATE SET {updates}{guard}"
             )
             self.conn.execute(sql)
-            distinct = self.conn.execute(
-                f"SELECT count(*) FROM (SELECT DISTINCT {keys} FROM {view})"
-            ).fetchone()[0]
         finally:
             self.conn.unregister(view)
-        return int(distinct)
+        if len(table.key) == 1:
+            return len(pc.unique(batch.column(table.key[0])))
+        return batch.group_by(list(table.key)).aggregate([]).num_rows
 
     def mark_deleted(self, table: Table, ids: Iterable[str], *, key: str = "id") -> int:
         """Record deletes the source reported for rows we hold (purged from the recycle bin,

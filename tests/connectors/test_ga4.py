@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+import connectors.ga4 as ga4_module
 from connectors.ga4 import GA4Source, classify
 from connectors.retry import RetryPolicy
 from connectors.source import Progress, Settings, SourceNotConfigured, SourceStopped
@@ -273,7 +274,8 @@ class _ExhaustAfter(Progress):
             self.sandbox.ga4.app._spent.append((time.time(), 200_000))
 
 
-def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path):
+def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path, monkeypatch):
+    monkeypatch.setattr(ga4_module, "GROUP_DAYS", 1)   # one committed date per progress page
     sb = fresh_sandbox()
     store = sb.store_path
     clock = clock_of(store)
