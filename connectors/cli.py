@@ -20,7 +20,6 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("check",): ("connectors.commands.check", "check credentials, permissions, custom fields and the GA4 dimension"),
     ("sync",): ("connectors.commands.sync", "sync the sources into the DuckDB raw layer"),
     ("demo",): ("connectors.commands.demo", "generate, serve, sync and build a sandbox world; print the headline tables"),
-    ("report",): ("connectors.commands.report", "write the HTML report from the marts"),
     ("bench",): ("connectors.commands.bench", "measure sync and build at several scales"),
 }
 

@@ -1,4 +1,4 @@
-"""Retries with exponential backoff and full jitter that honour ``Retry-After``.
+"""Retries with exponential backoff and jitter that honour ``Retry-After``.
 
 One policy for every connector. Each client raises its own exception types, so the caller
 passes a ``classify`` function that says, for an exception, whether to retry and how long
@@ -27,7 +27,8 @@ class RetryPolicy:
     max_retry_after: float = 300.0
 
     def backoff(self, retry_number: int, rng: random.Random | None = None) -> float:
-        """Full jitter: uniform in [0, min(max, base * 2**n)] — spreads a thundering herd."""
+        """Equal jitter: uniform in [cap/2, cap], cap = min(max, base * 2**n): never retries
+        at once, yet spreads a thundering herd."""
         cap = min(self.max_delay, self.base_delay * (2 ** retry_number))
         return (rng or random).uniform(cap / 2, cap)
 

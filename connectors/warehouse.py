@@ -118,6 +118,7 @@ class Warehouse:
             yield self
         except BaseException:
             self.conn.execute("ROLLBACK")
+            self._columns.clear()   # a drift column added in the rolled-back work is gone too
             raise
         else:
             self.conn.execute("COMMIT")
@@ -194,12 +195,12 @@ class Warehouse:
         if not ids:
             return 0
         target = f"{table.schema}.{quote(table.name)}"
-        self.conn.execute(
+        row = self.conn.execute(
             f"UPDATE {target} SET _is_deleted = true, _synced_at = ? WHERE {quote(key)} IN "
-            f"(SELECT unnest(?::VARCHAR[]))",
+            f"(SELECT unnest(?::VARCHAR[])) AND NOT coalesce(_is_deleted, false)",
             [utcnow(), ids],
-        )
-        return len(ids)
+        ).fetchone()
+        return int(row[0]) if row else 0
 
     def replace_partition(self, table: Table, where_sql: str, params: Sequence[Any],
                           rows: Sequence[Mapping[str, Any]] | pa.Table) -> int:
@@ -250,9 +251,18 @@ class Warehouse:
         k = (schema, obj, reason)
         self.quarantined[k] = self.quarantined.get(k, 0) + 1
 
-    def count(self, table: Table, where: str = "true") -> int:
+    def ensure_raw_layer(self) -> None:
+        """Every raw table of every source, empty where a source is not configured: dbt's
+        staging reads them all, so a missing optional source must mean no rows, not an error."""
+        for t in raw.TABLES.values():
+            self.ensure_table(t)
+
+    def count(self, table: Table, **equals: Any) -> int:
+        """Rows of ``table``, optionally where columns equal values (bound, never inlined)."""
+        where = " AND ".join(f"{quote(c)} = ?" for c in equals) or "true"
         return int(self.conn.execute(
-            f"SELECT count(*) FROM {table.schema}.{quote(table.name)} WHERE {where}"
+            f"SELECT count(*) FROM {table.schema}.{quote(table.name)} WHERE {where}",
+            list(equals.values()),
         ).fetchone()[0])
 
 

@@ -28,7 +28,10 @@ nightly_schedule = dg.ScheduleDefinition(
     default_status=dg.DefaultScheduleStatus.RUNNING,
 )
 
+# One process, one step at a time: DuckDB allows a single writing process, and every asset
+# here writes the warehouse (the `duckdb` pool says the same to a multi-process executor).
 defs = dg.Definitions(
+    executor=dg.in_process_executor,
     assets=[*ingestion_assets, dbt_models],
     resources={"dbt": dbt_resource},
     jobs=[nightly_job],

@@ -52,6 +52,8 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
     def _sync(context: dg.AssetExecutionContext, config: SyncConfig):
         settings = Settings.from_environment()
         with Warehouse() as wh:
+            for t in tables:   # empty tables even for a source not configured: dbt reads them all
+                wh.ensure_table(t)
             try:
                 result = source_class(source)(settings, wh, Progress(quiet=True)).sync(
                     full_refresh=config.full_refresh

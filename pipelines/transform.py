@@ -17,7 +17,7 @@ import dagster as dg
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 from dagster_dbt.dbt_project import using_dagster_dev
 
-from connectors.warehouse import warehouse_path
+from connectors.warehouse import Warehouse, warehouse_path
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 # The dbt of this environment, whether or not the virtualenv is on PATH.
@@ -45,6 +45,9 @@ class DbtBuildConfig(dg.Config):
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool="duckdb")
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
+    # Sources that are not configured still get their (empty) raw tables: staging reads them all.
+    with Warehouse() as wh:
+        wh.ensure_raw_layer()
     args = ["build"]
     if config.as_of:
         args += ["--vars", json.dumps({"as_of": config.as_of})]

@@ -1,5 +1,6 @@
 """A wire-compatible fake of Salesforce (OAuth token endpoint, REST query/queryAll, describe,
-getDeleted/getUpdated, limits, Bulk API 2.0 query jobs) served from the world store.
+getDeleted/getUpdated, limits and record counts, Composite Batch, Bulk API 2.0 query jobs)
+served from the world store.
 
 The real ``simple_salesforce`` client (REST and ``bulk2``) is the judge: see
 ``shared/reference/api_wire.md`` part B for the wire facts this follows. It must be served over
@@ -50,6 +51,9 @@ BULK_DEFAULT_MAX_RECORDS = 50_000
 CURSOR_TTL_SECONDS = 15 * 60
 MAX_OPEN_CURSORS = 50     # real orgs allow 10 open cursors per user; older ones are dropped
 MAX_JOBS = 200            # query jobs kept (oldest forgotten first); real orgs keep them 7 days
+MAX_BATCH_REQUESTS = 25   # Composite Batch: at most 25 subrequests per call
+BULK_BASE_SECONDS = 0.2           # a query job is JobComplete this long after its creation ...
+BULK_SECONDS_PER_RECORD = 2e-6    # ... plus this per record (50,000 records: +0.1 s)
 ORG_ID = "00D5e000000SBX1EAG"
 INTEGRATION_USER_ID = "0055e000000SBX1AAG"
 _ID_CHARS = string.ascii_letters + string.digits
@@ -130,6 +134,7 @@ class _Job:
     state: str = "UploadComplete"
     polls: int = 0
     api_version: float = 59.0
+    ready_at: float = 0.0            # time.monotonic() from which the job may be complete
 
     def info(self, *, complete: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -166,8 +171,10 @@ _STATE_CODES = {
 
 class SalesforceApp(App):
     """The Salesforce fake. Public knobs: ``base_url`` (set by the server), ``api_limit``,
-    ``bulk_in_progress_polls`` (job GETs answered ``InProgress`` before ``JobComplete``),
-    ``issued_tokens`` (a copy of the valid access tokens)."""
+    ``bulk_in_progress_polls`` (job GETs answered ``InProgress`` before ``JobComplete``,
+    whatever the time), ``bulk_seconds`` (a job is processed this long after its creation,
+    plus ``BULK_SECONDS_PER_RECORD`` per record: a status GET before then answers
+    ``InProgress``, results 412), ``issued_tokens`` (a copy of the valid access tokens)."""
 
     service = "salesforce"
     base_url: str = ""
@@ -178,13 +185,15 @@ class SalesforceApp(App):
         *,
         api_version: str = "59.0",
         instance_url_getter: Callable[[], str] | None = None,
-        bulk_in_progress_polls: int = 1,
+        bulk_in_progress_polls: int = 0,
+        bulk_seconds: float = BULK_BASE_SECONDS,
     ) -> None:
         super().__init__()
         self.store_path = Path(store_path)
         self.api_version = api_version
         self.api_limit = API_LIMIT
         self.bulk_in_progress_polls = bulk_in_progress_polls
+        self.bulk_seconds = bulk_seconds
         self._instance_url_getter = instance_url_getter
         self._reader = StoreReader(store_path)
         self._lock = threading.Lock()
@@ -375,6 +384,10 @@ class SalesforceApp(App):
             return self._only(method, "GET") or self._sobjects(request, version, parts[1:])
         if head == "limits" and len(parts) == 1:
             return self._only(method, "GET") or self._limits()
+        if head == "limits" and parts[1:] == ["recordCount"]:
+            return self._only(method, "GET") or self._record_count(request)
+        if head == "composite" and parts[1:] == ["batch"]:
+            return self._only(method, "POST") or self._composite_batch(request, version)
         if head == "jobs" and len(parts) >= 2 and parts[1] == "query":
             return self._jobs_route(request, version, parts[2:])
         return _not_found()
@@ -391,7 +404,7 @@ class SalesforceApp(App):
         return {
             "sobjects": f"{base}/sobjects", "query": f"{base}/query",
             "queryAll": f"{base}/queryAll", "limits": f"{base}/limits",
-            "jobs": f"{base}/jobs",
+            "jobs": f"{base}/jobs", "composite": f"{base}/composite",
         }
 
     # -- SOQL -------------------------------------------------------------------------------
@@ -608,6 +621,91 @@ class SalesforceApp(App):
             "ConcurrentAsyncGetReportInstances": {"Max": 200, "Remaining": 200},
         })
 
+    def _record_count(self, request: Request) -> Response:
+        """``limits/recordCount?sObjects=A,B``: the org's (approximate, cached) record counts.
+        Objects the org does not have are left out, not an error; history objects are never
+        counted (the real resource leaves out History, Feed, Share... objects); recycle-bin
+        records are not counted."""
+        ctx = self._context()
+        raw = request.q("sObjects")
+        if raw:
+            names = [ctx.schema.object_name(n.strip()) for n in unquote(raw).split(",") if n.strip()]
+        else:
+            names = list(ctx.schema.fields)
+        wanted = [n for n in dict.fromkeys(names) if n and not n.endswith("History")]
+        counts: dict[str, int] = {}
+        if wanted:
+            conn = self._reader.conn()
+            marks = ",".join("?" * len(wanted))
+            counts = {r[0]: int(r[1]) for r in conn.execute(
+                f"SELECT sobject, count(*) FROM sf_record WHERE sobject IN ({marks}) "
+                "AND is_deleted = 0 AND purged = 0 GROUP BY sobject", wanted)}
+        return Response.json(200, {"sObjects": [
+            {"count": counts.get(n, 0), "name": n} for n in wanted]})
+
+    # -- Composite Batch --------------------------------------------------------------------
+    def _composite_batch(self, request: Request, version: str) -> Response:
+        """``POST composite/batch``: up to 25 independent subrequests run in order, each
+        answered as ``{"statusCode", "result"}`` (an error's result is the usual error array).
+        Subrequests go to the same handlers as top-level requests; faults only ever hit the
+        outer request (the server applies them before the app sees it). Each subrequest counts
+        against the API limit (the batch itself does not add one)."""
+        try:
+            body = request.json()
+        except ValueError:
+            return _error(400, "JSON_PARSER_ERROR", "Unexpected character in the request body")
+        subs = body.get("batchRequests") if isinstance(body, dict) else None
+        if not isinstance(subs, list) or not subs:
+            return _error(400, "INVALID_BATCH_REQUEST", "batchRequests is required and must not be empty")
+        if len(subs) > MAX_BATCH_REQUESTS:
+            return _error(400, "INVALID_BATCH_REQUEST",
+                          f"A batch cannot contain more than {MAX_BATCH_REQUESTS} requests")
+        halt = bool(body.get("haltOnError"))
+        with self._lock:
+            self._api_usage += len(subs) - 1
+        results: list[dict[str, Any]] = []
+        halted = False
+        for sub in subs:
+            if halted:
+                results.append({"statusCode": 412, "result": [{
+                    "errorCode": "BATCH_PROCESSING_HALTED",
+                    "message": "Batch processing halted per request"}]})
+                continue
+            response = self._subrequest(request, version, sub)
+            result: Any = None
+            if response.body:
+                try:
+                    result = json.loads(response.body)
+                except ValueError:
+                    result = response.body.decode("utf-8", "replace")
+            results.append({"statusCode": response.status, "result": result})
+            halted = halt and response.status >= 400
+        return Response.json(200, {
+            "hasErrors": any(r["statusCode"] >= 400 for r in results), "results": results})
+
+    def _subrequest(self, outer: Request, version: str, sub: Any) -> Response:
+        if not isinstance(sub, dict) or not isinstance(sub.get("url"), str) or not sub.get("method"):
+            return _error(400, "INVALID_BATCH_REQUEST", "each subrequest needs a method and a url")
+        url = sub["url"].lstrip("/")
+        if url.startswith("services/data/"):
+            url = url[len("services/data/"):]
+        path, _, query = url.partition("?")
+        m = re.match(r"^v(\d+\.\d+)/(sobjects|query|queryAll|limits)(/|$)", path)
+        if not m:
+            return _error(400, "INVALID_BATCH_REQUEST",
+                          f"The resource {sub['url']!r} is not supported in a batch")
+        if float(m[1]) > float(version):
+            return _error(400, "INVALID_BATCH_REQUEST",
+                          f"A subrequest's version ({m[1]}) cannot be newer than the batch's ({version})")
+        rich = sub.get("richInput")
+        inner = Request(
+            method=str(sub["method"]).upper(), path=f"/services/data/{path}",
+            query=parse_qs(query, keep_blank_values=True), headers=dict(outer.headers),
+            body=json.dumps(rich).encode() if rich is not None else b"",
+            raw_path=f"/services/data/{url}",
+        )
+        return self._api(inner)
+
     # -- Bulk API 2.0 -----------------------------------------------------------------------
     def _jobs_route(self, request: Request, version: str, parts: list[str]) -> Response:
         method = request.method
@@ -677,6 +775,7 @@ class SalesforceApp(App):
         job = _Job(
             _random_id("750"), operation, query, ids, _sf_datetime(dt.datetime.now(dt.UTC)),
             delimiter, line_ending, api_version=float(version),
+            ready_at=time.monotonic() + self.bulk_seconds + BULK_SECONDS_PER_RECORD * len(ids),
         )
         with self._lock:
             self._jobs[job.id] = job
@@ -684,15 +783,21 @@ class SalesforceApp(App):
                 self._jobs.pop(next(iter(self._jobs)))
         return Response.json(200, job.info(complete=False))
 
+    def _advance(self, job: _Job) -> None:
+        """Moves a job on by the clock (and the in-progress polls knob); under the lock."""
+        if job.state in ("UploadComplete", "InProgress"):
+            done = job.polls > self.bulk_in_progress_polls and time.monotonic() >= job.ready_at
+            job.state = "JobComplete" if done else ("InProgress" if job.polls else job.state)
+
     def _poll(self, job: _Job) -> dict[str, Any]:
         with self._lock:
             job.polls += 1
-            if job.state in ("UploadComplete", "InProgress"):
-                job.state = "InProgress" if job.polls <= self.bulk_in_progress_polls else "JobComplete"
+            self._advance(job)
             return job.info(complete=True)
 
     def _results(self, request: Request, job: _Job) -> Response:
         with self._lock:
+            self._advance(job)
             state = job.state
         if state != "JobComplete":
             return _error(
