@@ -14,10 +14,13 @@ or the built-ins overridden by name, with a JSON or YAML file named by the envir
                     "comments": "Comments", "shares": "Shares"},
         "posted_at_format": "%d/%m/%Y %H:%M",     # strptime format, or "iso"
         "timezone": "Europe/Berlin",              # of naive timestamps; default UTC
-        "optional": ["advocate_email"]}}          # headers that may be absent
+        "optional": ["advocate_email"]}}          # columns whose header may be absent
 
 Required columns: ``post_id``, ``posted_at`` and the four counts (``clicks``, ``likes``,
 ``comments``, ``shares``); every other column of ``advocacy_platform.posts`` is optional.
+A file matches a layout when it has the header of every required column and of every mapped
+column not listed in ``optional`` (by our name or by its header name); a missing optional
+column is imported as null. In the built-in layouts every non-required column is optional.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ KNOWN_COLUMNS = (
     "post_id", "advocate_id", "advocate_email", "advocate_name", "network", "category",
     "campaign", "posted_at", "url", "clicks", "likes", "comments", "shares",
 )
+OPTIONAL = tuple(c for c in KNOWN_COLUMNS if c not in REQUIRED)
 
 BUILT_IN: dict[str, dict[str, Any]] = {
     "gaggle": {
@@ -45,6 +49,7 @@ BUILT_IN: dict[str, dict[str, Any]] = {
         },
         "posted_at_format": "%Y-%m-%d %H:%M:%S",
         "timezone": "UTC",
+        "optional": list(OPTIONAL),
     },
     "social_hub": {
         "columns": {
@@ -56,6 +61,7 @@ BUILT_IN: dict[str, dict[str, Any]] = {
         },
         "posted_at_format": "iso",
         "timezone": "UTC",
+        "optional": list(OPTIONAL),
     },
 }
 
@@ -117,14 +123,20 @@ def validate(name: str, layout: Any) -> dict[str, Any]:
     }
 
 
+def needed_headers(layout: Mapping[str, Any]) -> list[str]:
+    """The headers a file must have to be read with ``layout``: those of the required columns
+    and of every mapped column not listed as optional (by our name or its header name)."""
+    optional = set(layout.get("optional") or [])
+    return [h for ours, h in layout["columns"].items()
+            if ours in REQUIRED or not (ours in optional or h in optional)]
+
+
 def detect(header: list[str], layouts: Mapping[str, Mapping[str, Any]]) -> str | None:
     """The name of the layout a header row belongs to, or None."""
     present = {h.strip().lstrip("\ufeff") for h in header}
     best: tuple[int, str] | None = None
     for name, layout in layouts.items():
-        optional = set(layout.get("optional") or [])
-        needed = [h for ours, h in layout["columns"].items()
-                  if ours not in optional or ours in REQUIRED]
+        needed = needed_headers(layout)
         if all(h in present for h in needed):
             score = sum(1 for h in layout["columns"].values() if h in present)
             if best is None or score > best[0]:

@@ -18,14 +18,20 @@ How a sync reads (DESIGN.md section 5, api_wire.md part A):
   The next cursor is the newest modification the API knew when the run began (a DESC search,
   one request), so changes made while the run pages are read again next time.
 * **Deletes**: every run pages ``archived=true`` for each object and upserts those records
-  with ``_is_deleted = true`` (with their properties: they may be new to us). Contacts merged
-  into another (``hs_merged_object_ids`` of the survivor) are marked deleted too.
+  with ``_is_deleted = true`` (with their properties: they may be new to us), one transaction
+  per page, so memory stays flat however many records were ever archived. Contacts merged
+  into another (``hs_merged_object_ids`` of the survivor) are marked deleted in the same
+  transaction as the page (and cursor) that carried the survivor: a run that stops later
+  cannot lose the merge.
 * **Crash safety**: each page's rows (and, for deals, their association rows) and the cursor
   that covers them commit in one DuckDB transaction. The cursor also records where a run is
   (list ``after`` / search id floor), so a killed run resumes where it stopped.
 * **Deal->contact associations**: v4 batch read for the deals synced in the run, up to 1,000
   ids per call (deal pages are buffered up to 1,000 ids and committed together with their
-  associations); each deal's association rows are replaced (delete + insert).
+  associations); each deal's association rows are replaced (delete + insert) only when its
+  associations were read completely or HubSpot confirmed it has none (``OBJECT_NOT_FOUND``).
+  A deal with any other per-item error (a 207 answer) keeps its stored rows, is read once
+  more, and if it still fails is quarantined (``association read failed``) and counted.
 * Responses are read on the client's raw path (``_preload_content=False``: same transport,
   auth and urllib3 retries) and decoded with ``json``; building the generated models costs
   more than the HTTP round trip on big pages (see ``docs/PERFORMANCE.md``).
@@ -90,6 +96,7 @@ ASSOC_BATCH = 1_000
 OWNERS_LIMIT = 100
 DEFAULT_LOOKBACK_MINUTES = 10
 REQUEST_TIMEOUT = (10.0, 120.0)          # connect, read (seconds)
+ASSOC_FAILED = "association read failed"     # quarantine reason
 
 T_CONTACTS = raw.table("hubspot.contacts")
 T_COMPANIES = raw.table("hubspot.companies")
@@ -345,15 +352,18 @@ class HubSpotSource(Source):
         q_before = self._quarantined(t)
 
         buffer: list[dict[str, Any]] = []       # deals waiting for their associations
-        merged: set[str] = set()
+        merged: set[str] = set()                # contacts merged away, seen this run (few)
 
         def commit(rows: list[dict[str, Any]], new_cursor: dict[str, Any], force: bool = False) -> None:
-            """Write rows (+ deal associations) and the cursor that covers them, atomically."""
+            """Write rows (+ deal associations, + merge deletes) and the cursor that covers them,
+            atomically."""
             if t != "deals":
                 with wh.transaction():
                     n = wh.upsert(table, rows, version="updated_at") if rows else 0
+                    gone = self._mark_merged(rows, merged) if t == "contacts" else 0
                     wh.set_cursor(self.schema, t, new_cursor, n)
                 res.records += n
+                res.deleted += gone
                 return
             buffer.extend(rows)
             if len(buffer) < ASSOC_BATCH and not force:
@@ -362,41 +372,22 @@ class HubSpotSource(Source):
             buffer.clear()
 
         for rows, new_cursor, last in self._pages(t, props, cursor, res):
-            for r in rows:
-                if t == "contacts" and r.get("hs_merged_object_ids"):
-                    merged.update(x.strip() for x in str(r["hs_merged_object_ids"]).split(";") if x.strip())
             commit(rows, new_cursor, force=last)
             self.progress.page(self.name, t, res.pages, res.records + len(buffer))
 
-        # archived (deleted) records: every run, all of them
-        deleted_rows: list[dict[str, Any]] = []
+        # archived (deleted) records: every run, all of them, one page per transaction
         after = None
         while True:
             page = self._list_page(t, after, props, archived=True)
             res.pages += 1
             rows = [r for o in page.get("results") or []
                     if (r := self._row(t, o, props, deleted=True)) is not None]
-            deleted_rows.extend(rows)
+            if rows:
+                res.deleted += self._commit_archived(t, rows)
+            self.progress.page(self.name, t, res.pages, res.records)
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
-        with wh.transaction():
-            ids = [r["id"] for r in deleted_rows]
-            if ids:
-                already = wh.conn.execute(
-                    f"SELECT count(*) FROM {table.schema}.{raw.quote(table.name)} "
-                    "WHERE _is_deleted AND id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchone()[0]
-                wh.upsert(table, deleted_rows)          # no version guard: archiving is final
-                res.deleted += len(set(ids)) - int(already)
-                if t == "deals":
-                    wh.conn.execute(
-                        f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                        "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
-            if merged:
-                live = [m for m in merged if m not in set(ids)]
-                wh.conn.execute(
-                    f"UPDATE {table.schema}.{raw.quote(table.name)} SET _is_deleted = true "
-                    "WHERE NOT _is_deleted AND id IN (SELECT unnest(?::VARCHAR[]))", [live])
 
         res.quarantined = self._quarantined(t) - q_before
         res.requests = self.requests - requests_before
@@ -407,6 +398,45 @@ class HubSpotSource(Source):
             assoc.seconds = res.seconds
             out.append(assoc)
         return out
+
+    def _mark_merged(self, rows: list[dict[str, Any]], merged: set[str]) -> int:
+        """Mark deleted the contacts merged away into a survivor on this page (and any row of
+        this page merged away earlier in the run). Runs inside the page's transaction, so the
+        deletes commit with the rows and the cursor that moves past the survivor. Returns how
+        many stored live contacts became deleted."""
+        found: set[str] = set()
+        for r in rows:
+            value = r.get("hs_merged_object_ids")
+            if value:
+                found.update(x.strip() for x in str(value).split(";") if x.strip())
+        merged |= found
+        ids = found | {r["id"] for r in rows if r["id"] in merged}
+        if not ids:
+            return 0
+        live = [i for (i,) in self.warehouse.conn.execute(
+            f"SELECT id FROM {T_CONTACTS.schema}.{raw.quote(T_CONTACTS.name)} "
+            "WHERE NOT coalesce(_is_deleted, false) AND id IN (SELECT unnest(?::VARCHAR[]))",
+            [sorted(ids)]).fetchall()]
+        if live:
+            self.warehouse.mark_deleted(T_CONTACTS, live)
+        return len(live)
+
+    def _commit_archived(self, t: str, rows: list[dict[str, Any]]) -> int:
+        """One page of archived records, in its own transaction. Returns how many were not
+        already stored as deleted."""
+        wh = self.warehouse
+        table = OBJECT_TABLES[t]
+        ids = list(dict.fromkeys(r["id"] for r in rows))
+        with wh.transaction():
+            already = wh.conn.execute(
+                f"SELECT count(*) FROM {table.schema}.{raw.quote(table.name)} "
+                "WHERE _is_deleted AND id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchone()[0]
+            wh.upsert(table, rows)          # no version guard: archiving is final
+            if t == "deals":
+                wh.conn.execute(
+                    f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
+                    "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+        return len(ids) - int(already)
 
     def _quarantined(self, t: str) -> int:
         return sum(n for (s, o, _), n in self.warehouse.quarantined.items() if s == self.schema and o == t)
@@ -480,28 +510,54 @@ class HubSpotSource(Source):
                       res: ObjectResult, assoc: ObjectResult | None) -> None:
         wh = self.warehouse
         ids = list(dict.fromkeys(r["id"] for r in rows))
-        assoc_rows = self._associations(ids, assoc) if ids else []
+        assoc_rows, read_ids, failed = self._associations(ids, assoc) if ids else ([], [], {})
         with wh.transaction():
             n = wh.upsert(T_DEALS, rows, version="updated_at") if rows else 0
-            if ids:
+            if read_ids:        # only deals read completely: a failed read keeps its rows
                 wh.conn.execute(
                     f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                    "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
+                    "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [read_ids])
             if assoc_rows:
                 wh.upsert(T_ASSOC, assoc_rows)
+            for deal_id, err in failed.items():
+                wh.quarantine(self.schema, T_ASSOC.name, deal_id, ASSOC_FAILED, {
+                    "deal_id": deal_id, "category": err.get("category"),
+                    "subCategory": err.get("subCategory"), "message": err.get("message")})
             wh.set_cursor(self.schema, "deals", cursor, n)
         res.records += n
         if assoc is not None:
             assoc.records += len(assoc_rows)
+            assoc.quarantined += len(failed)
 
-    def _associations(self, deal_ids: list[str], res: ObjectResult | None) -> list[dict[str, Any]]:
+    def _associations(self, deal_ids: list[str], res: ObjectResult | None
+                      ) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
+        """Deal->contact associations of ``deal_ids``: (rows, ids read, ids failed).
+
+        *ids read* were read completely (every page) or HubSpot confirmed they have no
+        associations: their stored rows may be replaced by *rows*. *ids failed* (id -> the
+        error) got any other error, twice: their stored rows must be kept."""
+        rows, done, failed = self._read_associations(deal_ids, res)
+        if failed:
+            log.warning("hubspot associations: %d deal(s) failed, reading them once more", len(failed))
+            more, done_again, failed = self._read_associations(list(failed), res)
+            rows.extend(more)
+            done.extend(done_again)
+        for deal_id, err in failed.items():
+            log.warning("hubspot associations of deal %s not read (%s: %s); its stored "
+                        "associations are kept", deal_id, err.get("category"), err.get("message"))
+        return rows, done, failed
+
+    def _read_associations(self, deal_ids: list[str], res: ObjectResult | None
+                           ) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
         from hubspot.crm.associations.v4 import (
             BatchInputPublicFetchAssociationsBatchRequest,
             PublicFetchAssociationsBatchRequest,
         )
 
         api = self.client().crm.associations.v4.batch_api
-        out: dict[tuple[str, str, int], dict[str, Any]] = {}
+        out: dict[str, dict[tuple[str, str, int], dict[str, Any]]] = {}
+        done: set[str] = set()
+        failed: dict[str, dict[str, Any]] = {}
         pending: list[tuple[str, str | None]] = [(i, None) for i in deal_ids]
         while pending:
             chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
@@ -512,22 +568,46 @@ class HubSpotSource(Source):
                                       "deals", "contacts", body)
             if res is not None:
                 res.pages += 1
+            requested = {i for i, _ in chunk}
+            answered: set[str] = set()
             for item in page.get("results") or []:
                 deal_id = str((item.get("from") or {}).get("id"))
+                answered.add(deal_id)
+                rows = out.setdefault(deal_id, {})
                 for to in item.get("to") or []:
                     for at in to.get("associationTypes") or [{}]:
                         type_id = at.get("typeId")
                         key = (deal_id, str(to.get("toObjectId")), int(type_id) if type_id is not None else -1)
-                        out[key] = {"deal_id": key[0], "contact_id": key[1],
-                                    "association_type_id": key[2],
-                                    "association_category": at.get("category")}
+                        rows[key] = {"deal_id": key[0], "contact_id": key[1],
+                                     "association_type_id": key[2],
+                                     "association_category": at.get("category")}
                 nxt = ((item.get("paging") or {}).get("next") or {}).get("after")
                 if nxt:
                     pending.append((deal_id, nxt))
+                else:
+                    done.add(deal_id)
+            unattributed: dict[str, Any] | None = None
             for err in page.get("errors") or []:
-                if err.get("category") != "OBJECT_NOT_FOUND":
-                    log.warning("hubspot associations: %s", err.get("message"))
-        return list(out.values())
+                ids = _error_ids(err)
+                if not ids:
+                    unattributed = unattributed or err
+                for i in ids:
+                    if i not in requested:
+                        continue
+                    answered.add(i)
+                    if err.get("category") == "OBJECT_NOT_FOUND":     # no associations
+                        done.add(i)
+                    else:
+                        failed.setdefault(i, err)
+            for i, _ in chunk:      # neither a result nor an error names it: not read
+                if i not in answered:
+                    failed.setdefault(i, unattributed or {
+                        "category": f"HTTP {status}", "message": "no result or error for this id"})
+        for i in failed:
+            out.pop(i, None)
+            done.discard(i)
+        rows_out = [r for i in done for r in out.get(i, {}).values()]
+        return rows_out, sorted(done), failed
 
     def _sync_owners(self) -> ObjectResult:
         res = ObjectResult("owners")
@@ -666,6 +746,19 @@ class HubSpotSource(Source):
         finally:
             self.retry_policy = saved
         return findings
+
+
+def _error_ids(err: dict[str, Any]) -> list[str]:
+    """The object ids a v4 batch error names (``context.fromObjectId`` or ``context.ids``)."""
+    context = err.get("context") or {}
+    ids: list[str] = []
+    for name in ("fromObjectId", "ids", "id"):
+        value = context.get(name) if isinstance(context, dict) else None
+        if isinstance(value, list):
+            ids.extend(str(v) for v in value)
+        elif value is not None:
+            ids.append(str(value))
+    return ids
 
 
 def _str(value: Any) -> str | None:

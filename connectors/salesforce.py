@@ -6,9 +6,16 @@ Per object, in this order (DESIGN.md section 5, api_wire.md part B):
    table does not know become drift columns typed by :func:`connectors.schema.salesforce_type`;
    ``CurrencyIsoCode`` is simply absent in a single-currency org. Objects that may not exist
    (CurrencyType, DatedConversionRate) or may be refused (ForecastingQuota without the
-   forecasting permission, Period) are skipped with a note, never a failure.
-2. ``SELECT COUNT()`` over the window (cheap) decides REST or Bulk API 2.0
-   (``SALESFORCE_BULK_THRESHOLD``, default 10,000 records).
+   forecasting permission, Period) are skipped with a note, never a failure. Every object's
+   describe is fetched up front in **one** Composite Batch request (``composite/batch``, up to
+   25 subrequests; a refused batch falls back to one describe per object).
+2. REST or Bulk API 2.0 (``SALESFORCE_BULK_THRESHOLD``, default 10,000 records), without a
+   ``SELECT COUNT()``: when the whole object is read (first run, full refresh) the estimate is
+   the org's own record count (``limits/recordCount``, asked in the same Composite Batch; it
+   leaves out history objects), else the rows we already hold; at or above the threshold the
+   object goes to Bulk. Otherwise (and always for incremental windows) REST starts, and the
+   first page's ``totalSize`` decides: at or above the threshold the rest of the window
+   (``cursor >= the first page's newest value``) is read by Bulk 2.0.
 3. The window: ``queryAll`` (recycle-bin deletes included, ``IsDeleted`` -> ``_is_deleted``)
    ``WHERE SystemModstamp >= cursor - lookback`` (history objects: ``CreatedDate``), never a
    bare ``>``, ``ORDER BY <cursor>, Id``. REST: page by page along ``nextRecordsUrl``; every
@@ -18,6 +25,10 @@ Per object, in this order (DESIGN.md section 5, api_wire.md part B):
    keeps them): records purged from the recycle bin are marked ``_is_deleted`` if we hold them.
 5. A full refresh reads everything with ``queryAll`` and then marks ids we hold that the
    source no longer returns at all as deleted (reconciliation).
+
+Bulk 2.0 jobs are polled after ``bulk_poll_seconds`` (1 s) and then with doubling waits (up
+to 30 s), so a quick job costs one status request; finished jobs are left for Salesforce to
+remove (it does after 7 days) unless ``SALESFORCE_DELETE_BULK_JOBS`` is true.
 
 Failures: 429/5xx/broken connections are retried (``Retry-After`` honoured); an expired
 session re-authenticates once; ``REQUEST_LIMIT_EXCEEDED`` raises :class:`SourceStopped` with
@@ -38,11 +49,12 @@ from typing import Any
 
 import pyarrow as pa
 from simple_salesforce.bulk2 import Operation
-from simple_salesforce.exceptions import SalesforceError, SalesforceOperationError
+from simple_salesforce.exceptions import SalesforceError
 
 from connectors import schema as raw
 from connectors.retry import RetryPolicy
 from connectors.salesforce_client import (
+    API_VERSION,
     SalesforceAuthError,
     SalesforceClient,
     auth_config,
@@ -67,6 +79,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BULK_THRESHOLD = 10_000
 BULK_MAX_RECORDS = 50_000
+BULK_POLL_MAX_SECONDS = 30.0                 # the longest wait between two Bulk job polls
+BULK_JOB_TIMEOUT = dt.timedelta(hours=6)
+COMPOSITE_BATCH_MAX = 25                     # subrequests per composite/batch call
 DEFAULT_LOOKBACK = dt.timedelta(minutes=5)
 DELETED_MAX_RANGE = dt.timedelta(days=29)    # getDeleted takes at most 30 days per call
 SKIP_TYPES = frozenset({"address", "location", "base64"})   # compound / binary fields
@@ -155,6 +170,9 @@ class SalesforceSource(Source):
         self.retry_policy = retry_policy or RetryPolicy()
         self._sleep = sleep
         self._client: SalesforceClient | None = None
+        self._described: dict[str, dict[str, Any] | SalesforceError] = {}
+        self._estimates: dict[str, int] = {}
+        self._prefetch_requests = 0
 
     # -- settings ----------------------------------------------------------------------------
     @property
@@ -171,6 +189,11 @@ class SalesforceSource(Source):
             return max(1, int(value)) if value else DEFAULT_BULK_THRESHOLD
         except ValueError:
             return DEFAULT_BULK_THRESHOLD
+
+    @property
+    def delete_bulk_jobs(self) -> bool:
+        return (self.settings.get("SALESFORCE_DELETE_BULK_JOBS") or "").strip().lower() in (
+            "1", "true", "yes", "on")
 
     @property
     def lookback(self) -> dt.timedelta:
@@ -203,6 +226,7 @@ class SalesforceSource(Source):
             wh.ensure_table(spec.table)
         self._org_newest: dt.datetime | None = None
         try:
+            self._prefetch([s for s in OBJECTS if s.sobject in wanted], full_refresh)
             read: list[tuple[ObjectResult, _Plan]] = []
             for spec in OBJECTS:
                 if spec.sobject in wanted:
@@ -252,7 +276,9 @@ class SalesforceSource(Source):
             raise
         finally:
             res.seconds = time.monotonic() - started
-            res.requests = self.client.session.count - requests_before
+            # the first object carries the up-front requests (token, the describe batch)
+            res.requests = self.client.session.count - requests_before + self._prefetch_requests
+            self._prefetch_requests = 0
             res.quarantined = self._quarantined(spec.sobject) - quarantined_before
             self.progress.done(self.name, res)
 
@@ -275,7 +301,84 @@ class SalesforceSource(Source):
 
     # -- describe ----------------------------------------------------------------------------
     def _describe(self, sobject: str) -> dict[str, Any]:
+        """The object's describe: from the up-front batch when it answered for it, else one
+        request (raising the API's error as :class:`SalesforceError`)."""
+        cached = self._described.pop(sobject, None)
+        if isinstance(cached, SalesforceError):
+            raise cached
+        if cached is not None:
+            return cached
         return self.client.call(f"describe {sobject}", lambda sf: getattr(sf, sobject).describe())
+
+    def _prefetch(self, specs: list[ObjectSpec], full_refresh: bool) -> None:
+        """Every object's describe, and (when some object is read whole) the org's record
+        counts, in Composite Batch requests of up to 25 subrequests: one request instead of one
+        per object. Each subrequest still counts against the org's daily API allowance, as a
+        describe would. A subresult that is an error for a required object, or a transient one,
+        is left out so that :meth:`_describe` asks again on its own (with retries); a batch the
+        org refuses (old API, no permission) leaves everything to :meth:`_describe`."""
+        self._described, self._estimates = {}, {}
+        before = self.client.session.count
+        version = f"v{API_VERSION}"
+        subrequests: list[tuple[str, dict[str, str]]] = [
+            (s.sobject, {"method": "GET", "url": f"{version}/sobjects/{s.sobject}/describe"})
+            for s in specs]
+        whole = [s.sobject for s in specs if full_refresh or not self._has_cursor(s)]
+        if whole:
+            subrequests.append(("", {"method": "GET",
+                                     "url": f"{version}/limits/recordCount?sObjects={','.join(whole)}"}))
+        by_name = {s.sobject: s for s in specs}
+        try:
+            for i in range(0, len(subrequests), COMPOSITE_BATCH_MAX):
+                chunk = subrequests[i:i + COMPOSITE_BATCH_MAX]
+                body = self.client.call("describe batch", lambda sf, c=chunk: sf.restful(
+                    "composite/batch", method="POST",
+                    json={"batchRequests": [r for _, r in c], "haltOnError": False}))
+                results = (body or {}).get("results") if isinstance(body, dict) else None
+                if not isinstance(results, list) or len(results) != len(chunk):
+                    log.info("salesforce: unexpected composite/batch answer; describing one by one")
+                    self._described, self._estimates = {}, {}
+                    return
+                for (name, _), sub in zip(chunk, results, strict=True):
+                    status = sub.get("statusCode") if isinstance(sub, dict) else None
+                    result = sub.get("result") if isinstance(sub, dict) else None
+                    if not name:      # the record counts
+                        if status == 200 and isinstance(result, dict):
+                            for item in result.get("sObjects") or []:
+                                if isinstance(item, dict) and isinstance(item.get("count"), int):
+                                    self._estimates[str(item.get("name"))] = item["count"]
+                        continue
+                    if status == 200 and isinstance(result, dict):
+                        self._described[name] = result
+                    elif isinstance(status, int) and by_name[name].optional:
+                        exc = SalesforceError(f"composite/batch: sobjects/{name}/describe",
+                                              status, name, result)
+                        if _is_missing(exc):
+                            self._described[name] = exc
+        except SalesforceError as exc:
+            if exc.status in (400, 403, 404, 405, 501) and \
+                    error_code(exc) != "REQUEST_LIMIT_EXCEEDED":
+                log.info("salesforce: composite/batch refused (%s); describing one by one",
+                         error_message(exc))
+                self._described, self._estimates = {}, {}
+            else:
+                raise
+        finally:
+            self._prefetch_requests = self.client.session.count - before
+
+    def _has_cursor(self, spec: ObjectSpec) -> bool:
+        state = self.warehouse.get_cursor(self.schema, spec.table.name)
+        return isinstance(state, dict) and bool(state.get("value"))
+
+    def _estimate(self, plan: _Plan) -> tuple[int, str] | None:
+        """How many records a read of the whole object will return, without asking the API:
+        the org's record count from the up-front batch, else the rows we hold."""
+        if plan.spec.sobject in self._estimates:
+            return self._estimates[plan.spec.sobject], "the org's record count"
+        t = plan.table
+        held = self.warehouse.conn.execute(
+            f"SELECT count(*) FROM {t.schema}.{quote(t.name)}").fetchone()[0]
+        return (int(held), "rows held") if held else None
 
     def _plan(self, spec: ObjectSpec) -> _Plan | None:
         try:
@@ -328,13 +431,12 @@ class SalesforceSource(Source):
             since = max(since, start) if since else start
         return since, stored
 
-    def _soql(self, plan: _Plan, since: dt.datetime | None, *, count: bool = False,
-              ordered: bool = True) -> str:
-        select = "COUNT()" if count else ", ".join(f.name for f in plan.fields)
+    def _soql(self, plan: _Plan, since: dt.datetime | None, *, ordered: bool = True) -> str:
+        select = ", ".join(f.name for f in plan.fields)
         soql = f"SELECT {select} FROM {plan.spec.sobject}"
         if since is not None and plan.cursor_field:
             soql += f" WHERE {plan.cursor_field} >= {soql_datetime(since)}"
-        if not count and ordered and plan.cursor_field:
+        if ordered and plan.cursor_field:
             soql += f" ORDER BY {plan.cursor_field} ASC, Id ASC"
         return soql
 
@@ -342,23 +444,40 @@ class SalesforceSource(Source):
               tracker: _CursorTracker) -> list[str]:
         since, stored = self._window_start(plan, full_refresh)
         tracker.value = stored
-        count = self.client.call(
-            f"count {plan.spec.sobject}",
-            lambda sf: sf.query(self._soql(plan, since, count=True), include_deleted=True),
-        ).get("totalSize", 0)
         if full_refresh:
             self._seen_reset(plan)
         window = f"{plan.cursor_field} >= {iso_z(since)}" if since else "all records"
-        notes = [f"{window}, {count:,} to read"]
-        if count >= self.bulk_threshold:
+        notes = [window]
+        # REST or Bulk without a COUNT() request (module docstring, step 2)
+        estimate = self._estimate(plan) if stored is None else None
+        if estimate is not None and estimate[0] >= self.bulk_threshold:
+            notes.append(f"about {estimate[0]:,} to read ({estimate[1]})")
             try:
                 self._read_bulk(plan, since, tracker, res, full_refresh)
                 notes.append("Bulk API 2.0")
                 return notes
             except _BulkUnavailable as exc:
                 notes.append(f"Bulk API 2.0 unavailable ({exc}), read by REST")
-        self._read_rest(plan, since, tracker, res, full_refresh)
-        notes.append("REST")
+            self._read_rest(plan, since, tracker, res, full_refresh)
+            notes.append("REST")
+        else:
+            total, complete = self._read_rest(plan, since, tracker, res, full_refresh, probe=True)
+            notes.append(f"{total:,} to read")
+            if not complete:
+                # the first page is committed (cursor included): Bulk reads the rest, from the
+                # newest value of that page on (>= keeps its ties; upserts are idempotent)
+                rest_since = tracker.value if tracker.value is not None else since
+                if since is not None and rest_since is not None and rest_since < since:
+                    rest_since = since
+                try:
+                    self._read_bulk(plan, rest_since, tracker, res, full_refresh)
+                    notes.append("first page by REST, the rest by Bulk API 2.0")
+                except _BulkUnavailable as exc:
+                    notes.append(f"Bulk API 2.0 unavailable ({exc}), read by REST")
+                    self._read_rest(plan, rest_since, tracker, res, full_refresh)
+                    notes.append("REST")
+            else:
+                notes.append("REST")
         if plan.spec.history and plan.deletable and stored is not None:
             # history rows keep their CreatedDate when their parent is deleted: the recycle
             # bin is read whole (it holds at most 15 days of deletes)
@@ -373,12 +492,16 @@ class SalesforceSource(Source):
 
     def _read_rest(self, plan: _Plan, since: dt.datetime | None, tracker: _CursorTracker,
                    res: ObjectResult, full_refresh: bool, *, soql: str | None = None,
-                   commit_cursor: bool = True) -> None:
-        """``queryAll`` then ``nextRecordsUrl`` page by page (never everything in memory)."""
+                   commit_cursor: bool = True, probe: bool = False) -> tuple[int, bool]:
+        """``queryAll`` then ``nextRecordsUrl`` page by page (never everything in memory).
+        Returns the first page's ``totalSize`` and whether every page was read: with
+        ``probe``, it stops after the first page when ``totalSize`` is at or above the Bulk
+        threshold and more pages follow (the caller reads the rest by Bulk 2.0)."""
         resumable = soql is None
         soql = soql or self._soql(plan, since)
         page = self.client.call(f"query {plan.spec.sobject}",
                                 lambda sf: sf.query(soql, include_deleted=True))
+        total = int(page.get("totalSize") or 0)
         restarts = 0
         while True:
             records = page.get("records") or []
@@ -386,7 +509,10 @@ class SalesforceSource(Source):
                          commit_cursor=commit_cursor)
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
-                return
+                return total, True
+            if probe and total >= self.bulk_threshold:
+                return total, False
+            probe = False
             try:
                 page = self.client.call(
                     f"query_more {plan.spec.sobject}",
@@ -424,11 +550,7 @@ class SalesforceSource(Source):
                 raise _BulkUnavailable(error_message(exc)) from exc
             raise
         job_id = job["id"]
-        try:
-            self.client.call(f"bulk wait {sobject}",
-                             lambda sf: client(sf).wait_for_job(job_id, True, self.bulk_poll_seconds))
-        except SalesforceOperationError as exc:
-            raise _BulkUnavailable(f"job {job_id} failed: {str(exc)[:200]}") from exc
+        self._wait_for_job(sobject, job_id, client)
         locator = ""
         while True:
             page = self.client.call(
@@ -440,10 +562,33 @@ class SalesforceSource(Source):
                          full_refresh, commit_cursor=last)
             if last:
                 break
-        try:   # courtesy: results are kept 7 days otherwise
-            client(self.client.sf).delete_job(job_id, True)
-        except Exception as exc:  # noqa: BLE001 - never fail a finished sync on this
-            log.debug("salesforce: could not delete bulk job %s: %s", job_id, type(exc).__name__)
+        if self.delete_bulk_jobs:   # optional: Salesforce removes finished jobs after 7 days
+            try:
+                client(self.client.sf).delete_job(job_id, True)
+            except Exception as exc:  # noqa: BLE001 - never fail a finished sync on this
+                log.debug("salesforce: could not delete bulk job %s: %s", job_id, type(exc).__name__)
+
+    def _wait_for_job(self, sobject: str, job_id: str, client: Callable[[Any], Any]) -> None:
+        """Polls the job after ``bulk_poll_seconds``, then with doubling waits (at most
+        ``BULK_POLL_MAX_SECONDS``): a job that finishes within the first wait costs one status
+        request. Each poll is retried on its own; Failed/Aborted -> :class:`_BulkUnavailable`."""
+        wait = max(0.0, self.bulk_poll_seconds)
+        deadline = time.monotonic() + BULK_JOB_TIMEOUT.total_seconds()
+        state = "UploadComplete"
+        while True:
+            time.sleep(wait)
+            info = self.client.call(f"bulk poll {sobject}",
+                                    lambda sf: client(sf).get_job(job_id, True))
+            state = str(info.get("state") or "")
+            if state == "JobComplete":
+                return
+            if state in ("Failed", "Aborted"):
+                raise _BulkUnavailable(
+                    f"job {job_id} {state.lower()}: {str(info.get('errorMessage') or '')[:200]}")
+            if time.monotonic() > deadline:
+                raise SourceStopped(f"salesforce: Bulk 2.0 job {job_id} for {sobject} still "
+                                    f"{state} after {BULK_JOB_TIMEOUT}; the next run retries")
+            wait = min(BULK_POLL_MAX_SECONDS, max(wait * 2, 0.05))
 
     # -- writing -----------------------------------------------------------------------------
     def _commit(self, plan: _Plan, records: Iterable[dict[str, Any]], tracker: _CursorTracker,

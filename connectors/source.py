@@ -12,7 +12,7 @@ import dataclasses
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -60,6 +60,18 @@ class Settings:
         names = ("HUBSPOT_ACCESS_TOKEN", "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_PASSWORD",
                  "SALESFORCE_SECURITY_TOKEN", "SALESFORCE_CLIENT_SECRET")
         return [v for n in names if (v := self.get(n))]
+
+    def redact(self, text: str) -> str:
+        """``text`` with every secret of these settings replaced by ``***``."""
+        return redact(text, self.secrets())
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every secret (of any length; empty ones ignored) replaced by ``***``,
+    longest first so that a secret containing another is replaced whole."""
+    for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
 
 
 @dataclasses.dataclass

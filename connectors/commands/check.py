@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import TextIO
 
 from connectors import registry
+from connectors.commands.sync import redact_logs
 from connectors.source import Finding, Settings, SourceNotConfigured
 from connectors.warehouse import Warehouse, warehouse_path
 
@@ -35,13 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", action="append", choices=list(registry.SOURCES), metavar="NAME",
                         help=f"check only this source (repeatable): {', '.join(registry.SOURCES)}")
     parser.add_argument("--env-file", default=".env", help="file of environment variables (default .env)")
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret and len(secret) >= 4:
-            text = text.replace(secret, "***")
-    return text
 
 
 def check_warehouse_folder(settings: Settings) -> Finding:
@@ -74,12 +68,12 @@ def check_warehouse_folder(settings: Settings) -> Finding:
 def run(args: argparse.Namespace, *, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     settings = Settings.from_environment(getattr(args, "env_file", ".env"))
-    secrets = settings.secrets()
+    redact_logs(settings.secrets())   # `-v` prints tracebacks of crashed checks
     names = getattr(args, "source", None) or list(registry.SOURCES)
     failed = False
 
     def say(text: str) -> None:
-        out.write(redact(text, secrets) + "\n")
+        out.write(settings.redact(text) + "\n")
         out.flush()
 
     def report(finding: Finding) -> None:

@@ -75,7 +75,7 @@ def funnel_matches_truth(warehouse: str | Path, truth: dict[str, Any]) -> tuple[
     for r in rows:
         got = mart.get((r["period_grain"], r["period_start"], r["segment"]))
         if got and list(got[:5]) == [r["leads"], r["mqls"], r["sqls"], r["opportunities"], r["won"]] \
-                and abs(got[5] - r["won_amount"]) <= 0.01:
+                and abs(float(got[5] or 0) - r["won_amount"]) <= 0.01:
             ok += 1
     return ok, len(rows)
 

@@ -12,6 +12,7 @@ import argparse
 import logging
 import sys
 import time
+from collections.abc import Iterable
 from typing import TextIO
 
 from connectors import registry
@@ -22,6 +23,7 @@ from connectors.source import (
     SourceNotConfigured,
     SourceStopped,
     SyncResult,
+    redact,
 )
 from connectors.warehouse import Warehouse, warehouse_path
 
@@ -37,39 +39,62 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--env-file", default=".env", help="file of environment variables (default .env)")
 
 
-def redact(text: str, secrets: list[str]) -> str:
-    for secret in sorted(secrets, key=len, reverse=True):
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+class RedactingFilter(logging.Filter):
+    """Last line of defence: no log record leaves with a secret in it, neither in its message
+    nor in its traceback (``exc_info``/``exc_text``) or stack (``stack_info``)."""
 
-
-class _RedactingFilter(logging.Filter):
-    """Last line of defence: no log record leaves with a secret in it."""
-
-    def __init__(self, secrets: list[str]) -> None:
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self.secrets = secrets
+        self.secrets: set[str] = {s for s in secrets if s}
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
         try:
             message = record.getMessage()
         except Exception:  # noqa: BLE001 - a broken record is not ours to fix
-            return True
-        cleaned = redact(message, self.secrets)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+            message = None
+        if message is not None:
+            cleaned = redact(message, self.secrets)
+            if cleaned != message:
+                record.msg, record.args = cleaned, None
+        if record.exc_info and record.exc_info[0] is not None and not record.exc_text:
+            record.exc_text = _FORMATTER.formatException(record.exc_info)
+        if record.exc_text:
+            # formatters print exc_text when set; dropping exc_info keeps any formatter from
+            # rendering the original (unredacted) traceback again
+            record.exc_text = redact(record.exc_text, self.secrets)
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = redact(record.stack_info, self.secrets)
         return True
+
+
+_FORMATTER = logging.Formatter()
+
+
+def redact_logs(secrets: Iterable[str]) -> RedactingFilter:
+    """Make every handler of the root logger (or, without any, logging's last-resort handler)
+    redact ``secrets``. Idempotent: a handler gets one filter, however often this is called;
+    later calls add their secrets to it."""
+    root = logging.getLogger()
+    handlers = list(root.handlers) or ([logging.lastResort] if logging.lastResort else [])
+    shared: RedactingFilter | None = None
+    for handler in handlers:
+        existing = next((f for f in handler.filters if isinstance(f, RedactingFilter)), None)
+        if existing is None:
+            existing = shared or RedactingFilter()
+            handler.addFilter(existing)
+        existing.secrets.update(s for s in secrets if s)
+        shared = shared or existing
+    return shared or RedactingFilter(secrets)
 
 
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     settings = Settings.from_environment(getattr(args, "env_file", ".env"))
-    secrets = settings.secrets()
-    redactor = _RedactingFilter(secrets)
-    for handler in logging.getLogger().handlers:
-        handler.addFilter(redactor)
+    redact_logs(settings.secrets())
     names = args.source or list(registry.SOURCES)
     progress = Progress(err, quiet=args.quiet)
     path = warehouse_path(settings.env)
@@ -78,7 +103,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     started = time.monotonic()
 
     def say(text: str, stream: TextIO = err) -> None:
-        stream.write(redact(text, secrets) + "\n")
+        stream.write(settings.redact(text) + "\n")
         stream.flush()
 
     with Warehouse(path) as wh:
