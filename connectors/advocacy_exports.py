@@ -4,7 +4,9 @@
 * Every ``*.csv`` in the folder (not recursive) is read; its layout is detected from the header
   row (:mod:`connectors.export_layouts`: GaggleAMP-style, Social-Hub-style, plus any the user
   adds through ``ADVOCACY_EXPORT_LAYOUTS``). A file with an unknown header is reported (one line
-  naming the file and its header, and a ``_quarantine`` row) and the other files go on.
+  naming the file and its header, and a ``_quarantine`` row) and the other files go on; so is a
+  file that cannot be read as UTF-8 CSV (binary, another encoding, broken quoting, unreadable):
+  whatever of it was written is rolled back, and it is tried again on the next run.
 * Rows are streamed (``csv.DictReader``) and upserted on ``post_id`` in batches of 5,000:
   ``engagements`` = likes + comments + shares, ``posted_at`` parsed per layout to UTC,
   ``network`` lower-cased with ``twitter`` -> ``x``, ``platform`` = the layout's name,
@@ -50,6 +52,7 @@ NETWORK_ALIASES = {"twitter": "x", "twitter.com": "x", "x.com": "x", "x (twitter
 COUNTS = ("clicks", "likes", "comments", "shares")
 TEXT_COLUMNS = ("post_id", "advocate_id", "advocate_email", "advocate_name", "category",
                 "campaign", "url")
+UNREADABLE = (OSError, UnicodeDecodeError, csv.Error)   # a file we cannot read as UTF-8 CSV
 _INT = re.compile(r"^[+]?\d{1,3}(,\d{3})+$|^[+]?\d+(\.0*)?$")
 
 
@@ -100,6 +103,13 @@ def sha256_of(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
 
 
 def read_header(path: Path) -> list[str]:
@@ -202,28 +212,45 @@ class AdvocacyExportsSource(Source):
         errors: list[str] = []
         done = 0
         for path in self.files():
-            digest = sha256_of(path)
-            if digest in seen_hashes:
-                skipped.append(path.name)
-                continue
-            header = read_header(path)
-            layout = export_layouts.detect(header, layouts)
-            if layout is None:
-                message = (f"{path.name}: unknown export layout (header: "
-                           f"{', '.join(h for h in header[:15]) or 'empty file'}); known layouts: "
-                           f"{', '.join(layouts)}; add one with ADVOCACY_EXPORT_LAYOUTS")
+            pages_before = res.pages
+            try:
+                digest = sha256_of(path)
+                if digest in seen_hashes:
+                    skipped.append(path.name)
+                    continue
+                header = read_header(path)
+                layout = export_layouts.detect(header, layouts)
+                if layout is None:
+                    message = (f"{path.name}: unknown export layout (header: "
+                               f"{', '.join(h for h in header[:15]) or 'empty file'}); known "
+                               f"layouts: {', '.join(layouts)}; add one with ADVOCACY_EXPORT_LAYOUTS")
+                    errors.append(message)
+                    log.warning("advocacy_platform: %s", message)
+                    self.progress.message(f"advocacy_platform: {message}")
+                    wh.quarantine(self.schema, OBJECT, path.name, "unknown export layout",
+                                  {"file": path.name, "header": header, "sha256": digest})
+                    res.quarantined += 1
+                    continue
+                exported_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(tzinfo=None)
+                files = {**imported, path.name: digest}
+                with wh.transaction():   # an error part-way rolls the whole file back
+                    n, bad = self._import_file(path, layout, exported_at, res)
+                    wh.set_cursor(self.schema, OBJECT, {"files": files}, n)
+            except UNREADABLE as exc:
+                # one unreadable file (not UTF-8 text, broken CSV, vanished, no permission) is
+                # quarantined and reported; the other files go on
+                res.pages = pages_before
+                message = (f"{path.name}: not readable as UTF-8 CSV ({type(exc).__name__}: "
+                           f"{str(exc)[:200]}); re-export the file as CSV (UTF-8)")
                 errors.append(message)
                 log.warning("advocacy_platform: %s", message)
                 self.progress.message(f"advocacy_platform: {message}")
-                wh.quarantine(self.schema, OBJECT, path.name, "unknown export layout",
-                              {"file": path.name, "header": header, "sha256": digest})
+                wh.quarantine(self.schema, OBJECT, path.name,
+                              f"unreadable file ({type(exc).__name__})",
+                              {"file": path.name, "size": _size(path)})
                 res.quarantined += 1
                 continue
-            exported_at = dt.datetime.fromtimestamp(path.stat().st_mtime, dt.UTC).replace(tzinfo=None)
-            with wh.transaction():
-                n, bad = self._import_file(path, layout, exported_at, res)
-                imported[path.name] = digest
-                wh.set_cursor(self.schema, OBJECT, {"files": imported}, n)
+            imported = files
             seen_hashes.add(digest)
             done += 1
             res.records += n
@@ -287,7 +314,7 @@ class AdvocacyExportsSource(Source):
         for path in files:
             try:
                 header = read_header(path)
-            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            except UNREADABLE as exc:
                 findings.append(Finding(self.name, False, f"{path.name}: not readable as UTF-8 CSV "
                                         f"({type(exc).__name__})", "re-export the file as CSV (UTF-8)"))
                 continue
@@ -310,7 +337,7 @@ class AdvocacyExportsSource(Source):
                         reasons[key] = reasons.get(key, 0) + 1
                     if rows >= CHECK_ROWS:
                         break
-            except (OSError, UnicodeDecodeError, csv.Error) as exc:
+            except UNREADABLE as exc:
                 findings.append(Finding(self.name, False, f"{path.name}: does not parse "
                                         f"({type(exc).__name__}: {exc})", "re-export the file as CSV (UTF-8)"))
                 continue

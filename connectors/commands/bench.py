@@ -180,6 +180,10 @@ def classify_salesforce(method: str, path: str, query: dict[str, list[str]], bod
         return OVERHEAD, "auth"
     if path.endswith("/describe") or path.endswith("/describe/"):
         return OVERHEAD, "describe"
+    if path.rstrip("/").endswith("/composite/batch"):
+        return OVERHEAD, "describe batch"
+    if "/limits/recordCount" in path:
+        return OVERHEAD, "record count"
     if "/jobs/query" in path:
         if path.rstrip("/").endswith("/results"):
             return DATA, "bulk results"
@@ -247,17 +251,35 @@ class Tally:
                     self.errors += 1
                 m = re.search(r"/sobjects/([^/]+)/describe", request.path)
                 if m and response.status < 300:
-                    self.described.add(m.group(1))
                     try:
-                        desc = json.loads(response.body or b"{}")
+                        self._described(m.group(1), json.loads(response.body or b"{}"))
                     except ValueError:
-                        desc = {}
-                    names = {f.get("name") for f in desc.get("fields") or [] if isinstance(f, dict)}
-                    if "IsDeleted" in names and desc.get("replicateable", True):
-                        self.deletable.add(m.group(1))
+                        self._described(m.group(1), {})
+                if request.path.rstrip("/").endswith("/composite/batch") and response.status < 300:
+                    self._batch(request.body, response.body)
             return response
 
         app.handle = handle
+
+    def _described(self, sobject: str, desc: Any) -> None:
+        self.described.add(sobject)
+        desc = desc if isinstance(desc, dict) else {}
+        names = {f.get("name") for f in desc.get("fields") or [] if isinstance(f, dict)}
+        if "IsDeleted" in names and desc.get("replicateable", True):
+            self.deletable.add(sobject)
+
+    def _batch(self, request_body: bytes, response_body: bytes) -> None:
+        """The describes answered inside a Composite Batch request."""
+        try:
+            subs = json.loads(request_body or b"{}").get("batchRequests") or []
+            results = json.loads(response_body or b"{}").get("results") or []
+        except (ValueError, AttributeError):
+            return
+        for sub, result in zip(subs, results, strict=False):
+            url = sub.get("url", "") if isinstance(sub, dict) else ""
+            m = re.search(r"sobjects/([^/?]+)/describe", url)
+            if m and isinstance(result, dict) and result.get("statusCode", 500) < 300:
+                self._described(m.group(1), result.get("result"))
 
     def reset(self) -> None:
         with self._lock:

@@ -107,6 +107,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         stream.flush()
 
     with Warehouse(path) as wh:
+        # Every raw table exists after a sync, empty for a source not configured: dbt's staging
+        # reads them all (an optional source must mean no rows, not a failed build).
+        wh.ensure_raw_layer()
         for name in names:
             try:
                 cls = registry.source_class(name)

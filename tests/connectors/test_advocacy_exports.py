@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.advocacy_exports import AdvocacyExportsSource, normalise_network, parse_count
+from connectors import advocacy_exports, export_layouts
+from connectors.advocacy_exports import (
+    AdvocacyExportsSource,
+    normalise_network,
+    parse_count,
+    read_header,
+)
 from connectors.source import Settings, SourceNotConfigured
 from connectors.warehouse import Warehouse
 
@@ -201,3 +207,100 @@ def test_large_export_streams_in_batches(tmp_path):
     os.utime(folder / "gaggle_big.csv")
     result = sync(folder, tmp_path / "w.duckdb")
     assert result.objects[0].records == n and result.objects[0].pages == 3
+
+
+GAGGLE_HEADER = ["Post ID", "User ID", "User Email", "User Name", "Network", "Category",
+                 "Campaign", "Shared At", "Link", "Clicks", "Likes", "Comments", "Reshares"]
+
+
+def write_gaggle(path: Path, ids: list[str], mtime: int, *, tail: bytes = b"") -> None:
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(GAGGLE_HEADER)
+        for post_id in ids:
+            w.writerow([post_id, "adv_1", "a@x", "A", "LinkedIn", "c", "k", "2026-01-01 10:00:00",
+                        "u", 1, 2, 3, 4])
+    if tail:
+        with path.open("ab") as fh:
+            fh.write(tail)
+    os.utime(path, (mtime, mtime))
+
+
+def test_unreadable_file_is_quarantined_and_the_others_go_on(tmp_path, monkeypatch):
+    monkeypatch.setattr(advocacy_exports, "BATCH_ROWS", 10)   # so the broken file flushes pages
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_gaggle(folder / "a_first.csv", ["A1", "A2", "A3"], 1_000_000)
+    binary = folder / "b_binary.csv"                  # not text at all: fails on its header
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe\xc3\x28" * 64)
+    os.utime(binary, (2_000_000, 2_000_000))
+    # a good header and ~20 KB of good rows (two pages flushed), then bytes that are not UTF-8
+    write_gaggle(folder / "c_broken_late.csv", [f"C{i:04d}" for i in range(250)], 2_500_000,
+                 tail=b"C9999,adv_1,\xe9t\xe9@x,A,LinkedIn,c,k,2026-01-01 10:00:00,u,1,1,1,1\n")
+    write_gaggle(folder / "d_last.csv", ["D1", "D2"], 3_000_000)
+    wh_path = tmp_path / "w.duckdb"
+    result = sync(folder, wh_path)
+    (posts,) = result.objects
+    assert posts.records == 5 and posts.quarantined == 2 and posts.pages == 2
+    assert "2 file(s) imported" in posts.note
+    assert "b_binary.csv: not readable as UTF-8 CSV (UnicodeDecodeError" in posts.note
+    assert "c_broken_late.csv: not readable as UTF-8 CSV (UnicodeDecodeError" in posts.note
+    with Warehouse(wh_path, read_only=True) as wh:
+        ids = {i for (i,) in wh.conn.execute("SELECT post_id FROM advocacy_platform.posts").fetchall()}
+        assert ids == {"A1", "A2", "A3", "D1", "D2"}       # nothing of the broken file is kept
+        quarantined = sorted(wh.conn.execute(
+            "SELECT record_id, reason FROM advocacy_platform._quarantine").fetchall())
+        assert quarantined == [("b_binary.csv", "unreadable file (UnicodeDecodeError)"),
+                               ("c_broken_late.csv", "unreadable file (UnicodeDecodeError)")]
+        cursor = json.loads(wh.conn.execute(
+            "SELECT cursor FROM advocacy_platform._sync_state WHERE object = 'posts'").fetchone()[0])
+        assert sorted(cursor["files"]) == ["a_first.csv", "d_last.csv"]
+    # the next run skips the imported files and tries the broken ones again (no new rows)
+    again = sync(folder, wh_path).objects[0]
+    assert again.records == 0 and again.quarantined == 2 and "2 unchanged skipped" in again.note
+    with Warehouse(wh_path, read_only=True) as wh:
+        assert wh.conn.execute("SELECT count(*) FROM advocacy_platform._quarantine").fetchone()[0] == 2
+
+
+def test_builtin_layouts_accept_files_without_optional_columns(tmp_path):
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    # GaggleAMP without Category and Campaign; Social-Hub-style with the required columns only
+    (folder / "gaggle_lean.csv").write_text(
+        "Post ID,User ID,User Email,User Name,Network,Shared At,Link,Clicks,Likes,Comments,Reshares\n"
+        "G1,adv_1,a@x,A,Twitter,2026-01-02 08:00:00,u,5,1,2,3\n")
+    (folder / "hub_minimal.csv").write_text(
+        "share_id,published_at,link_clicks,reactions,comments,reshares\n"
+        "H1,2026-01-03T09:30:00,7,1,0,0\n")
+    # a file without a required column is still no known layout
+    (folder / "gaggle_no_clicks.csv").write_text(
+        "Post ID,User ID,Network,Shared At,Likes,Comments,Reshares\n"
+        "G2,adv_1,LinkedIn,2026-01-02 08:00:00,1,2,3\n")
+    layouts = export_layouts.load_layouts({})
+    assert export_layouts.detect(read_header(folder / "gaggle_lean.csv"), layouts) == "gaggle"
+    assert export_layouts.detect(read_header(folder / "hub_minimal.csv"), layouts) == "social_hub"
+    assert export_layouts.detect(read_header(folder / "gaggle_no_clicks.csv"), layouts) is None
+    result = sync(folder, tmp_path / "w.duckdb")
+    (posts,) = result.objects
+    assert posts.records == 2 and posts.quarantined == 1
+    assert "gaggle_no_clicks.csv: unknown export layout" in posts.note
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        rows = wh.conn.execute(
+            "SELECT post_id, platform, advocate_id, network, category, campaign, url, clicks, "
+            "engagements, posted_at FROM advocacy_platform.posts ORDER BY 1").fetchall()
+    assert rows == [
+        ("G1", "gaggle", "adv_1", "x", None, None, "u", 5, 6, dt.datetime(2026, 1, 2, 8, 0)),
+        ("H1", "social_hub", None, None, None, None, None, 7, 1, dt.datetime(2026, 1, 3, 9, 30)),
+    ]
+
+
+def test_user_layout_optional_by_column_or_header_name():
+    layout = export_layouts.validate("mine", {
+        "columns": {"post_id": "Id", "posted_at": "Date", "clicks": "C", "likes": "L",
+                    "comments": "M", "shares": "S", "advocate_email": "Email", "network": "Net",
+                    "url": "Link"},
+        "optional": ["advocate_email", "Net", "post_id"]})   # a required column stays required
+    assert sorted(export_layouts.needed_headers(layout)) == ["C", "Date", "Id", "L", "Link", "M", "S"]
+    header = ["Id", "Date", "C", "L", "M", "S", "Link"]
+    assert export_layouts.detect(header, {"mine": layout}) == "mine"
+    assert export_layouts.detect(header[:-1], {"mine": layout}) is None

@@ -57,7 +57,6 @@ def test_all_ok_against_the_sandbox(sandbox_env, tmp_path):
 
 
 def test_wrong_hubspot_token_fails_with_a_fix(sandbox_env, tmp_path):
-    pytest.importorskip("connectors.hubspot")
     env = {**sandbox_env, "DUCKDB_PATH": str(tmp_path / "w.duckdb"),
            "HUBSPOT_ACCESS_TOKEN": "pat-na1-00000000-wrong-token-0000"}
     proc = run_check(env, tmp_path)
@@ -103,3 +102,17 @@ def test_unwritable_warehouse_folder_fails(tmp_path):
     assert proc.returncode == 1
     assert proc.stdout.splitlines()[0].startswith("[FAIL] warehouse:")
     assert "DUCKDB_PATH" in proc.stdout.splitlines()[0]
+
+
+def test_short_secrets_are_redacted_too(tmp_path):
+    # a 3-character token (an admin's placeholder, a truncated paste) is still a secret; the
+    # folder named after it makes the advocacy check print it in a FAIL line
+    secret = "Q7z"
+    folder = tmp_path / f"exports-{secret}"
+    env = {"DUCKDB_PATH": str(tmp_path / "w.duckdb"), "HUBSPOT_ACCESS_TOKEN": secret,
+           "ADVOCACY_EXPORTS_DIR": str(folder)}
+    proc = run_check(env, tmp_path, "--source", "advocacy_platform")
+    assert proc.returncode == 1
+    (failed,) = [line for line in proc.stdout.splitlines() if line.startswith("[FAIL]")]
+    assert failed.startswith("[FAIL] advocacy_platform: exports folder") and "exports-***" in failed
+    assert secret not in proc.stdout + proc.stderr

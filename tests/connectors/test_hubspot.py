@@ -13,10 +13,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from connectors.hubspot import OBJECTS, HubSpotSource
+from connectors.hubspot import ASSOC_FAILED, LIST_LIMIT, OBJECTS, HubSpotSource
 from connectors.retry import RetryPolicy
-from connectors.source import Settings, SourceStopped
-from connectors.warehouse import Warehouse
+from connectors.sandbox.fakes._common import iso_ms
+from connectors.source import Progress, Settings, SourceStopped
+from connectors.warehouse import Warehouse, utcnow
 
 FAST = RetryPolicy(attempts=6, base_delay=0.05, max_delay=1.0)
 
@@ -27,10 +28,12 @@ def run_sync(env: dict[str, str], db: Path, **kwargs: object):
         return source.sync(**kwargs), source
 
 
-def assert_equal_to_store(store_path: Path, db: Path, hubspot_state) -> None:
+def assert_equal_to_store(store_path: Path, db: Path, hubspot_state,
+                          keys: tuple[str, ...] = ("contacts", "companies", "deals", "associations",
+                                                   "owners")) -> None:
     store_state, raw_state = hubspot_state
     expected, got = store_state(store_path), raw_state(db)
-    for key in ("contacts", "companies", "deals", "associations", "owners"):
+    for key in keys:
         assert got[key] == expected[key], f"hubspot {key} differ from the store"
 
 
@@ -243,3 +246,205 @@ def test_check_reports_a_rejected_token(sandbox_env, tmp_path):
     assert [f.ok for f in findings] == [False]
     assert "401" in findings[0].what and "HUBSPOT_ACCESS_TOKEN" in findings[0].fix
     assert "pat-na1-wrong" not in findings[0].line()
+
+
+# -- crash safety of deletes, association errors, archived paging --------------------------------
+class Crash(Exception):
+    """The process dying mid-run (raised from a hook, after or inside a transaction)."""
+
+
+class CrashAfterPage(Progress):
+    """Stops the sync right after the first committed page of ``obj``."""
+
+    def __init__(self, obj: str) -> None:
+        super().__init__(quiet=True)
+        self.obj = obj
+
+    def page(self, source: str, obj: str, pages: int, records: int) -> None:
+        if obj == self.obj:
+            raise Crash(f"killed after {obj} page {pages}")
+
+
+def edit_store(store_path: Path, sql: str, params: tuple = ()) -> None:
+    """Change the world the fake serves (its readers see each commit at once)."""
+    conn = sqlite3.connect(store_path)
+    try:
+        conn.execute(sql, params)
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def store_rows(store_path: Path, sql: str, params: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+    try:
+        return conn.execute(sql, params).fetchall()
+    finally:
+        conn.close()
+
+
+def merge_contacts(store_path: Path, survivor: int, merged_away: int, at_ms: int) -> None:
+    """A HubSpot merge: the survivor lists the merged-away id and is modified; the merged-away
+    contact leaves the API altogether (neither live nor archived)."""
+    edit_store(store_path, "UPDATE hubspot_object SET updated_at_ms = ?, "
+               "props = json_set(props, '$.hs_merged_object_ids', ?, '$.lastmodifieddate', ?) "
+               "WHERE object_type = 'contacts' AND id = ?",
+               (at_ms, str(merged_away), iso_ms(at_ms), survivor))
+    edit_store(store_path, "DELETE FROM hubspot_object WHERE object_type = 'contacts' AND id = ?",
+               (merged_away,))
+
+
+def contact_deleted(db: Path, oid: int) -> bool:
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        return conn.execute("SELECT _is_deleted FROM hubspot.contacts WHERE id = ?", [str(oid)]).fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_merge_delete_commits_with_the_survivor_page(fresh_sandbox, tmp_path):
+    """The merged-away contact is marked deleted in the transaction of the page that carried
+    its survivor: a run killed right after that page (its cursor past the survivor) has lost
+    nothing, and the next run, which never reads the survivor again, need not find it."""
+    sb = fresh_sandbox()
+    env = {**sb.env(), "HUBSPOT_SEARCH_LOOKBACK_MINUTES": "0"}
+    db = tmp_path / "wh.duckdb"
+    run_sync(env, db, objects=["contacts"])
+    live = [i for (i,) in store_rows(sb.store_path, "SELECT id FROM hubspot_object WHERE "
+                                     "object_type = 'contacts' AND archived = 0 AND json_extract("
+                                     "props, '$.hs_merged_object_ids') IS NULL ORDER BY id LIMIT 5")]
+    survivor, merged_away, other, survivor2, merged_away2 = live
+    (newest,) = store_rows(sb.store_path, "SELECT max(updated_at_ms) FROM hubspot_object")[0]
+    assert not contact_deleted(db, merged_away)
+
+    merge_contacts(sb.store_path, survivor, merged_away, newest + 60_000)
+    with Warehouse(db) as wh:
+        source = HubSpotSource(Settings(env), wh, CrashAfterPage("contacts"), retry_policy=FAST)
+        with pytest.raises(Crash):
+            source.sync(objects=["contacts"])
+        cursor = wh.get_cursor("hubspot", "contacts")
+    assert cursor["modified_since_ms"] >= newest + 60_000, "the survivor's page committed"
+    assert contact_deleted(db, merged_away), "the merge was lost with the run"
+
+    # A later change moves the search floor past the survivor: it is never read again.
+    edit_store(sb.store_path, "UPDATE hubspot_object SET updated_at_ms = ?, props = json_set("
+               "props, '$.lastmodifieddate', ?) WHERE object_type = 'contacts' AND id = ?",
+               (newest + 120_000, iso_ms(newest + 120_000), other))
+    run_sync(env, db, objects=["contacts"])
+    assert contact_deleted(db, merged_away)
+    assert not contact_deleted(db, survivor)
+
+    # A merge is counted as a delete of the run that saw it.
+    merge_contacts(sb.store_path, survivor2, merged_away2, newest + 180_000)
+    started = utcnow()
+    result, _ = run_sync(env, db, objects=["contacts"])
+    (contacts,) = [o for o in result.objects if o.object == "contacts"]
+    assert contacts.deleted == 1
+    assert contact_deleted(db, merged_away2) and not contact_deleted(db, survivor2)
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        synced = conn.execute("SELECT _synced_at FROM hubspot.contacts WHERE id = ?",
+                              [str(merged_away2)]).fetchone()[0]
+    finally:
+        conn.close()
+    assert synced >= started
+
+
+def deal_with_associations(store_path: Path) -> str:
+    rows = store_rows(store_path, "SELECT a.from_id FROM hubspot_association a JOIN hubspot_object o "
+                      "ON o.object_type = 'deals' AND o.id = a.from_id AND o.archived = 0 "
+                      "WHERE a.from_type = 'deals' AND a.to_type = 'contacts' ORDER BY a.from_id LIMIT 1")
+    return str(rows[0][0])
+
+
+def assoc_quarantine(db: Path) -> list[tuple]:
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        return conn.execute("SELECT record_id, reason FROM hubspot._quarantine "
+                            "WHERE object = 'deal_contact_associations' ORDER BY 1").fetchall()
+    finally:
+        conn.close()
+
+
+def test_failed_association_read_keeps_rows_and_is_quarantined(fresh_sandbox, hubspot_state, tmp_path):
+    """A 207 per-item error other than OBJECT_NOT_FOUND never deletes a deal's associations:
+    the deal is read once more, then quarantined and counted; its stored rows stay."""
+    sb = fresh_sandbox()
+    db = tmp_path / "wh.duckdb"
+    run_sync(sb.env(), db, objects=["deals"])
+    deal = deal_with_associations(sb.store_path)
+    before = hubspot_state[1](db)["associations"]
+    assert any(d == deal for d, _, _ in before)
+
+    sb.hubspot.app.fail_association_reads([deal])          # every time
+    sb.hubspot.reset_log()
+    result, _ = run_sync(sb.env(), db, objects=["deals"], full_refresh=True)
+    assert sb.hubspot.requests("POST", "/crm/v4/associations/")[0].status == 207
+    assert sb.hubspot.app.assoc_failures_served[deal] == 2, "read, then retried once"
+    assert hubspot_state[1](db)["associations"] == before, "the failed deal's rows were deleted"
+    assert_equal_to_store(sb.store_path, db, hubspot_state, ("deals", "associations"))
+    assert assoc_quarantine(db) == [(deal, ASSOC_FAILED)]
+    (assoc,) = [o for o in result.objects if o.object == "deal_contact_associations"]
+    assert assoc.quarantined == 1
+
+
+def test_transient_association_error_is_retried(fresh_sandbox, hubspot_state, tmp_path):
+    """An error the client cannot tie to an id (no context) still counts as not read: that
+    deal is retried, and the retry's answer is stored. Nothing is quarantined."""
+    sb = fresh_sandbox()
+    db = tmp_path / "wh.duckdb"
+    deal = deal_with_associations(sb.store_path)
+    sb.hubspot.app.fail_association_reads([deal], times=1, attributed=False)
+    result, _ = run_sync(sb.env(), db, objects=["deals"])
+    assert sb.hubspot.app.assoc_failures_served[deal] == 1
+    assert_equal_to_store(sb.store_path, db, hubspot_state, ("deals", "associations"))
+    assert assoc_quarantine(db) == []
+    (assoc,) = [o for o in result.objects if o.object == "deal_contact_associations"]
+    assert assoc.quarantined == 0 and assoc.records > 0
+
+
+class RecordingWarehouse(Warehouse):
+    """Records each upsert of archived rows (size, transaction) and can die at the Nth."""
+
+    def __init__(self, path: Path, crash_at: int | None = None) -> None:
+        super().__init__(path)
+        self.crash_at = crash_at
+        self.archived: list[tuple[int, int]] = []       # (rows, transaction number)
+        self.tx_number = 0
+
+    def transaction(self):  # type: ignore[override]
+        if not self._in_tx:
+            self.tx_number += 1
+        return super().transaction()
+
+    def upsert(self, table, rows, **kwargs):  # type: ignore[override]
+        if isinstance(rows, list) and rows and all(r.get("_is_deleted") for r in rows):
+            self.archived.append((len(rows), self.tx_number))
+            if self.crash_at is not None and len(self.archived) == self.crash_at:
+                raise Crash("killed while writing archived records")
+        return super().upsert(table, rows, **kwargs)
+
+
+def test_archived_records_stream_one_page_per_transaction(fresh_sandbox, hubspot_state, tmp_path):
+    sb = fresh_sandbox()
+    edit_store(sb.store_path, "UPDATE hubspot_object SET archived = 1, archived_at_ms = updated_at_ms "
+               "WHERE object_type = 'contacts' AND id IN (SELECT id FROM hubspot_object "
+               "WHERE object_type = 'contacts' AND archived = 0 ORDER BY id LIMIT 250)")
+    (archived,) = store_rows(sb.store_path, "SELECT count(*) FROM hubspot_object "
+                             "WHERE object_type = 'contacts' AND archived = 1")[0]
+    assert archived > 2 * LIST_LIMIT
+    db = tmp_path / "wh.duckdb"
+    with RecordingWarehouse(db, crash_at=3) as wh:
+        source = HubSpotSource(Settings(sb.env()), wh, retry_policy=FAST)
+        with pytest.raises(Crash):
+            source.sync(objects=["contacts"])
+        sizes = [n for n, _ in wh.archived]
+        assert sizes[:2] == [LIST_LIMIT, LIST_LIMIT], "archived records are written a page at a time"
+        assert len({tx for _, tx in wh.archived}) == len(wh.archived), "one transaction per page"
+        kept = wh.conn.execute("SELECT count(*) FILTER (_is_deleted) FROM hubspot.contacts").fetchone()[0]
+        assert kept == 2 * LIST_LIMIT, "the pages before the crash are kept"
+    result, _ = run_sync(sb.env(), db, objects=["contacts"])
+    (contacts,) = [o for o in result.objects if o.object == "contacts"]
+    assert contacts.deleted == archived - 2 * LIST_LIMIT
+    expected, got = hubspot_state[0](sb.store_path), hubspot_state[1](db)
+    assert got["contacts"] == expected["contacts"]

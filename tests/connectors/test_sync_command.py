@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -12,7 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.source import Settings
+from connectors.commands import sync as sync_command
+from connectors.source import Settings, redact
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_PREFIXES = ("HUBSPOT_", "SALESFORCE_", "GA4_", "GOOGLE_APPLICATION_CREDENTIALS",
@@ -103,3 +107,61 @@ def test_killed_sync_resumes_without_duplicates(fresh_sandbox, hubspot_state, tm
     expected, got = store_state(sb.store_path), raw_state(db)
     for key in ("contacts", "companies", "deals", "associations", "owners"):
         assert got[key] == expected[key], key
+
+
+def test_secret_in_a_source_exception_is_not_printed_even_with_its_traceback(tmp_path):
+    # the advocacy source fails with the folder (named after the token) in its message; with -v
+    # the command logs the traceback too, and neither may show the token
+    secret = "pat-na1-0000-secret-in-a-traceback"
+    env = command_env({"HUBSPOT_ACCESS_TOKEN": secret,
+                       "ADVOCACY_EXPORTS_DIR": str(tmp_path / f"exports-{secret}")},
+                      tmp_path / "wh.duckdb")
+    proc = advocacy("-v", "sync", "--source", "advocacy_platform", env=env, cwd=tmp_path)
+    assert proc.returncode == 1
+    assert "advocacy_platform: FAILED" in proc.stderr and "exports-***" in proc.stderr
+    assert "Traceback" in proc.stderr and "FileNotFoundError" in proc.stderr   # it was logged
+    assert secret not in proc.stdout + proc.stderr
+
+
+def run_in_process(monkeypatch, env: dict[str, str]) -> int:
+    monkeypatch.setattr(Settings, "from_environment", classmethod(lambda cls, env_file=None: cls(env)))
+    args = argparse.Namespace(source=["advocacy_platform"], full_refresh=False, quiet=True,
+                              env_file="absent.env")
+    return sync_command.run(args, out=io.StringIO(), err=io.StringIO())
+
+
+def test_log_filter_redacts_tracebacks_and_is_added_once(monkeypatch, tmp_path):
+    secret = "s3cr3t-token-value"
+    env = {"HUBSPOT_ACCESS_TOKEN": secret, "DUCKDB_PATH": str(tmp_path / "wh.duckdb"),
+           "ADVOCACY_EXPORTS_DIR": str(tmp_path / f"exports-{secret}")}
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        assert run_in_process(monkeypatch, env) == 1
+        assert run_in_process(monkeypatch, env) == 1
+        filters = [f for f in handler.filters if isinstance(f, sync_command.RedactingFilter)]
+        assert len(filters) == 1, handler.filters
+        # a record logged with exc_info by anyone is redacted too, stack included
+        try:
+            raise RuntimeError(f"token {secret} rejected")
+        except RuntimeError:
+            logging.getLogger("connectors.somewhere").warning("boom", exc_info=True, stack_info=True)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+    text = stream.getvalue()
+    assert text.count("Traceback") >= 3 and "RuntimeError: token *** rejected" in text
+    assert "FileNotFoundError" in text and secret not in text
+
+
+def test_redact_hides_every_secret_of_any_length():
+    settings = Settings({"HUBSPOT_ACCESS_TOKEN": "abcdef", "SALESFORCE_PASSWORD": "pw",
+                         "SALESFORCE_SECURITY_TOKEN": "", "SALESFORCE_CLIENT_SECRET": "abc"})
+    assert settings.secrets() == ["abcdef", "pw", "abc"]
+    assert settings.redact("t=abcdef p=pw c=abc x") == "t=*** p=*** c=*** x"   # longest first
+    assert settings.redact("") == "" and redact("nothing to hide", ["", ""]) == "nothing to hide"
+    assert redact("a-b", ["a", "b"]) == "***-***"

@@ -168,7 +168,8 @@ def serve(path: Path, certs: tuple[Path, Path], faults: str | None = None, **kwa
 
 @pytest.fixture(scope="module")
 def server(store_path: Path, certs: tuple[Path, Path]) -> Iterator[FakeServer]:
-    with serve(store_path, certs) as s:
+    # Bulk jobs: ready at once, but the first status GET still answers InProgress
+    with serve(store_path, certs, bulk_in_progress_polls=1, bulk_seconds=0.0) as s:
         yield s
 
 
@@ -394,8 +395,81 @@ def test_deleted_endpoint(sf: Salesforce) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
+# Composite Batch and record counts
+# ---------------------------------------------------------------------------------------------
+def test_composite_batch_describes_and_record_counts(server: FakeServer, sf: Salesforce) -> None:
+    server.reset_log()
+    def used() -> int:
+        daily = sf.limits()["DailyApiRequests"]
+        return int(daily["Max"]) - int(daily["Remaining"])
+
+    usage_before = used()
+    body = sf.restful("composite/batch", method="POST", json={"batchRequests": [
+        {"method": "GET", "url": "v59.0/sobjects/Lead/describe"},
+        {"method": "GET", "url": "v59.0/sobjects/CurrencyType/describe"},   # single-currency world
+        {"method": "GET", "url": "v59.0/limits/recordCount?sObjects=Lead,LeadHistory,CurrencyType,User"},
+        {"method": "GET", "url": "v59.0/query/?q=SELECT+Id+FROM+Lead+LIMIT+3"},
+    ]})
+    assert body["hasErrors"] is True
+    lead, currency, counts, query = body["results"]
+    assert lead["statusCode"] == 200 and lead["result"] == sf.Lead.describe()
+    assert currency["statusCode"] == 404 and currency["result"][0]["errorCode"] == "NOT_FOUND"
+    # history objects and objects the org lacks are left out; the recycle bin is not counted
+    assert counts["statusCode"] == 200
+    assert counts["result"] == {"sObjects": [{"count": len(LIVE), "name": "Lead"},
+                                             {"count": len(USERS), "name": "User"}]}
+    assert query["statusCode"] == 200 and len(query["result"]["records"]) == 3
+    # one request on the wire; every subrequest counts against the API limit
+    batch_log = [e for e in server.requests() if "/composite/" in e.path]
+    assert len(batch_log) == 1
+    # four subrequests, the describe compared above, and the limits call itself
+    assert used() - usage_before == 4 + 1 + 1
+
+    halted = sf.restful("composite/batch", method="POST", json={"haltOnError": True, "batchRequests": [
+        {"method": "GET", "url": "v59.0/sobjects/Nope/describe"},
+        {"method": "GET", "url": "v59.0/sobjects/Lead/describe"}]})
+    assert [r["statusCode"] for r in halted["results"]] == [404, 412]
+    assert halted["results"][1]["result"][0]["errorCode"] == "BATCH_PROCESSING_HALTED"
+    with pytest.raises(SalesforceMalformedRequest):
+        sf.restful("composite/batch", method="POST", json={"batchRequests": [
+            {"method": "GET", "url": "v59.0/sobjects/Lead/describe"}] * 26})
+    unsupported = sf.restful("composite/batch", method="POST", json={"batchRequests": [
+        {"method": "GET", "url": "v59.0/jobs/query"},
+        {"method": "GET", "url": "v60.5/sobjects/Lead/describe"}]})
+    assert [r["statusCode"] for r in unsupported["results"]] == [400, 400]
+
+
+def test_composite_batch_faults_hit_the_outer_request_only(store_path: Path, certs) -> None:
+    with serve(store_path, certs, "salesforce:503@1x1") as srv:
+        sf1 = client(srv, certs[0])
+        batch = {"batchRequests": [{"method": "GET", "url": f"v59.0/sobjects/{o}/describe"}
+                                   for o in ("Lead", "User", "Opportunity")]}
+        with pytest.raises(SalesforceGeneralError) as exc:   # the token request is exempt
+            sf1.restful("composite/batch", method="POST", json=batch)
+        assert exc.value.status == 503
+        again = sf1.restful("composite/batch", method="POST", json=batch)
+        assert [r["statusCode"] for r in again["results"]] == [200, 200, 200]
+        assert len(srv.requests(faulted=True)) == 1
+
+
+# ---------------------------------------------------------------------------------------------
 # Bulk API 2.0
 # ---------------------------------------------------------------------------------------------
+def test_bulk2_job_completes_by_the_clock(store_path: Path, certs) -> None:
+    with serve(store_path, certs, bulk_seconds=0.3) as srv:
+        sf1 = client(srv, certs[0])
+        bulk = sf1.bulk2.Lead._client
+        job = bulk.create_job("query", "SELECT Id FROM Lead")
+        assert bulk.get_job(job["id"], True)["state"] == "InProgress"     # too early
+        time.sleep(0.35)
+        assert bulk.get_job(job["id"], True)["state"] == "JobComplete"   # one poll after the wait
+        quick = bulk.create_job("query", "SELECT Id FROM Lead LIMIT 5")
+        time.sleep(0.35)
+        # results straight away once the job is done (no status GET needed)
+        page = bulk.get_query_results(quick["id"], "", 100)
+        assert page["number_of_records"] == 5 and page["locator"] == ""
+
+
 def test_bulk2_query_pages(server: FakeServer, sf: Salesforce, tmp_path: Path) -> None:
     server.reset_log()
     soql_text = "SELECT Id, IsConverted, Email, SystemModstamp, Owner.Name FROM Lead"

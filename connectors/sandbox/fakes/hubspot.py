@@ -31,6 +31,9 @@ Behaviour (see ``shared/reference/api_wire.md`` parts A and E):
   associations or unknown come back in ``errors`` with 207) and the per-object GET.
 * Faults: ``429`` (HubSpot's TEN_SECONDLY_ROLLING body, Retry-After when configured),
   ``500/502/503``, ``expire`` (401 in HubSpot's shape), ``drop``, ``slow``, ``lag``.
+* Test hook :meth:`HubSpotApp.fail_association_reads`: the v4 association batch read answers
+  207 with a per-item ``INTERNAL_ERROR`` (not ``OBJECT_NOT_FOUND``) for the given from-ids,
+  a set number of times or always.
 """
 
 from __future__ import annotations
@@ -126,6 +129,32 @@ class HubSpotApp(App):
         self._rate_lock = threading.Lock()
         self._window: collections.deque[float] = collections.deque()
         self._daily = 0
+        self._assoc_failures: dict[str, int | None] = {}   # from-id -> times left (None: always)
+        self._assoc_unattributed = False
+        self.assoc_failures_served: collections.Counter[str] = collections.Counter()
+
+    def fail_association_reads(self, ids: list[str] | set[str], times: int | None = None, *,
+                               attributed: bool = True) -> None:
+        """Test hook: the v4 association batch read answers these from-ids with a per-item
+        error (207, category ``INTERNAL_ERROR``) ``times`` times each (None: every time).
+        ``attributed=False`` leaves the id out of the error's context (an error the client
+        cannot tie to an input). ``assoc_failures_served`` counts the errors served per id."""
+        with self._rate_lock:
+            for i in ids:
+                self._assoc_failures[str(i)] = times
+            self._assoc_unattributed = not attributed
+
+    def _take_assoc_failure(self, key: str) -> bool:
+        with self._rate_lock:
+            if key not in self._assoc_failures:
+                return False
+            left = self._assoc_failures[key]
+            if left is not None:
+                if left <= 0:
+                    return False
+                self._assoc_failures[key] = left - 1
+            self.assoc_failures_served[key] += 1
+            return True
 
     # -- error shapes ---------------------------------------------------------------------
     def _error(self, status: int, category: str, message: str, **extra: Any) -> Response:
@@ -556,6 +585,16 @@ class HubSpotApp(App):
         started = iso_ms(int(time.time() * 1000))
         for item in inputs:
             key = str(item.get("id")) if isinstance(item, dict) else str(item)
+            if self._take_assoc_failure(key):
+                context = {} if self._assoc_unattributed else {
+                    "fromObjectId": [key], "toObjectType": [_SINGULAR[to_t].upper()]}
+                errors.append({
+                    "status": "error", "category": "INTERNAL_ERROR",
+                    "message": f"Failed to read the {_SINGULAR[to_t]} associations of "
+                               f"{_SINGULAR[t]} {key}; try again.",
+                    "context": context,
+                })
+                continue
             targets = self._assoc_targets(t, int(key), to_t) if key.isdigit() else []
             if not targets:
                 errors.append({

@@ -132,7 +132,7 @@ class _Job:
     column_delimiter: str
     line_ending: str
     state: str = "UploadComplete"
-    polls: int = 0
+    polls: int = 0                   # status GETs answered InProgress
     api_version: float = 59.0
     ready_at: float = 0.0            # time.monotonic() from which the job may be complete
 
@@ -783,21 +783,25 @@ class SalesforceApp(App):
                 self._jobs.pop(next(iter(self._jobs)))
         return Response.json(200, job.info(complete=False))
 
-    def _advance(self, job: _Job) -> None:
-        """Moves a job on by the clock (and the in-progress polls knob); under the lock."""
-        if job.state in ("UploadComplete", "InProgress"):
-            done = job.polls > self.bulk_in_progress_polls and time.monotonic() >= job.ready_at
-            job.state = "JobComplete" if done else ("InProgress" if job.polls else job.state)
+    def _ready(self, job: _Job) -> bool:
+        """Whether the job may be complete: ``bulk_in_progress_polls`` status GETs have
+        answered InProgress and its processing time has passed."""
+        return job.polls >= self.bulk_in_progress_polls and time.monotonic() >= job.ready_at
 
     def _poll(self, job: _Job) -> dict[str, Any]:
         with self._lock:
-            job.polls += 1
-            self._advance(job)
+            if job.state in ("UploadComplete", "InProgress"):
+                if self._ready(job):
+                    job.state = "JobComplete"
+                else:
+                    job.state = "InProgress"
+                    job.polls += 1          # InProgress answers given
             return job.info(complete=True)
 
     def _results(self, request: Request, job: _Job) -> Response:
         with self._lock:
-            self._advance(job)
+            if job.state in ("UploadComplete", "InProgress") and self._ready(job):
+                job.state = "JobComplete"
             state = job.state
         if state != "JobComplete":
             return _error(
