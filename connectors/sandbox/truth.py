@@ -26,20 +26,29 @@ Shape (all lists sorted, all money in the reporting currency rounded to cents)::
       won_revenue_by_segment: {segment: amount}
       advocates: {all_time: {advocate_id: {clicks, engagements, posts, sessions, leads_sourced}},
                   by_quarter: [{advocate_id, period_start, <same fields>}]}
-      reps: [{rep_id, rep_email, period_start, quota_amount, won_amount, attainment}]
+      reps: [{rep_id, rep_email, period_start, quota_amount, won_amount, attainment, is_advocate,
+              own_advocacy_sessions, own_advocacy_leads}]
+      web_traffic: [{date, segment, network, sessions, engaged_sessions, key_events,
+                     leads_created}]   (GA4's daily report; network (none) for other traffic)
+      advocacy_value: [{period_grain, period_start, network, posts, clicks, engagements,
+                        advocacy_sessions}]
       attribution: {sample_opportunity_ids, credits: [{opportunity_id, touch_id, model, credit,
                     touch_date, channel, segment, advocate_id, post_id}] (credit > 0 only),
                     credited_pipeline_by_segment{model{segment}}, credited_won_by_segment{...},
                     sourced_pipeline_by_segment, sourced_won_by_segment,
-                    influenced{opportunities, pipeline, won}, opportunities,
+                    influenced{opportunities, pipeline, won},
+                    influenced_by_segment{segment{opportunities, pipeline, won}},
+                    credited_opportunities_by_segment{model{segment}}, opportunities,
                     unattributed_opportunities, pipeline_total, won_total}
       segments: {people, by_segment, by_segment_basis: [{segment, segment_basis, people}],
                  inferred_stages{stage: people}}
       identity: {people, records{...}, people_in_both_crms, people_hubspot_only,
-                 people_salesforce_only, people_with_visitor_id, people_after_as_of}
+                 people_salesforce_only, people_with_visitor_id, people_with_ga4_touch,
+                 people_after_as_of}
       ga4: {days, rows, collapsed_days, other_row_sessions, sessions_without_visitor_id,
             total_sessions, threshold}
-      data_quality: {quarantined_opportunities, unclassified_rows}
+      data_quality: {quarantined_opportunities, unclassified_rows, unclassified_source_medium,
+                     unclassified_sessions}
     gap: leads_with_different_segment, segment_moves_observable_to_world, ...
 """
 
@@ -61,6 +70,7 @@ from connectors.sandbox.truth_rules import (
     GA_TRAFFIC_DIMENSIONS,
     LEAD_STATUS_STAGE,
     MODELS,
+    NETWORK_ALIASES,
     NOT_SET,
     OTHER,
     UNATTRIBUTED,
@@ -70,6 +80,7 @@ from connectors.sandbox.truth_rules import (
     collapse_other,
     md5,
     model_credits,
+    normalise,
     parse_date,
     parse_datetime,
     period_start,
@@ -92,6 +103,10 @@ STAGES = ("mql", "sql", "opportunity", "won")
 # (YYYY-MM-DD, the DATE column of ga4.visitor_sessions cast to text).
 TOUCH_ID_FORMAT = "md5(date ISO|visitor_id|source|medium|campaign|ad_content|term|landing_page)"
 SF_SOBJECTS = {t.name: t.source_object for t in schema.tables_of("salesforce")}
+# web_traffic_by_segment / advocacy_value: the network of advocacy traffic without a network
+# value, and the network of every non-advocacy row.
+UNKNOWN_NETWORK = "(unknown)"
+NO_NETWORK = "(none)"
 
 
 def _r2(x: float) -> float:
@@ -538,25 +553,37 @@ class World:
                     stats["not_set_sessions"] += m[0]
         return out, stats
 
-    def traffic_counts(self) -> dict[str, int]:
-        """ga4.traffic_daily as the report without the visitor dimension serves it (per date)."""
+    def traffic_rows(self) -> list[GARow]:
+        """ga4.traffic_daily as the report without the visitor dimension serves it: rows grouped
+        by (date, source, medium, campaign, ad_content) as served, the ``(other)`` rule per date."""
+        cached = getattr(self, "_traffic", None)
+        if cached is not None:
+            return cached
         last = self.as_of.strftime("%Y%m%d")
         grouped: dict[str, dict[tuple[str, ...], list[int]]] = defaultdict(dict)
         idx = {"date": 0, "source": 1, "medium": 2, "campaign": 3, "ad_content": 4}
         assert tuple(idx) == GA_TRAFFIC_DIMENSIONS
         for row in self.conn.execute(
-            "SELECT date, source, medium, campaign, ad_content, sessions FROM ga4_row WHERE date <= ?",
+            "SELECT date, source, medium, campaign, ad_content, sessions, engaged_sessions, "
+            "key_events FROM ga4_row WHERE date <= ?",
             (last,),
         ):
             dims = (row[0], *(served(v) for v in row[1:5]))
-            acc = grouped[row[0]].setdefault(dims, [0])
+            acc = grouped[row[0]].setdefault(dims, [0, 0, 0])
             acc[0] += row[5]
-        n = sessions = 0
+            acc[1] += row[6]
+            acc[2] += row[7]
+        out: list[GARow] = []
         for date in sorted(grouped):
             rows, _ = collapse_other([(d, tuple(m)) for d, m in grouped[date].items()], self.threshold)
-            n += len(rows)
-            sessions += sum(m[0] for _, m in rows)
-        return {"live": n, "deleted": 0, "sessions": sessions}
+            out.extend(GARow(dims, m[0], m[1], m[2]) for dims, m in sorted(rows))
+        self._traffic: list[GARow] | None = out
+        return out
+
+    def traffic_counts(self) -> dict[str, int]:
+        """Rows and sessions of ga4.traffic_daily."""
+        rows = self.traffic_rows()
+        return {"live": len(rows), "deleted": 0, "sessions": sum(r.sessions for r in rows)}
 
     # -- counts ----------------------------------------------------------------------------------
     def counts(self, visitor_stats: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -754,11 +781,30 @@ def _advocates(world: World, st: PartState, rows: list[GARow]) -> dict[str, Any]
     }
 
 
-def _reps(world: World) -> list[dict[str, Any]]:
+def _rep_advocates(world: World) -> dict[str, str]:
+    """advocate id -> Salesforce user id: the advocate's email (of its latest post, by
+    ``posted_at`` then post id; the roster seed is empty) is the user's (smallest user id)."""
+    latest: dict[str, tuple[dt.datetime, str, str]] = {}
+    for adv, email, posted, pid in world.conn.execute(
+        "SELECT advocate_id, advocate_email, posted_at, post_id FROM advocacy_post"
+    ):
+        adv = _text(adv)
+        when = parse_datetime(posted) or dt.datetime.min.replace(tzinfo=dt.UTC)
+        if adv and (adv not in latest or (when, pid) > latest[adv][:2]):
+            latest[adv] = (when, pid, _email(email))
+    out = {}
+    for adv, (_, _, email) in latest.items():
+        user = world.user_by_email.get(email) if email else None
+        if user:
+            out[adv] = user
+    return out
+
+
+def _reps(world: World, st: PartState, rows: list[GARow]) -> list[dict[str, Any]]:
     quota: dict[tuple[str, dt.date], float] = defaultdict(float)
     for f in world.sf["ForecastingQuota"].values():
         owner, start = _text(f.get("QuotaOwnerId")), parse_date(f.get("StartDate"))
-        if not owner or start is None:
+        if not owner or start is None or start > world.as_of:
             continue
         rate = world.rates.rate(f.get(catalog.CURRENCY_FIELD), start)
         if rate is None or rate == 0:
@@ -769,6 +815,21 @@ def _reps(world: World) -> list[dict[str, Any]]:
         opp = world.opportunities[oid]
         if opp.is_won and opp.owner_user_id and opp.close_date is not None:
             won[(opp.owner_user_id, period_start(opp.close_date, "quarter", world.fiscal))] += opp.amount
+    user_of = _rep_advocates(world)
+    own_sessions: dict[tuple[str, dt.date], int] = defaultdict(int)
+    for row in rows:
+        cls = _classify(*row.dims[2:7])
+        if cls.segment == "advocacy" and cls.advocate_id in user_of:
+            d = parse_date(row.dims[0])
+            assert d is not None
+            own_sessions[(user_of[cls.advocate_id], period_start(d, "quarter", world.fiscal))] += row.sessions
+    own_leads: dict[tuple[str, dt.date], int] = defaultdict(int)
+    for key in sorted(world.people):
+        t = st.sourcing[key]
+        if t is not None and t.cls.segment == "advocacy" and t.cls.advocate_id in user_of:
+            q = period_start(world.people[key].lead_date, "quarter", world.fiscal)
+            own_leads[(user_of[t.cls.advocate_id], q)] += 1
+    advocate_users = set(user_of.values())
     reps = {owner for owner, _ in quota}
     out = []
     for rep, q in sorted({k for k in quota} | {k for k in won if k[0] in reps}):
@@ -778,9 +839,77 @@ def _reps(world: World) -> list[dict[str, Any]]:
         out.append({
             "rep_id": rep, "rep_email": _email(user.get("Email")) or None,
             "period_start": q.isoformat(), "quota_amount": _r2(qa) if qa is not None else None,
-            "won_amount": _r2(wa), "attainment": round(wa / qa, 6) if qa else None,
+            "won_amount": _r2(wa), "attainment": _cred(wa / qa) if qa else None,
+            "is_advocate": rep in advocate_users,
+            "own_advocacy_sessions": own_sessions.get((rep, q), 0),
+            "own_advocacy_leads": own_leads.get((rep, q), 0),
         })
     return out
+
+
+def _traffic_key(cls: Classification) -> tuple[str, str]:
+    """(segment, network) of web_traffic_by_segment: advocacy rows by their network."""
+    if cls.segment == "advocacy":
+        return "advocacy", cls.network or UNKNOWN_NETWORK
+    return "other", NO_NETWORK
+
+
+def _traffic_cls(row: GARow) -> Classification:
+    # The daily report has no term dimension: utm_term is empty.
+    return _classify(*row.dims[1:5], "")
+
+
+def _web_traffic(world: World, st: PartState, traffic: list[GARow]) -> list[dict[str, Any]]:
+    """Per date x segment x network: the daily report's sessions / engaged sessions / key
+    events (all sessions), and leads_created = people whose lead date is the date, by their
+    segment and sourcing touch's network."""
+    fields = ("sessions", "engaged_sessions", "key_events", "leads_created")
+    cells: dict[tuple[str, str, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(fields, 0))
+    for r in traffic:
+        d = parse_date(r.dims[0])
+        assert d is not None
+        c = cells[(d.isoformat(), *_traffic_key(_traffic_cls(r)))]
+        c["sessions"] += r.sessions
+        c["engaged_sessions"] += r.engaged_sessions
+        c["key_events"] += r.key_events
+    for key in sorted(world.people):
+        t = st.sourcing[key]
+        seg_net = _traffic_key(t.cls) if t is not None else ("other", NO_NETWORK)
+        cells[(world.people[key].lead_date.isoformat(), *seg_net)]["leads_created"] += 1
+    return [{"date": d, "segment": s, "network": n, **v} for (d, s, n), v in sorted(cells.items())]
+
+
+def _advocacy_value(world: World, traffic: list[GARow]) -> list[dict[str, Any]]:
+    """Per period x network: posts / clicks / engagements of the platform export (network as
+    exported, lower-cased, aliases applied; by posted date) and advocacy_sessions of the daily
+    report's advocacy rows (by their network, ``(unknown)`` without one). Money (clicks x cpc)
+    is left to the reader of the ``network_values`` seed."""
+    fields = ("posts", "clicks", "engagements", "advocacy_sessions")
+    cells: dict[tuple[str, dt.date, str], dict[str, int]] = defaultdict(lambda: dict.fromkeys(fields, 0))
+
+    def add(d: dt.date, network: str, field: str, n: int) -> None:
+        for grain in GRAINS:
+            cells[(grain, period_start(d, grain, world.fiscal), network)][field] += n
+
+    for network, posted, clicks, likes, comments, shares in world.conn.execute(
+        "SELECT network, posted_at, clicks, likes, comments, shares FROM advocacy_post ORDER BY post_id"
+    ):
+        d = parse_date(posted)
+        if d is None or d > world.as_of:
+            continue
+        net = _text(network).lower()
+        net = NETWORK_ALIASES.get(net, net)
+        add(d, net, "posts", 1)
+        add(d, net, "clicks", clicks)
+        add(d, net, "engagements", likes + comments + shares)
+    for r in traffic:
+        seg, net = _traffic_key(_traffic_cls(r))
+        if seg == "advocacy":
+            d = parse_date(r.dims[0])
+            assert d is not None
+            add(d, net, "advocacy_sessions", r.sessions)
+    return [{"period_grain": g, "period_start": p.isoformat(), "network": n, **v}
+            for (g, p, n), v in sorted(cells.items())]
 
 
 def _credit_rows(world: World, st: PartState, oid: str) -> list[dict[str, Any]]:
@@ -834,6 +963,8 @@ def _attribution(world: World, st: PartState, sample: list[str]) -> dict[str, An
     sourced_pipe = dict.fromkeys(SEGMENTS, 0.0)
     sourced_won = dict.fromkeys(SEGMENTS, 0.0)
     influenced = {"opportunities": 0, "pipeline": 0.0, "won": 0.0}
+    infl_seg = {s: {"opportunities": 0, "pipeline": 0.0, "won": 0.0} for s in SEGMENTS}
+    opp_credit: dict[str, dict[str, float]] = {m: dict.fromkeys(SEGMENTS, 0.0) for m in MODELS}
     pipeline_total = won_total = 0.0
     unattributed = 0
     for oid in sorted(world.opportunities):
@@ -851,14 +982,22 @@ def _attribution(world: World, st: PartState, sample: list[str]) -> dict[str, An
             influenced["won"] += won_amount
         if not ts:
             unattributed += 1
+        # pipeline_by_segment.influenced_*: a touch of the segment; no touch counts as other.
+        touched = {t.cls.segment for t in ts} if ts else {"other"}
+        for s in touched:
+            infl_seg[s]["opportunities"] += 1
+            infl_seg[s]["pipeline"] += opp.amount
+            infl_seg[s]["won"] += won_amount
         for model in MODELS:
             if not ts:
                 pipe[model]["other"] += opp.amount
                 won[model]["other"] += won_amount
+                opp_credit[model]["other"] += 1.0
                 continue
             for t, c in zip(ts, st.credits[oid][model], strict=True):
                 pipe[model][t.cls.segment] += c * opp.amount
                 won[model][t.cls.segment] += c * won_amount
+                opp_credit[model][t.cls.segment] += c
     credits = [row for oid in sample for row in _credit_rows(world, st, oid)]
     return {
         "sample_opportunity_ids": sample,
@@ -869,6 +1008,11 @@ def _attribution(world: World, st: PartState, sample: list[str]) -> dict[str, An
         "sourced_won_by_segment": {s: _r2(v) for s, v in sourced_won.items()},
         "influenced": {"opportunities": influenced["opportunities"],
                        "pipeline": _r2(influenced["pipeline"]), "won": _r2(influenced["won"])},
+        "influenced_by_segment": {s: {"opportunities": v["opportunities"],
+                                      "pipeline": _r2(v["pipeline"]), "won": _r2(v["won"])}
+                                  for s, v in infl_seg.items()},
+        "credited_opportunities_by_segment": {m: {s: _cred(v) for s, v in opp_credit[m].items()}
+                                              for m in MODELS},
         "opportunities": len(world.opportunities),
         "unattributed_opportunities": unattributed,
         "pipeline_total": _r2(pipeline_total),
@@ -895,8 +1039,9 @@ def _segments(world: World, st: PartState) -> dict[str, Any]:
     }
 
 
-def _identity(world: World, *, observable: bool) -> dict[str, Any]:
+def _identity(world: World, st: PartState, *, observable: bool) -> dict[str, Any]:
     both = hs_only = sf_only = with_vid = 0
+    with_touch = sum(1 for k in world.people if any(not t.synthetic for t in st.touches_of[k]))
     for person in world.people.values():
         kinds = {m.split(":", 1)[0] for m in person.members}
         has_hs, has_sf = "hubspot" in kinds, bool(kinds & {"sf_lead", "sf_contact"})
@@ -913,13 +1058,17 @@ def _identity(world: World, *, observable: bool) -> dict[str, Any]:
         "people_hubspot_only": hs_only,
         "people_salesforce_only": sf_only,
         "people_with_visitor_id": with_vid,
+        "people_with_ga4_touch": with_touch,
         "people_after_as_of": world.people_after_as_of,
     }
 
 
 def _part_output(world: World, st: PartState, rows: list[GARow], stats: dict[str, Any],
-                 counts: dict[str, Any], sample: list[str], *, observable: bool) -> dict[str, Any]:
+                 counts: dict[str, Any], sample: list[str], traffic: list[GARow], *,
+                 observable: bool) -> dict[str, Any]:
     won_by_segment = dict.fromkeys(SEGMENTS, 0.0)
+    unclassified = [r for r in rows
+                    if r.dims[1] != OTHER and _classify(*r.dims[2:7]).channel == "unclassified"]
     for oid in sorted(world.opportunities):
         opp = world.opportunities[oid]
         if opp.is_won:
@@ -929,10 +1078,12 @@ def _part_output(world: World, st: PartState, rows: list[GARow], stats: dict[str
         "funnel": _funnel(world, st),
         "won_revenue_by_segment": {s: _r2(v) for s, v in won_by_segment.items()},
         "advocates": _advocates(world, st, rows),
-        "reps": _reps(world),
+        "reps": _reps(world, st, rows),
+        "web_traffic": _web_traffic(world, st, traffic),
+        "advocacy_value": _advocacy_value(world, traffic),
         "attribution": _attribution(world, st, sample),
         "segments": _segments(world, st),
-        "identity": _identity(world, observable=observable),
+        "identity": _identity(world, st, observable=observable),
         "ga4": {
             "days": stats["days"],
             "rows": stats["rows"],
@@ -944,9 +1095,10 @@ def _part_output(world: World, st: PartState, rows: list[GARow], stats: dict[str
         },
         "data_quality": {
             "quarantined_opportunities": world.quarantined,
-            "unclassified_rows": sum(
-                1 for r in rows
-                if r.dims[1] != OTHER and _classify(*r.dims[2:7]).channel == "unclassified"),
+            "unclassified_rows": sum(1 for r in unclassified),
+            "unclassified_source_medium": len({(normalise(r.dims[2]), normalise(r.dims[3]))
+                                               for r in unclassified}),
+            "unclassified_sessions": sum(r.sessions for r in unclassified),
         },
     }
 
@@ -989,6 +1141,7 @@ def compute_truth(store_path: str | Path, *, sample_size: int = 25) -> dict[str,
         obs = build_part(world, obs_rows, observable=True)
         wld = build_part(world, wld_rows, observable=False)
         counts = world.counts(obs_stats)
+        traffic = world.traffic_rows()
         sample = select_sample(world, obs, sample_size)
         return {
             "meta": {
@@ -1002,9 +1155,9 @@ def compute_truth(store_path: str | Path, *, sample_size: int = 25) -> dict[str,
                 "touch_id": TOUCH_ID_FORMAT,
                 "models": list(MODELS),
             },
-            "observable": _part_output(world, obs, obs_rows, obs_stats, counts, sample,
+            "observable": _part_output(world, obs, obs_rows, obs_stats, counts, sample, traffic,
                                        observable=True),
-            "world": _part_output(world, wld, wld_rows, wld_stats, counts, sample,
+            "world": _part_output(world, wld, wld_rows, wld_stats, counts, sample, traffic,
                                   observable=False),
             "gap": _gap(world, obs, wld, obs_stats),
         }

@@ -550,6 +550,23 @@ def test_request_efficiency(tmp_path: Path, warehouse_path: Path) -> None:
     assert constant == 2     # the token and one Composite Batch (describes + record counts)
     assert_raw_equals_store(warehouse_path, store_path)
 
+    # the default threshold (10,000): LeadHistory (no record count from the org: history
+    # objects are not counted) is probed by its first REST page, whose totalSize sends the
+    # rest to Bulk 2.0; the result is the same
+    assert served["LeadHistory"] >= 10_000, "the world is too small for this check"
+    bulk_path = tmp_path / "bulk.duckdb"
+    with Sandbox(store_path, tmp_path / "work2") as sb, Warehouse(bulk_path) as wh:
+        src = make_source(sb.env(), wh)
+        src.bulk_poll_seconds = 0.5
+        result = src.sync()
+        entries = sb.salesforce.requests()
+    history = next(o for o in result.objects if o.object == "lead_history")
+    assert "first page by REST, the rest by Bulk API 2.0" in history.note, history.note
+    jobs = [e for e in entries if e.method == "POST" and e.path.endswith("/jobs/query")]
+    polls = [e for e in entries if e.method == "GET" and re.search(r"/jobs/query/[^/]+$", e.path)]
+    assert len(jobs) == len(polls) >= 1
+    assert_raw_equals_store(bulk_path, store_path)
+
 
 # -- quarantine, full-refresh reconciliation, no secrets in output -------------------------------
 def test_quarantine_reconcile_and_no_secrets(fresh_sandbox: Any, warehouse_path: Path,

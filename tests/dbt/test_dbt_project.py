@@ -8,7 +8,10 @@ work on copies (of the warehouse file and of the project) so they never touch th
 
 from __future__ import annotations
 
+import csv
+import datetime as dt
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -25,6 +28,11 @@ DBT = Path(sys.executable).with_name("dbt")
 CONFIG_PREFIXES = ("HUBSPOT_", "SALESFORCE_", "GA4_", "GOOGLE_APPLICATION_CREDENTIALS",
                    "ADVOCACY_EXPORTS_DIR", "DUCKDB_PATH", "DBT_")
 MONEY = 0.01
+RATE = 1e-9
+SEGMENTS = ("advocacy", "other")
+TRANSITIONS = (("lead_to_mql", "mqls", "leads"), ("mql_to_sql", "sqls", "mqls"),
+               ("sql_to_opportunity", "opportunities", "sqls"), ("opportunity_to_won", "won", "opportunities"),
+               ("lead_to_won", "won", "leads"))
 
 
 def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -203,12 +211,16 @@ def test_advocates_equal_truth(built: dict, truth: dict) -> None:
 
 
 def test_reps_equal_truth(built: dict, truth: dict) -> None:
-    mart = {(r, str(q)): (quota, won, att) for r, q, quota, won, att in query(built["db"], """
-        select rep_id, period_start, quota_amount, won_amount, attainment from marts.rep_quota_vs_advocacy""")}
+    mart = {(r, str(q)): rest for r, q, *rest in query(built["db"], """
+        select rep_id, period_start, quota_amount, won_amount, attainment, is_advocate,
+               own_advocacy_sessions, own_advocacy_leads
+        from marts.rep_quota_vs_advocacy""")}
+    expected = set()
     for row in truth["observable"]["reps"]:
         key = (row["rep_id"], row["period_start"])
+        expected.add(key)
         assert key in mart, key
-        quota, won, attainment = mart[key]
+        quota, won, attainment, is_advocate, own_sessions, own_leads = mart[key]
         if row["quota_amount"] is None:
             assert quota is None, key
         else:
@@ -217,7 +229,56 @@ def test_reps_equal_truth(built: dict, truth: dict) -> None:
         if row["attainment"] is None:
             assert attainment is None, key
         else:
-            assert abs(attainment - row["attainment"]) <= 1e-6, key
+            assert abs(attainment - row["attainment"]) <= RATE, key
+        assert (is_advocate, own_sessions, own_leads) == (
+            row["is_advocate"], row["own_advocacy_sessions"], row["own_advocacy_leads"]), key
+    # Reps are users with a quota: any other row of the mart carries neither quota nor won amount.
+    for key, (quota, won, attainment, *_) in mart.items():
+        if key not in expected:
+            assert quota is None and won == 0 and attainment is None, key
+
+
+def test_quota_advocacy_correlation_equals_truth(built: dict, truth: dict) -> None:
+    """Per quarter over the reps with an attainment: counts, mean attainment of advocate and
+    other reps, and (n >= min_n_for_stats only) Pearson r / Spearman rho of attainment with
+    the rep's own advocacy sessions."""
+    min_n = 30  # dbt var min_n_for_stats
+    by_q: dict[str, list[dict]] = {}
+    for row in truth["observable"]["reps"]:
+        if row["attainment"] is not None:
+            by_q.setdefault(row["period_start"], []).append(row)
+    mart = {str(q): rest for q, *rest in query(built["db"], """
+        select period_start, n_reps, n_advocate_reps, pearson_r, spearman_rho,
+               mean_attainment_advocates, mean_attainment_others
+        from marts.quota_advocacy_correlation where period_grain = 'quarter'""")}
+    assert set(mart) == set(by_q)
+
+    def mean(xs: list[float]) -> float | None:
+        return sum(xs) / len(xs) if xs else None
+
+    def pearson(xs: list[float], ys: list[float]) -> float | None:
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+        sxx, syy = sum((x - mx) ** 2 for x in xs), sum((y - my) ** 2 for y in ys)
+        return sxy / math.sqrt(sxx * syy) if sxx and syy else None
+
+    def ranks(xs: list[float]) -> list[float]:
+        return [sum(1 for y in xs if y < x) + (sum(1 for y in xs if y == x) + 1) / 2 for x in xs]
+
+    def close(got: float | None, want: float | None) -> bool:
+        return (got is None and want is None) or (
+            got is not None and want is not None and abs(got - want) <= RATE)
+
+    for q, rows in by_q.items():
+        n, n_adv, r, rho, mean_adv, mean_other = mart[q]
+        att = [row["attainment"] for row in rows]
+        act = [float(row["own_advocacy_sessions"]) for row in rows]
+        assert (n, n_adv) == (len(rows), sum(row["is_advocate"] for row in rows)), q
+        assert close(mean_adv, mean([row["attainment"] for row in rows if row["is_advocate"]])), q
+        assert close(mean_other, mean([row["attainment"] for row in rows if not row["is_advocate"]])), q
+        big = len(rows) >= min_n
+        assert close(r, pearson(att, act) if big else None), q
+        assert close(rho, pearson(ranks(att), ranks(act)) if big else None), q
 
 
 def test_segments_and_identity_equal_truth(built: dict, truth: dict) -> None:
@@ -227,6 +288,193 @@ def test_segments_and_identity_equal_truth(built: dict, truth: dict) -> None:
     got = {(s, b): n for s, b, n in query(db, """
         select segment, segment_basis, count(*) from intermediate.int_person_segments group by all""")}
     assert got == {(r["segment"], r["segment_basis"]): r["people"] for r in seg["by_segment_basis"]}
+
+
+def test_identity_equals_truth(built: dict, truth: dict) -> None:
+    ident = truth["observable"]["identity"]
+    db = built["db"]
+    records = dict(query(db, "select record_type, count(*) from intermediate.int_person_records group by 1"))
+    assert records == {"hubspot": ident["records"]["hubspot_contacts"],
+                       "sf_lead": ident["records"]["salesforce_leads"],
+                       "sf_contact": ident["records"]["salesforce_contacts"]}
+    both, hs_only, sf_only = query(db, """
+        with kinds as (
+            select p.person_key,
+                   max(case when r.record_type = 'hubspot' then 1 else 0 end) as hs,
+                   max(case when r.record_type <> 'hubspot' then 1 else 0 end) as sf
+            from intermediate.int_people as p
+            inner join intermediate.int_person_records as r on r.person_key = p.person_key
+            group by p.person_key)
+        select sum(hs * sf), sum(hs * (1 - sf)), sum(sf * (1 - hs)) from kinds""")[0]
+    assert (both, hs_only, sf_only) == (ident["people_in_both_crms"], ident["people_hubspot_only"],
+                                        ident["people_salesforce_only"])
+    with_vid = query(db, """
+        select count(distinct v.person_key) from intermediate.int_person_visitors as v
+        inner join intermediate.int_people as p on p.person_key = v.person_key""")[0][0]
+    assert with_vid == ident["people_with_visitor_id"]
+
+
+def test_data_quality_equals_truth(built: dict, truth: dict) -> None:
+    obs = truth["observable"]
+    ident, ga, dq = obs["identity"], obs["ga4"], obs["data_quality"]
+    rows: dict[tuple[str, str], list] = {}
+    for check, source, value, detail in query(built["db"], 'select "check", source, value, detail from marts.data_quality'):
+        rows.setdefault((check, source), []).append((value, detail))
+
+    def one(check: str, source: str) -> tuple[float, str]:
+        assert len(rows.get((check, source), [])) == 1, (check, source)
+        return rows[(check, source)][0]
+
+    # identity match rate: people with at least one GA4 touch, of all people
+    value, detail = one("identity_match_rate", "crm")
+    assert abs(value - ident["people_with_ga4_touch"] / ident["people"]) <= RATE
+    assert detail.endswith(f": {ident['people_with_ga4_touch']} of {ident['people']}"), detail
+    by_basis: dict[str, int] = {}
+    for r in obs["segments"]["by_segment_basis"]:
+        by_basis[r["segment_basis"]] = by_basis.get(r["segment_basis"], 0) + r["people"]
+    assert {d.removeprefix("segment_basis = "): v for v, d in rows[("people_by_segment_basis", "crm")]} == by_basis
+    value, _ = one("unknown_currency_opportunities", "crm")
+    assert value == len(dq["quarantined_opportunities"])
+    value, detail = one("unclassified_utms", "ga4")
+    assert value == dq["unclassified_source_medium"], detail
+    # GA (other)-row loss of the per-visitor report, and sessions sent without the visitor id
+    value, detail = one("ga4_other_row_loss", "ga4")
+    assert abs(value - ga["other_row_sessions"] / ga["total_sessions"]) <= RATE
+    assert detail.endswith(f"report: {ga['other_row_sessions']}; days with loss: "
+                           f"{ga['collapsed_days']} of {ga['days']}"), detail
+    value, detail = one("ga4_sessions_without_visitor_id", "ga4")
+    assert abs(value - ga["sessions_without_visitor_id"] / ga["total_sessions"]) <= RATE
+    assert detail.endswith(f": {ga['sessions_without_visitor_id']}"), detail
+    for name in ("hubspot.contacts", "hubspot.deals", "salesforce.lead", "salesforce.contact",
+                 "salesforce.opportunity"):
+        value, _ = one("deleted_records", name)
+        assert value == obs["counts"][name]["deleted"], name
+
+
+def test_pipeline_by_segment_equals_truth(built: dict, truth: dict) -> None:
+    """Credited amounts and counts per model x segment, summed over the creation periods of
+    either grain, equal the truth's; influenced_* per segment (model-independent)."""
+    att = truth["observable"]["attribution"]
+    for grain in ("quarter", "month"):
+        got = {(m, s): rest for m, s, *rest in query(built["db"], """
+            select model, segment, sum(opportunities), sum(pipeline_amount), sum(won_amount),
+                   sum(influenced_pipeline), sum(influenced_won), sum(sourced_pipeline), sum(sourced_won)
+            from marts.pipeline_by_segment where period_grain = ? group by model, segment""", [grain])}
+        assert set(got) == {(m, s) for m in truth["meta"]["models"] for s in SEGMENTS}, grain
+        for (model, segment), (opps, pipe, won, infl_pipe, infl_won, src_pipe, src_won) in got.items():
+            key = (grain, model, segment)
+            assert abs(opps - att["credited_opportunities_by_segment"][model][segment]) <= RATE, key
+            assert abs(pipe - att["credited_pipeline_by_segment"][model][segment]) <= MONEY, key
+            assert abs(won - att["credited_won_by_segment"][model][segment]) <= MONEY, key
+            assert abs(infl_pipe - att["influenced_by_segment"][segment]["pipeline"]) <= MONEY, key
+            assert abs(infl_won - att["influenced_by_segment"][segment]["won"]) <= MONEY, key
+            assert abs(src_pipe - att["sourced_pipeline_by_segment"][segment]) <= MONEY, key
+            assert abs(src_won - att["sourced_won_by_segment"][segment]) <= MONEY, key
+    assert att["influenced_by_segment"]["advocacy"] == att["influenced"]
+
+
+def test_segment_comparison_equals_truth(built: dict, truth: dict) -> None:
+    """Counts and rates per cohort period x transition follow from the truth's funnel."""
+    funnel = {(r["period_grain"], r["period_start"], r["segment"]): r for r in truth["observable"]["funnel"]}
+    periods = {(g, p) for g, p, _ in funnel}
+    mart = {(g, str(p), t): rest for g, p, t, *rest in query(built["db"], """
+        select period_grain, period_start, transition, advocacy_x, advocacy_n, other_x, other_n,
+               advocacy_rate, other_rate, lift, difference
+        from marts.segment_comparison""")}
+    assert set(mart) == {(g, p, t) for g, p in periods for t, _, _ in TRANSITIONS}
+
+    def rate(x: int, n: int) -> float | None:
+        return x / n if n else None
+
+    def close(got: float | None, want: float | None) -> bool:
+        return (got is None and want is None) or (
+            got is not None and want is not None and abs(got - want) <= RATE)
+
+    zero = dict.fromkeys(("leads", "mqls", "sqls", "opportunities", "won"), 0)
+    for g, p in periods:
+        adv, oth = funnel.get((g, p, "advocacy"), zero), funnel.get((g, p, "other"), zero)
+        for t, x, n in TRANSITIONS:
+            key = (g, p, t)
+            ax, an, ox, on, a_rate, o_rate, lift, diff = mart[key]
+            assert (ax, an, ox, on) == (adv[x], adv[n], oth[x], oth[n]), key
+            want_a, want_o = rate(adv[x], adv[n]), rate(oth[x], oth[n])
+            assert close(a_rate, want_a) and close(o_rate, want_o), key
+            assert close(lift, want_a / want_o if want_a is not None and want_o else None), key
+            assert close(diff, want_a - want_o if want_a is not None and want_o is not None else None), key
+
+
+def test_web_traffic_by_segment_equals_truth(built: dict, truth: dict) -> None:
+    expected = {(r["date"], r["segment"], r["network"]): r for r in truth["observable"]["web_traffic"]}
+    mart = {(str(d), s, n): rest for d, s, n, *rest in query(built["db"], """
+        select date, segment, network, sessions, engaged_sessions, key_events, leads_created,
+               bounce_rate, share_of_sessions
+        from marts.web_traffic_by_segment""")}
+    assert set(mart) == set(expected)
+    day_sessions: dict[str, int] = {}
+    for (d, _, _), r in expected.items():
+        day_sessions[d] = day_sessions.get(d, 0) + r["sessions"]
+    for key, r in expected.items():
+        sessions, engaged, key_events, leads, bounce, share = mart[key]
+        assert (sessions, engaged, key_events, leads) == (
+            r["sessions"], r["engaged_sessions"], r["key_events"], r["leads_created"]), key
+        want_bounce = 1 - r["engaged_sessions"] / r["sessions"] if r["sessions"] else None
+        want_share = r["sessions"] / day_sessions[key[0]] if day_sessions[key[0]] else None
+        for got, want in ((bounce, want_bounce), (share, want_share)):
+            assert (got is None and want is None) or abs(got - want) <= RATE, key
+    assert sum(r["sessions"] for r in expected.values()) == truth["observable"]["counts"][
+        "ga4.traffic_daily"]["sessions"]
+
+
+def _network_values() -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    with (PROJECT / "seeds" / "network_values.csv").open(newline="") as f:
+        for row in csv.DictReader(f):
+            out.setdefault(row["network"].strip().lower(), []).append({
+                "valid_from": dt.date.fromisoformat(row["valid_from"]),
+                "valid_to": dt.date.fromisoformat(row["valid_to"]) if row["valid_to"] else None,
+                "cpc": float(row["cpc"]), "eemv": float(row["eemv_per_engagement"])})
+    return out
+
+
+def _period_end(start: dt.date, grain: str) -> dt.date:
+    m = start.month - 1 + (1 if grain == "month" else 3)
+    return dt.date(start.year + m // 12, m % 12 + 1, 1) - dt.timedelta(days=1)
+
+
+def test_advocacy_value_equals_truth(built: dict, truth: dict) -> None:
+    """Clicks, engagements and advocacy sessions per period x network; paid-equivalent value =
+    clicks x cpc and earned media value = engagements x eemv_per_engagement of the seed
+    network_values row valid in the period (the truth gives per-period counts, so the seed must
+    not change value inside a period)."""
+    seed = _network_values()
+    as_of = dt.date.fromisoformat(truth["meta"]["as_of"])
+
+    def valid(network: str, on: dt.date) -> dict | None:
+        hits = [v for v in seed.get(network, [])
+                if v["valid_from"] <= on and (v["valid_to"] is None or on < v["valid_to"])]
+        assert len(hits) <= 1, (network, on)
+        return hits[0] if hits else None
+
+    expected = {(r["period_grain"], r["period_start"], r["network"]): r
+                for r in truth["observable"]["advocacy_value"]}
+    mart = {(g, str(p), n): rest for g, p, n, *rest in query(built["db"], """
+        select period_grain, period_start, network, clicks, engagements, advocacy_sessions,
+               cpc, paid_equivalent_value, eemv_per_engagement, earned_media_value
+        from marts.advocacy_value""")}
+    assert set(mart) == set(expected)
+    for key, r in expected.items():
+        grain, start, network = key
+        clicks, engagements, sessions, cpc, pev, eemv, emv = mart[key]
+        assert (clicks, engagements, sessions) == (r["clicks"], r["engagements"], r["advocacy_sessions"]), key
+        first = dt.date.fromisoformat(start)
+        v = valid(network, first)
+        assert v == valid(network, min(_period_end(first, grain), as_of)), f"seed value changes inside {key}"
+        if v is None:
+            assert cpc is None and pev == 0 and eemv is None and emv == 0, key
+            continue
+        assert abs(pev - r["clicks"] * v["cpc"]) <= MONEY, key
+        assert abs(emv - r["engagements"] * v["eemv"]) <= MONEY, key
+        assert abs(cpc - v["cpc"]) <= RATE and abs(eemv - v["eemv"]) <= RATE, key
 
 
 def test_marts_hold_no_lead_emails_or_names(built: dict) -> None:

@@ -541,11 +541,12 @@ def test_reps_quota_and_attainment(mini: Mini) -> None:
     mini.opp("0064", "2026-01-05", "2026-02-01", 50.0, OwnerId="005B")    # no quota: no row
     mini.deal(9001, "2026-01-05", "2026-03-01", "500", hubspot_owner_id="77")
     t = mini.truth()
+    own = {"is_advocate": False, "own_advocacy_sessions": 0, "own_advocacy_leads": 0}
     assert t["observable"]["reps"] == [
         {"rep_id": "005A", "rep_email": "rep@co.example", "period_start": "2026-01-01",
-         "quota_amount": 2000.0, "won_amount": 1000.0, "attainment": 0.5},
+         "quota_amount": 2000.0, "won_amount": 1000.0, "attainment": 0.5, **own},
         {"rep_id": "005A", "rep_email": "rep@co.example", "period_start": "2026-04-01",
-         "quota_amount": 0.0, "won_amount": 0.0, "attainment": None},
+         "quota_amount": 0.0, "won_amount": 0.0, "attainment": None, **own},
     ]
 
 
@@ -566,6 +567,96 @@ def test_advocate_posts_and_quarters(mini: Mini) -> None:
         ("clicks", "engagements", "posts", "sessions", "leads_sourced"), 0)
     assert [(r["period_start"], r["clicks"], r["sessions"]) for r in adv["by_quarter"]] == [
         ("2026-01-01", 5, 0), ("2026-04-01", 7, 4)]
+
+
+def test_web_traffic_from_the_daily_report_with_leads_by_sourcing_network(tmp_path: Path) -> None:
+    m = Mini(tmp_path / "traffic.sqlite", threshold=3)
+    m.contact(1, "2026-03-10", email="a@x.com", ga_client_id="v1")
+    m.contact(2, "2026-03-10", email="b@x.com", ga_client_id="v2")
+    m.truth_person("p1", "v1", hubspot=1)
+    m.truth_person("p2", "v2", hubspot=2)
+    # 03-10: the daily report groups by date/source/medium/campaign/content (no visitor, no
+    # term): 4 groups > T = 3 -> keep 2 (linkedin advocacy 3, google organic 2), (other) = 2.
+    m.adv_ga("2026-03-10", "v1", sessions=2, post="P1")
+    m.adv_ga("2026-03-10", "", sessions=1, post="P2", true_visitor="v9")   # same group (no term)
+    m.ga("2026-03-10", "v2", "google", "organic", sessions=2)
+    m.ga("2026-03-10", "v3", "bing", "organic", sessions=1)
+    m.ga("2026-03-10", "v4", "(direct)", "(none)", sessions=1)
+    # a network value that normalises to empty (GA serves "" as "(not set)", a network too)
+    m.ga("2026-03-11", "v5", "social_hub", "+", "adv_0002", "P9", sessions=4)
+    t = m.truth()
+    rows = {(r["date"], r["segment"], r["network"]): (r["sessions"], r["leads_created"])
+            for r in t["observable"]["web_traffic"]}
+    assert rows == {
+        ("2026-03-10", "advocacy", "linkedin"): (3, 1),
+        ("2026-03-10", "other", "(none)"): (4, 1),          # google 2 + (other) 2
+        ("2026-03-11", "advocacy", "(unknown)"): (4, 0),
+    }
+    assert t["observable"]["counts"]["ga4.traffic_daily"] == {"live": 4, "deleted": 0, "sessions": 11}
+
+
+def test_advocacy_value_counts_posts_and_sessions_per_network(mini: Mini) -> None:
+    for pid, day, network, clicks in (("P1", "2026-03-31", "LinkedIn ", 5), ("P2", "2026-04-01", "twitter", 7),
+                                      ("P3", "2026-07-01", "x", 9)):          # after as_of
+        mini.conn.execute(
+            "INSERT INTO advocacy_post VALUES (?, 'gaggle', 'adv_0001', 'a@co', 'A', ?, "
+            "'product', 'spring', ?, 'https://x', ?, 2, 1, 1, ?)",
+            (pid, network, hs_ts(day), clicks, hs_ts(day)))
+    mini.ga("2026-04-02", "v9", "Twitter", "advocacy", "spring", "adv_0001", "P2", sessions=4)
+    t = mini.truth()
+    rows = {(r["period_grain"], r["period_start"], r["network"]):
+            (r["posts"], r["clicks"], r["engagements"], r["advocacy_sessions"])
+            for r in t["observable"]["advocacy_value"]}
+    assert rows == {
+        ("month", "2026-03-01", "linkedin"): (1, 5, 4, 0),
+        ("quarter", "2026-01-01", "linkedin"): (1, 5, 4, 0),
+        ("month", "2026-04-01", "x"): (1, 7, 4, 4),
+        ("quarter", "2026-04-01", "x"): (1, 7, 4, 4),
+    }
+
+
+def test_influenced_by_segment_and_credited_opportunities(mini: Mini) -> None:
+    mini.contact(1, "2026-03-01", email="a@x.com", ga_client_id="v1")
+    mini.adv_ga("2026-03-01", "v1")
+    mini.ga("2026-03-02", "v1", "google", "organic")
+    mini.lead("00Q1", "2026-03-01", Email="a@x.com", ConvertedOpportunityId="0061")
+    mini.opp("0061", "2026-03-05", "2026-04-01", 100.0)                   # advocacy + other
+    mini.opp("0062", "2026-03-05", "2026-04-01", 50.0, won=False)        # no touch: other
+    t = mini.truth()
+    a = t["observable"]["attribution"]
+    assert a["influenced_by_segment"] == {
+        "advocacy": {"opportunities": 1, "pipeline": 100.0, "won": 100.0},
+        "other": {"opportunities": 2, "pipeline": 150.0, "won": 100.0}}
+    assert a["credited_opportunities_by_segment"]["linear"] == {"advocacy": 0.5, "other": 1.5}
+    assert a["credited_opportunities_by_segment"]["first_touch"] == {"advocacy": 1.0, "other": 1.0}
+    ident = t["observable"]["identity"]
+    assert (ident["people"], ident["people_with_ga4_touch"]) == (1, 1)
+
+
+def test_rep_own_advocacy_and_data_quality(mini: Mini) -> None:
+    mini.sf("User", "005A", Email="a@co")
+    mini.sf("ForecastingQuota", "0J91", QuotaOwnerId="005A", QuotaAmount=3.0, StartDate="2026-04-01",
+            CurrencyIsoCode="USD")
+    mini.sf("ForecastingQuota", "0J92", QuotaOwnerId="005A", QuotaAmount=9.0, StartDate="2026-07-01",
+            CurrencyIsoCode="USD")                                         # after as_of
+    mini.opp("0061", "2026-04-05", "2026-05-01", 1.0, OwnerId="005A")
+    # adv_0001's latest post carries the rep's email (an older one does not)
+    for pid, day, email in (("P1", "2026-01-05", "old@co"), ("P2", "2026-04-05", " A@co ")):
+        mini.conn.execute(
+            "INSERT INTO advocacy_post VALUES (?, 'gaggle', 'adv_0001', ?, 'A', 'linkedin', "
+            "'product', 'spring', ?, 'https://x', 1, 0, 0, 0, ?)", (pid, email, hs_ts(day), hs_ts(day)))
+    mini.contact(1, "2026-04-10", email="l@x.com", ga_client_id="v1")
+    mini.adv_ga("2026-04-10", "v1", sessions=2)
+    mini.adv_ga("2026-04-11", "", sessions=3, advocate="adv_0002")
+    mini.ga("2026-04-12", "v7", "weird", "thing", sessions=1)
+    mini.ga("2026-04-13", "v7", "Weird", "THING", landing="/b", sessions=1)
+    t = mini.truth()
+    assert t["observable"]["reps"] == [
+        {"rep_id": "005A", "rep_email": "a@co", "period_start": "2026-04-01", "quota_amount": 3.0,
+         "won_amount": 1.0, "attainment": 0.333333333333, "is_advocate": True,
+         "own_advocacy_sessions": 2, "own_advocacy_leads": 1}]
+    dq = t["observable"]["data_quality"]
+    assert (dq["unclassified_rows"], dq["unclassified_source_medium"], dq["unclassified_sessions"]) == (2, 1, 2)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -627,6 +718,21 @@ def test_world_truth_is_consistent(world_truth: dict[str, Any], part: str) -> No
     for r in data["reps"]:
         if r["attainment"] is not None:
             assert r["attainment"] == pytest.approx(r["won_amount"] / r["quota_amount"], rel=1e-5)
+
+    assert sum(r["sessions"] for r in data["web_traffic"]) == data["counts"]["ga4.traffic_daily"]["sessions"]
+    assert sum(r["leads_created"] for r in data["web_traffic"]) == people
+    for field in ("posts", "clicks", "engagements", "advocacy_sessions"):
+        by_grain = [sum(r[field] for r in data["advocacy_value"] if r["period_grain"] == g)
+                    for g in ("month", "quarter")]
+        assert by_grain[0] == by_grain[1]
+    assert sum(r["posts"] for r in data["advocacy_value"] if r["period_grain"] == "quarter") == sum(
+        v["posts"] for v in adv["all_time"].values())
+    infl = a["influenced_by_segment"]
+    assert infl["advocacy"] == a["influenced"]
+    assert infl["advocacy"]["opportunities"] + infl["other"]["opportunities"] >= a["opportunities"]
+    for m in MODELS:
+        assert sum(a["credited_opportunities_by_segment"][m].values()) == pytest.approx(
+            a["opportunities"], abs=1e-9)
 
 
 def test_world_truth_parts_agree_on_people_and_money(world_truth: dict[str, Any]) -> None:
