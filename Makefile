@@ -3,16 +3,17 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 SEED ?= 7
 SCALE ?= 1
 
 .PHONY: env demo test lint sandbox truth dagster docs bench clean
 
-# One installer, from the lock file. uv itself comes from PyPI when missing.
+# One installer, from the lock file. uv itself comes from PyPI when missing; `python -m uv`
+# finds it wherever pip put it (user site, pyenv, a venv) without relying on PATH.
 $(BIN)/python: pyproject.toml uv.lock
-	@command -v uv >/dev/null 2>&1 || [ -x "$(UV)" ] || $(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
-	@UV_BIN=$$(command -v uv || echo $(UV)); $$UV_BIN sync --frozen --quiet
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 || \
+		$(PYTHON) -m pip install --quiet --user uv || $(PYTHON) -m pip install --quiet uv
+	@if command -v uv >/dev/null 2>&1; then uv sync --frozen; else $(PYTHON) -m uv sync --frozen; fi
 	@touch $(BIN)/python
 
 env: $(BIN)/python
@@ -34,6 +35,9 @@ truth: env
 
 dagster: env
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
+
+docs: env
+	DUCKDB_PATH=$(abspath data/warehouse.duckdb) $(BIN)/dbt docs generate --project-dir dbt_project --profiles-dir dbt_project
 
 bench: env
 	$(BIN)/advocacy bench
