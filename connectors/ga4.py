@@ -25,6 +25,11 @@ relative to the property) but requests nothing before the first date with data. 
 ``GA4_REREAD_DAYS`` (default 3) days before the cursor (the last committed date), because GA keeps
 revising recent days. Dates inside the range with no data are cleared without a request.
 
+``HISTORY_START_DATE`` (``YYYY-MM-DD``, parsed by :meth:`connectors.source.Settings.history_start`;
+a bad value raises :class:`connectors.source.InvalidSetting` before any request) bounds **every
+date requested**: it is the first date of a full sync's probe and reports, and no later run's
+re-read window starts before it (dates before 2015-08-14, the Data API's first, are clamped).
+
 Dates are written in groups (``GROUP_ROWS``/``GROUP_DAYS``), each group in one DuckDB
 transaction, a very large day on its own: the old rows deleted, the new pages upserted
 as they arrive (``GA4_PAGE_SIZE`` rows per request, default 100,000, max 250,000, offset
@@ -261,14 +266,13 @@ class GA4Source(Source):
         return max(0, int(self.settings.get("GA4_REREAD_DAYS") or DEFAULT_REREAD_DAYS))
 
     def history_start(self) -> tuple[str, dt.date | None]:
-        """(GA date expression, the literal date when one is configured)."""
-        value = self.settings.get("HISTORY_START_DATE")
-        if not value:
+        """(GA date expression, the literal date when one is configured). Unset:
+        ``730daysAgo`` in the property's calendar; a bad value raises
+        :class:`connectors.source.InvalidSetting` (the shared parser)."""
+        day = self.settings.history_start(default_days=None)
+        if day is None:
             return DEFAULT_HISTORY, None
-        try:
-            day = max(GA4_EARLIEST, dt.date.fromisoformat(value.strip()))
-        except ValueError as exc:
-            raise ValueError(f"HISTORY_START_DATE must be YYYY-MM-DD, got {value!r}") from exc
+        day = max(GA4_EARLIEST, day)
         return day.isoformat(), day
 
     def client(self) -> Any:
@@ -348,6 +352,7 @@ class GA4Source(Source):
     # -- sync ---------------------------------------------------------------------------------
     def sync(self, *, full_refresh: bool = False, objects: list[str] | None = None) -> SyncResult:
         self.settings.require(self.name, "GA4_PROPERTY_ID", "GOOGLE_APPLICATION_CREDENTIALS")
+        history_expr, history_day = self.history_start()   # InvalidSetting before any request
         specs = reports(self.visitor_dimension)
         names = [n for n in specs if objects is None or n in objects]
         wh = self.warehouse
@@ -356,7 +361,6 @@ class GA4Source(Source):
         result = SyncResult(self.name)
         if not names:
             return result
-        history_expr, history_day = self.history_start()
 
         # Where each report starts: its cursor minus the re-read window, or the history start.
         starts: dict[str, dt.date | None] = {}

@@ -32,6 +32,14 @@ How a sync reads (DESIGN.md section 5, api_wire.md part A):
   associations were read completely or HubSpot confirmed it has none (``OBJECT_NOT_FOUND``).
   A deal with any other per-item error (a 207 answer) keeps its stored rows, is read once
   more, and if it still fails is quarantined (``association read failed``) and counted.
+* ``HISTORY_START_DATE`` bounds **nothing** here, by design: contacts, companies, deals,
+  associations, owners and pipelines are state, not events, and a full sync lists them all
+  (the list endpoint cannot filter by date; a ``createdate`` search filter could, but would
+  drop a contact created before the start who becomes an opportunity later, and the company
+  and owner of a current deal). The value is still checked like every source's
+  (:meth:`connectors.source.Settings.history_start`): a bad one raises
+  :class:`connectors.source.InvalidSetting` before any request, the same line the other
+  sources give.
 * Responses are read on the client's raw path (``_preload_content=False``: same transport,
   auth and urllib3 retries) and decoded with ``json``; building the generated models costs
   more than the HTTP round trip on big pages (see ``docs/PERFORMANCE.md``).
@@ -319,6 +327,7 @@ class HubSpotSource(Source):
     # -- sync --------------------------------------------------------------------------------
     def sync(self, *, full_refresh: bool = False, objects: list[str] | None = None) -> SyncResult:
         self.settings.require(self.name, "HUBSPOT_ACCESS_TOKEN")
+        self.settings.history_start()   # bounds nothing here (module docstring), but checked
         wanted = objects or [*OBJECTS, "owners", "deal_pipelines"]
         result = SyncResult(self.name)
         wh = self.warehouse

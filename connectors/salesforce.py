@@ -20,11 +20,25 @@ Per object, in this order (DESIGN.md section 5, api_wire.md part B):
    ``WHERE SystemModstamp >= cursor - lookback`` (history objects: ``CreatedDate``), never a
    bare ``>``, ``ORDER BY <cursor>, Id``. REST: page by page along ``nextRecordsUrl``; every
    page's rows and the cursor (max value seen) commit in one DuckDB transaction. Bulk 2.0:
-   pages are unordered, so rows commit per page and the cursor with the last page.
+   pages are unordered, so rows commit per page and the cursor with the last page. History
+   rows keep their ``CreatedDate`` when their parent is deleted, so after the window (read by
+   REST or by Bulk alike) the history objects' recycle bin (``IsDeleted = true``) is read
+   whole whenever we hold rows older than the window: every incremental run, and a full read
+   that starts after rows we hold.
 4. ``sobjects/{O}/deleted`` since the last window covered (at most 15 days back, as the API
    keeps them): records purged from the recycle bin are marked ``_is_deleted`` if we hold them.
 5. A full refresh reads everything with ``queryAll`` and then marks ids we hold that the
    source no longer returns at all as deleted (reconciliation).
+
+``HISTORY_START_DATE`` (``YYYY-MM-DD``, default 730 days back; parsed by
+:meth:`connectors.source.Settings.history_start`, a bad value raises
+:class:`connectors.source.InvalidSetting` before any request) bounds the **history objects**
+only, LeadHistory and OpportunityHistory: a full sync reads ``CreatedDate >= start`` (UTC
+midnight), incremental windows never start before it, and a full refresh's reconciliation
+leaves rows created before it alone. Every other object is state, read whole whatever its
+``CreatedDate``: a lead, contact or account created before the start can convert, be won or
+own an opportunity later, and the marts need it then; User, Period, ForecastingQuota,
+CurrencyType and DatedConversionRate are reference data that old rows still describe.
 
 Bulk 2.0 jobs are polled after ``bulk_poll_seconds`` (1 s) and then with doubling waits (up
 to 30 s), so a quick job costs one status request; finished jobs are left for Salesforce to
@@ -204,21 +218,17 @@ class SalesforceSource(Source):
             return DEFAULT_LOOKBACK
 
     def history_start(self) -> dt.datetime:
-        """History objects (events, not state) are read from HISTORY_START_DATE on (default
-        two years back); state objects (leads, accounts...) are always read whole."""
-        value = self.settings.get("HISTORY_START_DATE")
-        if value:
-            try:
-                d = dt.date.fromisoformat(value[:10])
-                return dt.datetime(d.year, d.month, d.day)
-            except ValueError:
-                log.warning("salesforce: HISTORY_START_DATE=%r is not a date; using 2 years back", value)
-        today = utcnow().date()
-        return dt.datetime(today.year - 2, today.month, min(today.day, 28))
+        """``HISTORY_START_DATE`` (default 730 days back) as the UTC midnight that bounds the
+        history objects' ``CreatedDate``: see the module docstring. A bad value raises
+        :class:`connectors.source.InvalidSetting`."""
+        d = self.settings.history_start()
+        assert d is not None   # a default is given
+        return dt.datetime(d.year, d.month, d.day)
 
     # -- sync --------------------------------------------------------------------------------
     def sync(self, *, full_refresh: bool = False, objects: list[str] | None = None) -> SyncResult:
         auth_config(self.settings, self.name)   # SourceNotConfigured before touching anything
+        self.history_start()                    # a bad HISTORY_START_DATE: InvalidSetting, now
         wanted = _wanted(objects)
         result = SyncResult(self.name)
         wh = self.warehouse
@@ -455,11 +465,10 @@ class SalesforceSource(Source):
             try:
                 self._read_bulk(plan, since, tracker, res, full_refresh)
                 notes.append("Bulk API 2.0")
-                return notes
             except _BulkUnavailable as exc:
                 notes.append(f"Bulk API 2.0 unavailable ({exc}), read by REST")
-            self._read_rest(plan, since, tracker, res, full_refresh)
-            notes.append("REST")
+                self._read_rest(plan, since, tracker, res, full_refresh)
+                notes.append("REST")
         else:
             total, complete = self._read_rest(plan, since, tracker, res, full_refresh, probe=True)
             notes.append(f"{total:,} to read")
@@ -478,9 +487,9 @@ class SalesforceSource(Source):
                     notes.append("REST")
             else:
                 notes.append("REST")
-        if plan.spec.history and plan.deletable and stored is not None:
-            # history rows keep their CreatedDate when their parent is deleted: the recycle
-            # bin is read whole (it holds at most 15 days of deletes)
+        # whichever path read the window (REST or Bulk), history rows it cannot see are
+        # still deleted (module docstring, step 3)
+        if self._recycle_bin_needed(plan, since, stored):
             before = res.records
             self._read_rest(plan, since, tracker, res, full_refresh,
                             soql=f"SELECT {', '.join(f.name for f in plan.fields)} FROM "
@@ -489,6 +498,22 @@ class SalesforceSource(Source):
             tracker.pending = 0
             notes.append(f"recycle bin: {res.records - before:,} rows")
         return notes
+
+    def _recycle_bin_needed(self, plan: _Plan, since: dt.datetime | None,
+                            stored: dt.datetime | None) -> bool:
+        """History rows keep their ``CreatedDate`` when their parent is deleted, so a window on
+        ``CreatedDate`` misses the deletes of rows created before it: the recycle bin (at most
+        15 days of deletes) is read whole when we hold such rows. That is every incremental
+        run, and a full read that starts after rows we hold (``HISTORY_START_DATE`` moved
+        later, or the default two years moved on)."""
+        if not (plan.spec.history and plan.deletable) or since is None:
+            return False
+        if stored is not None:
+            return True
+        t = plan.table
+        return bool(self.warehouse.conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM {t.schema}.{quote(t.name)} WHERE created_date < ? "
+            f"AND NOT coalesce(_is_deleted, false))", [since]).fetchone()[0])
 
     def _read_rest(self, plan: _Plan, since: dt.datetime | None, tracker: _CursorTracker,
                    res: ObjectResult, full_refresh: bool, *, soql: str | None = None,

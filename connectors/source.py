@@ -9,7 +9,9 @@ A connector module (``connectors/hubspot.py``, ``salesforce.py``, ``ga4.py``,
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import os
+import re
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -25,6 +27,17 @@ class SourceNotConfigured(Exception):
 
 class SourceStopped(Exception):
     """The source cannot go on (e.g. API limit exceeded); what was committed stays."""
+
+
+class InvalidSetting(ValueError):
+    """An environment variable holds a value no source can use. The message is one line naming
+    the variable, the value and the expected form; every source raises it the same way, before
+    any request, so ``advocacy sync`` prints the same line for each."""
+
+
+HISTORY_START_VARIABLE = "HISTORY_START_DATE"
+DEFAULT_HISTORY_DAYS = 730          # "two years back" (DESIGN.md section 4)
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,6 +60,31 @@ class Settings:
     def get(self, name: str, default: str | None = None) -> str | None:
         value = self.env.get(name)
         return value if value not in (None, "") else default
+
+    def history_start(self, default_days: int | None = DEFAULT_HISTORY_DAYS, *,
+                      today: dt.date | None = None) -> dt.date | None:
+        """``HISTORY_START_DATE``: the first date a full sync reads (DESIGN.md section 4), as an
+        ISO date ``YYYY-MM-DD``. Unset or blank: ``default_days`` before ``today`` (UTC), or
+        ``None`` when ``default_days`` is ``None`` (the caller has its own default, e.g. GA4's
+        ``730daysAgo`` in the property's calendar). Anything else raises
+        :class:`InvalidSetting`. What the date bounds is the source's business: each connector
+        documents it in its module docstring."""
+        value = self.get(HISTORY_START_VARIABLE)
+        if value is None or not value.strip():
+            if default_days is None:
+                return None
+            today = today or dt.datetime.now(dt.UTC).date()
+            return today - dt.timedelta(days=default_days)
+        text = value.strip()
+        try:
+            if not _ISO_DATE.fullmatch(text):
+                raise ValueError(text)
+            return dt.date.fromisoformat(text)
+        except ValueError:
+            raise InvalidSetting(
+                f"{HISTORY_START_VARIABLE}={value!r} is not a date: expected YYYY-MM-DD (e.g. "
+                f"2024-07-01), or leave it empty for {DEFAULT_HISTORY_DAYS} days back"
+            ) from None
 
     def require(self, source: str, *names: str) -> None:
         missing = [n for n in names if not self.get(n)]

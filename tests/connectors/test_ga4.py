@@ -17,7 +17,13 @@ import pytest
 import connectors.ga4 as ga4_module
 from connectors.ga4 import GA4Source, classify
 from connectors.retry import RetryPolicy
-from connectors.source import Progress, Settings, SourceNotConfigured, SourceStopped
+from connectors.source import (
+    InvalidSetting,
+    Progress,
+    Settings,
+    SourceNotConfigured,
+    SourceStopped,
+)
 from connectors.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
@@ -347,3 +353,34 @@ def test_classify_quota_messages():
     assert classify(gexc.ServiceUnavailable("x")).retry
     assert not classify(gexc.BadRequest("x")).retry
     assert not classify(gexc.Forbidden("x")).retry
+
+
+# -- HISTORY_START_DATE -------------------------------------------------------------------------
+BAD_START = "HISTORY_START_DATE='2025-13-01' is not a date: expected YYYY-MM-DD (e.g. 2024-07-01)"
+
+
+def test_bad_history_start_is_one_clear_error(sandbox, sandbox_env, tmp_path):
+    """The same InvalidSetting (a ValueError) and line as HubSpot and Salesforce, before any
+    request."""
+    before = run_reports(sandbox, answered=False)
+    with pytest.raises(InvalidSetting) as err:
+        sync({**sandbox_env, "HISTORY_START_DATE": "2025-13-01"}, tmp_path / "w.duckdb")
+    assert str(err.value).startswith(BAD_START) and "\n" not in str(err.value)
+    assert run_reports(sandbox, answered=False) == before
+
+
+def test_history_start_is_the_first_date_requested(sandbox, tmp_path):
+    store = sandbox.store_path
+    clock = clock_of(store)
+    start = clock - dt.timedelta(days=5)
+    sync({**sandbox.env(), "HISTORY_START_DATE": f" {start.isoformat()} "}, tmp_path / "w.duckdb")
+    want = data_dates(store, start, clock - dt.timedelta(days=1))
+    assert want and want[0] == start.isoformat()
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        for report in ("visitor_sessions", "traffic_daily"):
+            days = [d.isoformat() for (d,) in wh.conn.execute(
+                "SELECT date FROM ga4.report_days WHERE report = ? ORDER BY 1", [report]).fetchall()]
+            assert days == want, report
+        for table in ("visitor_sessions", "traffic_daily"):
+            first = wh.conn.execute(f"SELECT min(date) FROM ga4.{table}").fetchone()[0]
+            assert first == start, table

@@ -3,6 +3,7 @@ HubSpot fake (no mocks). Raw tables are compared with the world store the fake s
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import random
@@ -16,7 +17,7 @@ import pytest
 from connectors.hubspot import ASSOC_FAILED, LIST_LIMIT, OBJECTS, HubSpotSource
 from connectors.retry import RetryPolicy
 from connectors.sandbox.fakes._common import iso_ms
-from connectors.source import Progress, Settings, SourceStopped
+from connectors.source import InvalidSetting, Progress, Settings, SourceStopped
 from connectors.warehouse import Warehouse, utcnow
 
 FAST = RetryPolicy(attempts=6, base_delay=0.05, max_delay=1.0)
@@ -448,3 +449,31 @@ def test_archived_records_stream_one_page_per_transaction(fresh_sandbox, hubspot
     assert contacts.deleted == archived - 2 * LIST_LIMIT
     expected, got = hubspot_state[0](sb.store_path), hubspot_state[1](db)
     assert got["contacts"] == expected["contacts"]
+
+
+# -- HISTORY_START_DATE -------------------------------------------------------------------------
+BAD_START = "HISTORY_START_DATE='2025-13-01' is not a date: expected YYYY-MM-DD (e.g. 2024-07-01)"
+
+
+def test_bad_history_start_is_one_clear_error(sandbox, sandbox_env, tmp_path):
+    """The same InvalidSetting (a ValueError) and line as GA4 and Salesforce, before any
+    request."""
+    before = len(sandbox.hubspot.requests())
+    with pytest.raises(InvalidSetting) as err:
+        run_sync({**sandbox_env, "HISTORY_START_DATE": "2025-13-01"}, tmp_path / "w.duckdb")
+    assert str(err.value).startswith(BAD_START) and "\n" not in str(err.value)
+    assert len(sandbox.hubspot.requests()) == before
+
+
+def test_history_start_bounds_no_crm_object(sandbox, sandbox_env, tmp_path, hubspot_state):
+    """As documented: CRM objects are state, read whole; a contact created before the start
+    (who may become a deal later) is still read."""
+    start = dt.date(2026, 3, 1)
+    db = tmp_path / "w.duckdb"
+    run_sync({**sandbox_env, "HISTORY_START_DATE": start.isoformat()}, db, objects=["contacts"])
+    assert_equal_to_store(sandbox.store_path, db, hubspot_state, keys=("contacts",))
+    start_ms = int(dt.datetime(2026, 3, 1, tzinfo=dt.UTC).timestamp() * 1000)
+    with sqlite3.connect(f"file:{sandbox.store_path}?mode=ro", uri=True) as conn:
+        older = conn.execute("SELECT count(*) FROM hubspot_object WHERE object_type='contacts' "
+                             "AND created_at_ms < ?", (start_ms,)).fetchone()[0]
+    assert older > 0

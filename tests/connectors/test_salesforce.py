@@ -24,7 +24,7 @@ import pytest
 from connectors.retry import RetryPolicy
 from connectors.salesforce import OBJECTS, SalesforceSource
 from connectors.salesforce_soql import convert, parse_datetime, soql_datetime, soql_quote
-from connectors.source import Settings, SourceNotConfigured, SourceStopped
+from connectors.source import InvalidSetting, Settings, SourceNotConfigured, SourceStopped
 from connectors.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
@@ -612,3 +612,151 @@ def test_quarantine_reconcile_and_no_secrets(fresh_sandbox: Any, warehouse_path:
     assert "salesforce.lead:" in output
     secrets = [*Settings(sb.env()).secrets(), *sb.salesforce.app.issued_tokens]
     assert secrets and not [s for s in secrets if s in output]
+
+
+# -- history objects: recycle-bin deletes on both read paths, HISTORY_START_DATE ------------------
+HISTORY = {"LeadHistory": ("lead_history", "Lead", "LeadId"),
+           "OpportunityHistory": ("opportunity_history", "Opportunity", "OpportunityId")}
+
+
+def bin_delete_with_history(store_path: Path, sobject: str, created_before: str) -> tuple[str, set[str]]:
+    """Delete one live record that has history rows created before ``created_before`` into the
+    recycle bin a day before the store's clock, as Salesforce does: the record and its history
+    rows get IsDeleted (the history rows keep their CreatedDate)."""
+    history = next(h for h, (_, parent, _) in HISTORY.items() if parent == sobject)
+    ref = HISTORY[history][2]
+    conn = sqlite3.connect(store_path)
+    try:
+        when = soql_datetime(store_clock(conn) - dt.timedelta(days=1))
+        rid = conn.execute(
+            f"SELECT p.id FROM sf_record p JOIN sf_record h ON h.sobject=? AND "
+            f"json_extract(h.fields, '$.{ref}') = p.id AND h.created_date < ? "
+            f"WHERE p.sobject=? AND p.is_deleted=0 AND p.purged=0 AND h.is_deleted=0 "
+            f"ORDER BY p.id LIMIT 1", (history, created_before, sobject)).fetchone()[0]
+        rows = conn.execute(f"SELECT sobject, id, fields FROM sf_record WHERE (sobject=? AND id=?) "
+                            f"OR (sobject=? AND json_extract(fields, '$.{ref}') = ?)",
+                            (sobject, rid, history, rid)).fetchall()
+        for so, i, fields in rows:
+            f = json.loads(fields)
+            f["IsDeleted"] = True
+            stamp = None
+            if "SystemModstamp" in f:
+                f["SystemModstamp"] = when.replace("Z", "+0000")
+                stamp = when
+            conn.execute("UPDATE sf_record SET is_deleted=1, deleted_date=?, "
+                         "system_modstamp=coalesce(?, system_modstamp), fields=? "
+                         "WHERE sobject=? AND id=?", (when, stamp, json.dumps(f), so, i))
+        conn.commit()
+        return rid, {i for so, i, _ in rows if so == history}
+    finally:
+        conn.close()
+
+
+def assert_history_flags_equal_store(wh_path: Path, store_path: Path, start: str) -> None:
+    """Every history row we hold has the store's deleted flag (recycle bin or purged = deleted),
+    and every row the store still serves from ``start`` on is held."""
+    conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
+    try:
+        for sobject, (table, _, _) in HISTORY.items():
+            store = {i: (bool(d or p), bool(p), c) for i, d, p, c in conn.execute(
+                "SELECT id, is_deleted, purged, created_date FROM sf_record WHERE sobject=?",
+                (sobject,))}
+            with duckdb.connect(str(wh_path), read_only=True) as db:
+                held = dict(db.execute(f"SELECT id, _is_deleted FROM salesforce.{table}").fetchall())
+            wrong = {i: (flag, store.get(i)) for i, flag in held.items()
+                     if store.get(i) is None or flag != store[i][0]}
+            assert not wrong, f"{table}: deleted flags differ from the store: {list(wrong.items())[:5]}"
+            missing = {i for i, (_, purged, created) in store.items()
+                       if not purged and created >= start and i not in held}
+            assert not missing, f"{table}: rows from {start} on not held: {sorted(missing)[:5]}"
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("path", ["bulk", "rest"])
+def test_history_deletes_recorded_on_bulk_and_rest(fresh_sandbox: Any, warehouse_path: Path,
+                                                   path: str) -> None:
+    """History rows keep their CreatedDate when their lead/opportunity is deleted: a full read
+    that starts after rows we hold (HISTORY_START_DATE moved on) must still record their
+    deletes from the recycle bin, whether Bulk 2.0 or REST read the window."""
+    sb = fresh_sandbox()
+    threshold = "1" if path == "bulk" else "1000000000"
+    objects = ["Lead", "Opportunity", "LeadHistory", "OpportunityHistory"]
+    with Warehouse(warehouse_path) as wh:
+        make_source(sb.env(), wh, SALESFORCE_BULK_THRESHOLD=threshold,
+                    HISTORY_START_DATE="2025-01-01").sync(objects=objects)
+    assert_history_flags_equal_store(warehouse_path, sb.store_path, "2025-01-01")
+
+    sb.advance(7)
+    later = "2026-01-01T00:00:00.000Z"
+    lead, lead_history = bin_delete_with_history(sb.store_path, "Lead", later)
+    opp, opp_history = bin_delete_with_history(sb.store_path, "Opportunity", later)
+    with Warehouse(warehouse_path) as wh:
+        result = make_source(sb.env(), wh, SALESFORCE_BULK_THRESHOLD=threshold,
+                             HISTORY_START_DATE="2026-01-01").sync(objects=objects, full_refresh=True)
+    with duckdb.connect(str(warehouse_path), read_only=True) as db:
+        for table, ids in (("lead_history", lead_history), ("opportunity_history", opp_history)):
+            flags = dict(db.execute(f"SELECT id, _is_deleted FROM salesforce.{table} WHERE id IN "
+                                    "(SELECT unnest(?::VARCHAR[]))", [sorted(ids)]).fetchall())
+            assert flags == dict.fromkeys(ids, True), (table, flags)
+    assert_history_flags_equal_store(warehouse_path, sb.store_path, "2026-01-01")
+    notes = {o.object: o.note for o in result.objects}
+    for table in ("lead_history", "opportunity_history"):
+        assert ("Bulk API 2.0" in notes[table]) == (path == "bulk"), notes[table]
+        assert "recycle bin:" in notes[table], notes[table]
+
+
+BAD_START = "HISTORY_START_DATE='2025-13-01' is not a date: expected YYYY-MM-DD (e.g. 2024-07-01)"
+
+
+def test_history_start_parser() -> None:
+    today = dt.date(2026, 7, 1)
+    assert Settings({}).history_start(today=today) == dt.date(2024, 7, 1)
+    assert Settings({"HISTORY_START_DATE": " "}).history_start(today=today) == dt.date(2024, 7, 1)
+    assert Settings({}).history_start(default_days=None) is None
+    assert Settings({"HISTORY_START_DATE": " 2025-03-04 "}).history_start() == dt.date(2025, 3, 4)
+    for bad in ("2025-13-01", "yesterday", "20250304", "2025-03-04T00:00:00", "04/03/2025"):
+        with pytest.raises(InvalidSetting, match=re.escape(f"HISTORY_START_DATE={bad!r} is not a "
+                                                           "date: expected YYYY-MM-DD")):
+            Settings({"HISTORY_START_DATE": bad}).history_start(default_days=None)
+    assert issubclass(InvalidSetting, ValueError)
+
+
+def test_bad_history_start_is_one_clear_error(sandbox: Any, sandbox_env: dict[str, str],
+                                              warehouse_path: Path) -> None:
+    start = len(sf_log(sandbox))
+    with Warehouse(warehouse_path) as wh, pytest.raises(InvalidSetting) as err:
+        make_source(sandbox_env, wh, HISTORY_START_DATE="2025-13-01").sync()
+    assert str(err.value).startswith(BAD_START) and "\n" not in str(err.value)
+    assert not sf_log(sandbox, start), "nothing is requested with a bad HISTORY_START_DATE"
+
+
+def test_history_start_bounds_history_objects_only(sandbox: Any, sandbox_env: dict[str, str],
+                                                   warehouse_path: Path) -> None:
+    """As documented: LeadHistory/OpportunityHistory from HISTORY_START_DATE on; state objects
+    (here Lead, Opportunity) whole, including records created before the start."""
+    start = "2026-03-01"
+    with Warehouse(warehouse_path) as wh:
+        result = make_source(sandbox_env, wh, HISTORY_START_DATE=start).sync(
+            objects=["Lead", "Opportunity", "LeadHistory", "OpportunityHistory"])
+    notes = {o.object: o.note for o in result.objects}
+    assert notes["lead_history"].startswith("CreatedDate >= 2026-03-01T00:00:00.000Z")
+    assert notes["lead"].startswith("all records")
+    conn = sqlite3.connect(f"file:{sandbox.store_path}?mode=ro", uri=True)
+    try:
+        with duckdb.connect(str(warehouse_path), read_only=True) as db:
+            for sobject, table in (("LeadHistory", "lead_history"),
+                                   ("OpportunityHistory", "opportunity_history"),
+                                   ("Lead", "lead"), ("Opportunity", "opportunity")):
+                history = sobject.endswith("History")
+                expected = {r[0] for r in conn.execute(
+                    "SELECT id FROM sf_record WHERE sobject=? AND purged=0"
+                    + (" AND created_date >= ?" if history else ""),
+                    (sobject, start) if history else (sobject,))}
+                held = {r[0] for r in db.execute(f"SELECT id FROM salesforce.{table}").fetchall()}
+                assert held == expected, (table, len(held), len(expected))
+                older = db.execute(f"SELECT count(*) FROM salesforce.{table} "
+                                   "WHERE created_date < ?", [dt.datetime(2026, 3, 1)]).fetchone()[0]
+                assert (older == 0) if history else (older > 0), (table, older)
+    finally:
+        conn.close()

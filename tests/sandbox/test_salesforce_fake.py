@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import importlib.util
 import io
 import json
 import re
@@ -687,8 +686,6 @@ def test_soql_evaluation() -> None:
 # ---------------------------------------------------------------------------------------------
 # Against a generated world
 # ---------------------------------------------------------------------------------------------
-@pytest.mark.skipif(importlib.util.find_spec("connectors.sandbox.world") is None,
-                    reason="world generator not available yet")
 def test_generated_world_pages_leads(world_store: Path, certs) -> None:
     conn = store.connect(world_store, readonly=True)
     seed = store.get_meta(conn, "seed")
