@@ -5,15 +5,7 @@
     engagement-weighted) values, else the value valid at period start. advocacy_sessions from
     GA4's daily report. -#}
 with posts as (
-    select
-        p.post_id,
-        coalesce(na.network, p.network_raw)     as network,
-        {{ to_reporting_date('p.posted_at') }}  as activity_date,
-        p.clicks,
-        p.engagements
-    from {{ ref('stg_advocacy_platform__posts') }} as p
-    left join {{ ref('network_aliases') }} as na on lower(trim(na.alias)) = p.network_raw
-    where {{ to_reporting_date('p.posted_at') }} <= {{ as_of_date() }}
+    select * from {{ ref('int_advocacy_posts') }}
 ),
 
 valued as (

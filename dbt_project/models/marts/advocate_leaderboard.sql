@@ -7,16 +7,7 @@
     with at least one of the advocate's touches in their window (full amounts).
     top_post_id / top_network: most clicks in the period (ties: id / name). -#}
 with posts as (
-    select
-        p.post_id,
-        p.advocate_id,
-        coalesce(na.network, p.network_raw)         as network,
-        {{ to_reporting_date('p.posted_at') }}      as activity_date,
-        p.clicks,
-        p.engagements
-    from {{ ref('stg_advocacy_platform__posts') }} as p
-    left join {{ ref('network_aliases') }} as na on lower(trim(na.alias)) = p.network_raw
-    where {{ to_reporting_date('p.posted_at') }} <= {{ as_of_date() }}
+    select * from {{ ref('int_advocacy_posts') }}
 ),
 
 post_periods as (
