@@ -28,9 +28,23 @@ DBT_EXECUTABLE = str(Path(sys.executable).with_name("dbt"))
 os.environ["DUCKDB_PATH"] = str(warehouse_path())
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
-if not dbt_project.manifest_path.exists() or using_dagster_dev():
-    # A fresh clone has no manifest yet, and `dagster dev` wants the latest one: parse (a
-    # second or two) with this environment's dbt, which need not be on PATH.
+
+
+def _manifest_is_stale() -> bool:
+    """No manifest yet, or a project file changed after it was written."""
+    manifest = dbt_project.manifest_path
+    if not manifest.exists():
+        return True
+    written = manifest.stat().st_mtime
+    sources = [DBT_PROJECT_DIR / "dbt_project.yml", DBT_PROJECT_DIR / "profiles.yml"]
+    for folder in ("models", "macros", "seeds", "snapshots", "tests"):
+        sources.extend(p for p in (DBT_PROJECT_DIR / folder).rglob("*") if p.is_file())
+    return any(p.stat().st_mtime > written for p in sources if p.exists())
+
+
+if using_dagster_dev() or _manifest_is_stale():
+    # A fresh clone has no manifest, an edited project a stale one, and `dagster dev` wants
+    # the latest: parse (a few seconds) with this environment's dbt, which need not be on PATH.
     subprocess.run(
         [DBT_EXECUTABLE, "parse", "--quiet", "--project-dir", str(DBT_PROJECT_DIR),
          "--profiles-dir", str(DBT_PROJECT_DIR)],

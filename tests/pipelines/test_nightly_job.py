@@ -99,3 +99,17 @@ def test_the_nightly_job_builds_marts_equal_to_the_truth(nightly_run, world_stor
             "where period_grain = 'quarter' and model = 'linear' group by 1").fetchall())
     for segment, amount in truth["observable"]["won_revenue_by_segment"].items():
         assert float(won.get(segment, 0)) == pytest.approx(amount, abs=0.01)
+
+
+def test_an_edited_dbt_project_is_parsed_again(defs: dg.Definitions) -> None:
+    from pipelines import transform
+
+    assert not transform._manifest_is_stale()   # loading the definitions parsed it
+    model = transform.DBT_PROJECT_DIR / "models" / "marts" / "funnel_by_segment.sql"
+    before = model.stat()
+    later = transform.dbt_project.manifest_path.stat().st_mtime + 10
+    try:
+        os.utime(model, (later, later))
+        assert transform._manifest_is_stale()
+    finally:
+        os.utime(model, (before.st_atime, before.st_mtime))
