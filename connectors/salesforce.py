@@ -462,13 +462,7 @@ class SalesforceSource(Source):
         estimate = self._estimate(plan) if stored is None else None
         if estimate is not None and estimate[0] >= self.bulk_threshold:
             notes.append(f"about {estimate[0]:,} to read ({estimate[1]})")
-            try:
-                self._read_bulk(plan, since, tracker, res, full_refresh)
-                notes.append("Bulk API 2.0")
-            except _BulkUnavailable as exc:
-                notes.append(f"Bulk API 2.0 unavailable ({exc}), read by REST")
-                self._read_rest(plan, since, tracker, res, full_refresh)
-                notes.append("REST")
+            notes.append(self._read_bulk_or_rest(plan, since, tracker, res, full_refresh))
         else:
             total, complete = self._read_rest(plan, since, tracker, res, full_refresh, probe=True)
             notes.append(f"{total:,} to read")
@@ -478,13 +472,8 @@ class SalesforceSource(Source):
                 rest_since = tracker.value if tracker.value is not None else since
                 if since is not None and rest_since is not None and rest_since < since:
                     rest_since = since
-                try:
-                    self._read_bulk(plan, rest_since, tracker, res, full_refresh)
-                    notes.append("first page by REST, the rest by Bulk API 2.0")
-                except _BulkUnavailable as exc:
-                    notes.append(f"Bulk API 2.0 unavailable ({exc}), read by REST")
-                    self._read_rest(plan, rest_since, tracker, res, full_refresh)
-                    notes.append("REST")
+                how = self._read_bulk_or_rest(plan, rest_since, tracker, res, full_refresh)
+                notes.append(f"first page by REST, the rest by {how}")
             else:
                 notes.append("REST")
         # whichever path read the window (REST or Bulk), history rows it cannot see are
@@ -553,6 +542,16 @@ class SalesforceSource(Source):
                 soql = self._soql(plan, resume)
                 page = self.client.call(f"query {plan.spec.sobject}",
                                         lambda sf, q=soql: sf.query(q, include_deleted=True))
+
+    def _read_bulk_or_rest(self, plan: _Plan, since: dt.datetime | None,
+                           tracker: _CursorTracker, res: ObjectResult, full_refresh: bool) -> str:
+        """Bulk API 2.0, or REST where the org refuses Bulk for this object. Says which."""
+        try:
+            self._read_bulk(plan, since, tracker, res, full_refresh)
+            return "Bulk API 2.0"
+        except _BulkUnavailable as exc:
+            self._read_rest(plan, since, tracker, res, full_refresh)
+            return f"REST (Bulk API 2.0 unavailable: {exc})"
 
     def _read_bulk(self, plan: _Plan, since: dt.datetime | None, tracker: _CursorTracker,
                    res: ObjectResult, full_refresh: bool) -> None:

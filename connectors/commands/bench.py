@@ -855,6 +855,16 @@ def run(args: argparse.Namespace) -> int:
         print(f"worlds, warehouses and logs kept in {workdir}")
     return 1 if failed else 0
 
+def dbt_build(warehouse: Path, as_of: dt.date, *, extra_args: list[str] | None = None) -> int:
+    """`dbt build` of the project on ``warehouse`` as of ``as_of``, with this environment's dbt."""
+    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
+    project = ROOT / "dbt_project"
+    env = {**os.environ, "DUCKDB_PATH": str(warehouse), "DBT_PROFILES_DIR": str(project)}
+    cmd = [dbt, "build", "--project-dir", str(project), "--profiles-dir", str(project),
+           "--vars", json.dumps({"as_of": as_of.isoformat()}), *(extra_args or [])]
+    return subprocess.call(cmd, env=env, cwd=ROOT)
+
+
 
 def _child(argv: list[str]) -> int:
     """Work the bench runs in a measured child process: ``generate STORE SEED SCALE`` or
@@ -866,8 +876,6 @@ def _child(argv: list[str]) -> int:
         generate(Path(argv[1]), WorldConfig(seed=int(argv[2]), scale=float(argv[3])))
         return 0
     if argv[0] == "dbt":
-        from connectors.commands.demo import dbt_build
-
         return dbt_build(Path(argv[1]), dt.date.fromisoformat(argv[2]),
                          extra_args=["--target-path", argv[3], "--log-path", argv[4]])
     raise SystemExit(f"unknown bench child task {argv[0]!r}")

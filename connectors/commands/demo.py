@@ -12,8 +12,6 @@ import datetime as dt
 import json
 import logging
 import os
-import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -150,11 +148,3 @@ def run_nightly_job(as_of: dt.date) -> bool:
     print(f"   {materialized} assets materialized")
     return result.success
 
-
-def dbt_build(warehouse: Path, as_of: dt.date, *, extra_args: list[str] | None = None) -> int:
-    dbt = shutil.which("dbt", path=str(Path(sys.executable).parent)) or "dbt"
-    project = ROOT / "dbt_project"
-    env = {**os.environ, "DUCKDB_PATH": str(warehouse), "DBT_PROFILES_DIR": str(project)}
-    cmd = [dbt, "build", "--project-dir", str(project), "--profiles-dir", str(project),
-           "--vars", json.dumps({"as_of": as_of.isoformat()}), *(extra_args or [])]
-    return subprocess.call(cmd, env=env, cwd=ROOT)
