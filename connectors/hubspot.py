@@ -6,17 +6,29 @@ owners, deal_pipelines.
 How a sync reads (DESIGN.md section 5, api_wire.md part A):
 
 * **First run / --full-refresh**: the list endpoint (``GET /crm/v3/objects/{t}``, limit 100,
-  ascending id) to the end: one request per 100 records, the cheapest full read. Before it,
-  one search sorted by the modified-date property DESC (limit 1) takes the newest
-  modification the API knows (``snapshot_ms``): everything changed while the list is paged has
-  a later date, so the next incremental run starts from there.
+  ascending id) to the end: one request per 100 records, the cheapest full read, and no
+  other request. The next incremental run starts from the server's clock when the listing
+  began (``snapshot_ms``): the HTTP ``Date`` header of the object's first list response.
+  HubSpot stamps modifications with that same clock, so a record changed while the list is
+  paged gets a modification date at or after it; the incremental run's lookback
+  (``HUBSPOT_SEARCH_LOOKBACK_MINUTES``) covers the header's one-second resolution, the time
+  between reading the first page and stamping its header, and clock skew between HubSpot's
+  hosts. The list reads the database, not the search index, so the index's lag plays no part
+  here. The snapshot is kept in the cursor (``{"phase": "full", "after", "snapshot_ms"}``),
+  so a killed run resumes with the same one. Only when the first response carries no usable
+  ``Date`` does the connector fall back to one search sorted by the modified-date property
+  DESC (limit 1): the newest modification the API knows.
 * **Incremental**: search (``POST .../search``, limit 200) filtered ``modified >= floor`` AND
   ``hs_object_id > last_id``, sorted by ``hs_object_id`` ascending, where
   ``floor = cursor - lookback`` (10 minutes by default, for search-index lag). Before the
   offset reaches 10,000 the window restarts at offset 0 with ``hs_object_id > last id seen``
   and the same date floor (never an endless loop when >10k records share one timestamp).
-  The next cursor is the newest modification the API knew when the run began (a DESC search,
-  one request), so changes made while the run pages are read again next time.
+  The next cursor is the newest modification the search index knew when the run began (a
+  DESC search, one request), so changes made while the run pages are read again next time.
+  Here the server's clock would not do: search results come from an index that lags the
+  database, so a record changed just before the run began may not be searchable yet, and a
+  cursor at "now" would skip it for good; the newest *indexed* modification never passes a
+  change the index has not shown us.
 * **Deletes**: every run pages ``archived=true`` for each object and upserts those records
   with ``_is_deleted = true`` (with their properties: they may be new to us), one transaction
   per page, so memory stays flat however many records were ever archived. Contacts merged
@@ -54,6 +66,7 @@ The access token is never logged or printed.
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 import http.client
 import json
 import logging
@@ -134,8 +147,9 @@ def _status(exc: BaseException) -> int | None:
     return status if isinstance(status, int) else None
 
 
-def _header(exc: BaseException, name: str) -> str | None:
-    headers = getattr(exc, "headers", None)
+def _header(obj: object, name: str) -> str | None:
+    """Header ``name`` of an exception or a response, or None."""
+    headers = getattr(obj, "headers", None)
     if not headers:
         return None
     try:
@@ -192,6 +206,24 @@ def to_ms(value: dt.datetime) -> int:
     return int(value.replace(tzinfo=dt.UTC).timestamp() * 1000)
 
 
+def http_date_ms(value: str | None) -> int | None:
+    """An HTTP ``Date`` header (``Wed, 01 Jul 2026 00:00:00 GMT``) -> epoch ms, or None when
+    it is absent or unparsable."""
+    if not value:
+        return None
+    try:
+        parsed = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if parsed.tzinfo is None:          # "-0000": UTC, origin unknown (RFC 5322)
+        parsed = parsed.replace(tzinfo=dt.UTC)
+    try:
+        ms = int(parsed.timestamp() * 1000)
+    except (OverflowError, ValueError, OSError):
+        return None
+    return ms if ms > 0 else None
+
+
 def column_name(prop: str) -> str:
     name = prop.lower()
     return f"property_{name}" if name in RESERVED else name
@@ -208,6 +240,9 @@ class HubSpotSource(Source):
         self.http_retries = http_retries      # urllib3's own retries inside each attempt
         self._client: Any = None
         self.requests = 0
+        # The server's clock (the ``Date`` header, epoch ms) of the latest answered call, or
+        # None when that response had no usable one.
+        self.last_server_time_ms: int | None = None
 
     # -- client ------------------------------------------------------------------------------
     @property
@@ -235,11 +270,14 @@ class HubSpotSource(Source):
         return self._client
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """One API call on the raw path: returns (status, decoded JSON body)."""
+        """One API call on the raw path: returns (status, decoded JSON body). The response's
+        ``Date`` header is kept in :attr:`last_server_time_ms`."""
 
         def once() -> Any:
             self.requests += 1
+            self.last_server_time_ms = None
             resp = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+            self.last_server_time_ms = http_date_ms(_header(resp, "Date"))
             try:
                 data = resp.data            # reads the whole body; a cut connection raises here
             finally:
@@ -270,7 +308,8 @@ class HubSpotSource(Source):
                           t, request)[1]
 
     def _latest_modified_ms(self, t: str) -> int | None:
-        """The newest modification date the search index knows (one request)."""
+        """The newest modification date the search index knows (one request): the cursor of
+        an incremental run, and of a full one whose list response had no ``Date``."""
         prop = MODIFIED_PROPERTY[t]
         page = self._search(t, {"sorts": [{"propertyName": prop, "direction": "DESCENDING"}],
                                 "properties": [prop], "limit": 1})
@@ -460,13 +499,24 @@ class HubSpotSource(Source):
 
     def _full_pages(self, t: str, props: list[str], cursor: dict[str, Any],
                     res: ObjectResult) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any], bool]]:
+        """List every live record. The cursor the next incremental run starts from
+        (``snapshot_ms``) is the server's clock when the listing began: the ``Date`` of the
+        first list response. HubSpot stamps modifications with that clock, so whatever
+        changes while the list is paged is dated at or after it (the incremental lookback
+        covers the header's one-second resolution and clock skew). No extra request. A
+        resumed run keeps the snapshot its cursor carries. Without a usable ``Date``, one
+        DESC search takes the newest modification the API knows instead (it comes after the
+        first page by one round trip, which the lookback also covers)."""
         after = cursor.get("after") if cursor.get("phase") == "full" else None
         snapshot = cursor.get("snapshot_ms") if after else None
-        if snapshot is None:
-            snapshot = self._latest_modified_ms(t) or 0
         res.note = "full"
         while True:
             page = self._list_page(t, after, props, archived=False)
+            if snapshot is None:        # the first page of this listing
+                snapshot = self.last_server_time_ms
+                if snapshot is None:
+                    log.info("hubspot %s: no usable Date header, taking the cursor from a search", t)
+                    snapshot = self._latest_modified_ms(t) or 0
             res.pages += 1
             rows = [r for o in page.get("results") or []
                     if (r := self._row(t, o, props, deleted=False)) is not None]

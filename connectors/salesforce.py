@@ -9,13 +9,16 @@ Per object, in this order (DESIGN.md section 5, api_wire.md part B):
    forecasting permission, Period) are skipped with a note, never a failure. Every object's
    describe is fetched up front in **one** Composite Batch request (``composite/batch``, up to
    25 subrequests; a refused batch falls back to one describe per object).
-2. REST or Bulk API 2.0 (``SALESFORCE_BULK_THRESHOLD``, default 10,000 records), without a
-   ``SELECT COUNT()``: when the whole object is read (first run, full refresh) the estimate is
-   the org's own record count (``limits/recordCount``, asked in the same Composite Batch; it
-   leaves out history objects), else the rows we already hold; at or above the threshold the
-   object goes to Bulk. Otherwise (and always for incremental windows) REST starts, and the
-   first page's ``totalSize`` decides: at or above the threshold the rest of the window
-   (``cursor >= the first page's newest value``) is read by Bulk 2.0.
+2. REST or Bulk API 2.0, whichever reads the records in **fewer requests**: REST costs
+   ``ceil(n/2000)`` pages, Bulk one job create plus ``ceil(n/50000)`` result pages, so Bulk
+   wins from 4,001 records (``SALESFORCE_BULK_THRESHOLD`` replaces this rule by a fixed
+   record count). No request is spent on counting: when the whole object is read (first run,
+   full refresh) the estimate comes from the same Composite Batch as the describes: the org's
+   record count (``limits/recordCount``) and, for the history objects it leaves out, a
+   ``SELECT COUNT()`` subrequest over the window; else the rows we already hold. Otherwise
+   (and always for incremental windows) REST starts, and the first page's ``totalSize``
+   decides: when Bulk is cheaper for the rest of the window, it reads it
+   (``cursor >= the first page's newest value``).
 3. The window: ``queryAll`` (recycle-bin deletes included, ``IsDeleted`` -> ``_is_deleted``)
    ``WHERE SystemModstamp >= cursor - lookback`` (history objects: ``CreatedDate``), never a
    bare ``>``, ``ORDER BY <cursor>, Id``. REST: page by page along ``nextRecordsUrl``; every
@@ -40,9 +43,11 @@ leaves rows created before it alone. Every other object is state, read whole wha
 own an opportunity later, and the marts need it then; User, Period, ForecastingQuota,
 CurrencyType and DatedConversionRate are reference data that old rows still describe.
 
-Bulk 2.0 jobs are polled after ``bulk_poll_seconds`` (1 s) and then with doubling waits (up
-to 30 s), so a quick job costs one status request; finished jobs are left for Salesforce to
-remove (it does after 7 days) unless ``SALESFORCE_DELETE_BULK_JOBS`` is true.
+A Bulk 2.0 job's first results page is asked for ``bulk_poll_seconds`` (1 s) after its
+creation, without a status request: a job done by then costs no poll. A job still running
+answers 412 ``JOB_NOT_COMPLETE``; only then is its status polled, with doubling waits (up to
+30 s). Finished jobs are left for Salesforce to remove (it does after 7 days) unless
+``SALESFORCE_DELETE_BULK_JOBS`` is true.
 
 Failures: 429/5xx/broken connections are retried (``Retry-After`` honoured); an expired
 session re-authenticates once; ``REQUEST_LIMIT_EXCEEDED`` raises :class:`SourceStopped` with
@@ -56,8 +61,10 @@ import dataclasses
 import datetime as dt
 import io
 import logging
+import math
 import re
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -91,8 +98,8 @@ from connectors.warehouse import Warehouse, utcnow
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BULK_THRESHOLD = 10_000
-BULK_MAX_RECORDS = 50_000
+REST_PAGE_RECORDS = 2_000                    # queryAll's largest page (its batch size)
+BULK_MAX_RECORDS = 50_000                    # Bulk 2.0 results page asked for (maxRecords)
 BULK_POLL_MAX_SECONDS = 30.0                 # the longest wait between two Bulk job polls
 BULK_JOB_TIMEOUT = dt.timedelta(hours=6)
 COMPOSITE_BATCH_MAX = 25                     # subrequests per composite/batch call
@@ -175,7 +182,7 @@ class SalesforceSource(Source):
     name = "salesforce"
     schema = "salesforce"
 
-    bulk_poll_seconds = 1.0          # first wait before polling a Bulk job (tests lower it)
+    bulk_poll_seconds = 1.0          # wait before a Bulk job's first results (tests lower it)
 
     def __init__(self, settings: Settings, warehouse: Warehouse, progress: Progress | None = None,
                  *, retry_policy: RetryPolicy | None = None,
@@ -185,7 +192,7 @@ class SalesforceSource(Source):
         self._sleep = sleep
         self._client: SalesforceClient | None = None
         self._described: dict[str, dict[str, Any] | SalesforceError] = {}
-        self._estimates: dict[str, int] = {}
+        self._estimates: dict[str, tuple[int, str]] = {}   # object -> (records, from where)
         self._prefetch_requests = 0
 
     # -- settings ----------------------------------------------------------------------------
@@ -197,12 +204,23 @@ class SalesforceSource(Source):
         return self._client
 
     @property
-    def bulk_threshold(self) -> int:
-        value = self.settings.get("SALESFORCE_BULK_THRESHOLD")
+    def bulk_threshold(self) -> int | None:
+        """``SALESFORCE_BULK_THRESHOLD`` (records), or None: choose by request count."""
+        value = (self.settings.get("SALESFORCE_BULK_THRESHOLD") or "").strip()
+        if not value or value.lower() == "auto":
+            return None
         try:
-            return max(1, int(value)) if value else DEFAULT_BULK_THRESHOLD
+            return max(1, int(value))
         except ValueError:
-            return DEFAULT_BULK_THRESHOLD
+            log.warning("salesforce: SALESFORCE_BULK_THRESHOLD=%r is not a number; choosing "
+                        "REST or Bulk by request count", value)
+            return None
+
+    def use_bulk(self, total: int, already_read: int = 0) -> bool:
+        """Whether Bulk 2.0 should read a window of ``total`` records of which REST has read
+        ``already_read``: with a threshold, ``total`` at or above it; else when a job (create
+        plus result pages) takes fewer requests than the REST pages left."""
+        return bulk_pays(total, already_read, self.bulk_threshold)
 
     @property
     def delete_bulk_jobs(self) -> bool:
@@ -321,42 +339,58 @@ class SalesforceSource(Source):
         return self.client.call(f"describe {sobject}", lambda sf: getattr(sf, sobject).describe())
 
     def _prefetch(self, specs: list[ObjectSpec], full_refresh: bool) -> None:
-        """Every object's describe, and (when some object is read whole) the org's record
-        counts, in Composite Batch requests of up to 25 subrequests: one request instead of one
-        per object. Each subrequest still counts against the org's daily API allowance, as a
+        """Every object's describe, and for the objects read whole their record counts (the
+        org's ``limits/recordCount``, and a ``SELECT COUNT()`` per history object), in
+        Composite Batch requests of up to 25 subrequests: one request instead of one per
+        object. Each subrequest still counts against the org's daily API allowance, as a
         describe would. A subresult that is an error for a required object, or a transient one,
         is left out so that :meth:`_describe` asks again on its own (with retries); a batch the
         org refuses (old API, no permission) leaves everything to :meth:`_describe`."""
         self._described, self._estimates = {}, {}
         before = self.client.session.count
         version = f"v{API_VERSION}"
-        subrequests: list[tuple[str, dict[str, str]]] = [
-            (s.sobject, {"method": "GET", "url": f"{version}/sobjects/{s.sobject}/describe"})
+        # (what, object, subrequest): what is "describe", "counts" (limits/recordCount) or
+        # "count" (SELECT COUNT() over a history object's window, which recordCount leaves out)
+        subrequests: list[tuple[str, str, dict[str, str]]] = [
+            ("describe", s.sobject, {"method": "GET", "url": f"{version}/sobjects/{s.sobject}/describe"})
             for s in specs]
-        whole = [s.sobject for s in specs if full_refresh or not self._has_cursor(s)]
-        if whole:
-            subrequests.append(("", {"method": "GET",
-                                     "url": f"{version}/limits/recordCount?sObjects={','.join(whole)}"}))
+        whole = [s for s in specs if full_refresh or not self._has_cursor(s)]
+        counted = [s.sobject for s in whole if not s.history]
+        if counted:
+            subrequests.append(("counts", "", {
+                "method": "GET", "url": f"{version}/limits/recordCount?sObjects={','.join(counted)}"}))
+        start = soql_datetime(self.history_start())
+        for s in whole:
+            if s.history:
+                q = urllib.parse.urlencode(
+                    {"q": f"SELECT COUNT() FROM {s.sobject} WHERE CreatedDate >= {start}"})
+                subrequests.append(("count", s.sobject, {"method": "GET", "url": f"{version}/queryAll?{q}"}))
         by_name = {s.sobject: s for s in specs}
         try:
             for i in range(0, len(subrequests), COMPOSITE_BATCH_MAX):
                 chunk = subrequests[i:i + COMPOSITE_BATCH_MAX]
                 body = self.client.call("describe batch", lambda sf, c=chunk: sf.restful(
                     "composite/batch", method="POST",
-                    json={"batchRequests": [r for _, r in c], "haltOnError": False}))
+                    json={"batchRequests": [r for _, _, r in c], "haltOnError": False}))
                 results = (body or {}).get("results") if isinstance(body, dict) else None
                 if not isinstance(results, list) or len(results) != len(chunk):
                     log.info("salesforce: unexpected composite/batch answer; describing one by one")
                     self._described, self._estimates = {}, {}
                     return
-                for (name, _), sub in zip(chunk, results, strict=True):
+                for (what, name, _), sub in zip(chunk, results, strict=True):
                     status = sub.get("statusCode") if isinstance(sub, dict) else None
                     result = sub.get("result") if isinstance(sub, dict) else None
-                    if not name:      # the record counts
+                    if what == "counts":
                         if status == 200 and isinstance(result, dict):
                             for item in result.get("sObjects") or []:
                                 if isinstance(item, dict) and isinstance(item.get("count"), int):
-                                    self._estimates[str(item.get("name"))] = item["count"]
+                                    self._estimates[str(item.get("name"))] = (
+                                        item["count"], "the org's record count")
+                        continue
+                    if what == "count":   # an error (object absent, timeout): REST probes it
+                        if status == 200 and isinstance(result, dict) and \
+                                isinstance(result.get("totalSize"), int):
+                            self._estimates[name] = (result["totalSize"], "SELECT COUNT()")
                         continue
                     if status == 200 and isinstance(result, dict):
                         self._described[name] = result
@@ -384,7 +418,7 @@ class SalesforceSource(Source):
         """How many records a read of the whole object will return, without asking the API:
         the org's record count from the up-front batch, else the rows we hold."""
         if plan.spec.sobject in self._estimates:
-            return self._estimates[plan.spec.sobject], "the org's record count"
+            return self._estimates[plan.spec.sobject]
         t = plan.table
         held = self.warehouse.conn.execute(
             f"SELECT count(*) FROM {t.schema}.{quote(t.name)}").fetchone()[0]
@@ -460,7 +494,7 @@ class SalesforceSource(Source):
         notes = [window]
         # REST or Bulk without a COUNT() request (module docstring, step 2)
         estimate = self._estimate(plan) if stored is None else None
-        if estimate is not None and estimate[0] >= self.bulk_threshold:
+        if estimate is not None and self.use_bulk(estimate[0]):
             notes.append(f"about {estimate[0]:,} to read ({estimate[1]})")
             notes.append(self._read_bulk_or_rest(plan, since, tracker, res, full_refresh))
         else:
@@ -524,7 +558,7 @@ class SalesforceSource(Source):
             next_url = page.get("nextRecordsUrl")
             if page.get("done", True) or not next_url:
                 return total, True
-            if probe and total >= self.bulk_threshold:
+            if probe and self.use_bulk(total, len(records)):
                 return total, False
             probe = False
             try:
@@ -574,29 +608,52 @@ class SalesforceSource(Source):
                 raise _BulkUnavailable(error_message(exc)) from exc
             raise
         job_id = job["id"]
-        self._wait_for_job(sobject, job_id, client)
-        locator = ""
+        page = self._first_results(sobject, job_id, client)
         while True:
-            page = self.client.call(
-                f"bulk results {sobject}",
-                lambda sf, loc=locator: client(sf).get_query_results(job_id, loc, BULK_MAX_RECORDS))
             locator = page.get("locator") or ""
             last = not locator
             self._commit(plan, _csv_values(page.get("records") or ""), tracker, res,
                          full_refresh, commit_cursor=last)
             if last:
                 break
+            page = self.client.call(
+                f"bulk results {sobject}",
+                lambda sf, loc=locator: client(sf).get_query_results(job_id, loc, BULK_MAX_RECORDS))
         if self.delete_bulk_jobs:   # optional: Salesforce removes finished jobs after 7 days
             try:
                 client(self.client.sf).delete_job(job_id, True)
             except Exception as exc:  # noqa: BLE001 - never fail a finished sync on this
                 log.debug("salesforce: could not delete bulk job %s: %s", job_id, type(exc).__name__)
 
-    def _wait_for_job(self, sobject: str, job_id: str, client: Callable[[Any], Any]) -> None:
-        """Polls the job after ``bulk_poll_seconds``, then with doubling waits (at most
-        ``BULK_POLL_MAX_SECONDS``): a job that finishes within the first wait costs one status
-        request. Each poll is retried on its own; Failed/Aborted -> :class:`_BulkUnavailable`."""
-        wait = max(0.0, self.bulk_poll_seconds)
+    def _first_results(self, sobject: str, job_id: str, client: Callable[[Any], Any]) -> dict[str, Any]:
+        """The job's first results page, asked for ``bulk_poll_seconds`` after its creation
+        with no status request before it: a job done by then costs none. A job not done
+        answers 412 ``JOB_NOT_COMPLETE``; its status is then polled until it is, and the
+        results asked for again."""
+        time.sleep(max(0.0, self.bulk_poll_seconds))
+
+        def first(sf: Any) -> dict[str, Any] | None:
+            try:
+                return client(sf).get_query_results(job_id, "", BULK_MAX_RECORDS)
+            except SalesforceError as exc:
+                if exc.status == 412 and error_code(exc) == "JOB_NOT_COMPLETE":
+                    return None
+                raise
+
+        page = self.client.call(f"bulk results {sobject}", first)
+        if page is not None:
+            return page
+        self._wait_for_job(sobject, job_id, client, first_wait=2 * self.bulk_poll_seconds)
+        return self.client.call(
+            f"bulk results {sobject}",
+            lambda sf: client(sf).get_query_results(job_id, "", BULK_MAX_RECORDS))
+
+    def _wait_for_job(self, sobject: str, job_id: str, client: Callable[[Any], Any], *,
+                      first_wait: float) -> None:
+        """Polls the job after ``first_wait``, then with doubling waits (at most
+        ``BULK_POLL_MAX_SECONDS``). Each poll is retried on its own; Failed/Aborted ->
+        :class:`_BulkUnavailable`."""
+        wait = max(0.0, first_wait)
         deadline = time.monotonic() + BULK_JOB_TIMEOUT.total_seconds()
         state = "UploadComplete"
         while True:
@@ -851,6 +908,18 @@ class SalesforceSource(Source):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def bulk_pays(total: int, already_read: int = 0, threshold: int | None = None) -> bool:
+    """Whether Bulk 2.0 should read the rest of a window of ``total`` records, ``already_read``
+    of them read by REST: with a ``threshold``, ``total`` at or above it; without one, when a
+    job (one create, then ``ceil(left/50000)`` result pages) costs fewer requests than the
+    REST pages left (``ceil(left/2000)``): more than 4,000 records. Bulk's status polls are
+    not counted: a job done before its first results request needs none."""
+    if threshold is not None:
+        return total >= threshold
+    left = total - already_read
+    return left > 0 and 1 + math.ceil(left / BULK_MAX_RECORDS) < math.ceil(left / REST_PAGE_RECORDS)
+
+
 class _BulkUnavailable(Exception):
     """The object cannot be read through Bulk API 2.0: fall back to REST."""
 

@@ -48,10 +48,21 @@ def test_full_minimum_counts_pages_at_the_api_maximum() -> None:
     m = bench.full_minimum(h, described={"Lead", "LeadHistory", "Period"})
     # contacts 3+1, companies 1+1, deals 11+1, owners 1+1, pipelines 1, associations 2
     assert m["hubspot"]["minimum"] == 4 + 2 + 12 + 2 + 1 + 2
-    # Lead 3 REST pages; LeadHistory by Bulk 2.0: 3 result pages; Period still costs one
-    # query; CurrencyType does not exist in this org
-    assert m["salesforce"]["minimum"] == 3 + 3 + 1
-    assert m["ga4"]["minimum"] == (1 + 1) + (2 + 1)
+    assert m["hubspot"]["fixed"] == 0
+    # Lead: 3 REST pages or a Bulk job (create + 1 result page): Bulk; LeadHistory by Bulk:
+    # create + 3 result pages; Period still costs one query; CurrencyType does not exist in
+    # this org. Fixed: the token and one Composite Batch of describes, and the 2 job creates
+    assert m["salesforce"]["data_minimum"] == 1 + 3 + 1
+    assert m["salesforce"]["fixed"] == 1 + 1 + 2
+    assert m["salesforce"]["minimum"] == 5 + 4
+    assert m["salesforce"]["detail"]["Lead"] == {"pages": 1, "bulk": True}
+    # one probe that says which dates hold sessions, then the two reports' pages
+    assert m["ga4"]["minimum"] == 1 + (1 + 1) + (2 + 1)
+
+
+def test_salesforce_minimum_takes_the_cheaper_api() -> None:
+    m = bench.salesforce_minimum({"A": 4000, "B": 4001, "C": 0, "D": 100_001}, None)
+    assert m == {"A": (2, 0), "B": (1, 1), "C": (1, 0), "D": (3, 1)}   # (pages, Bulk jobs)
 
 
 @pytest.mark.slow
@@ -73,13 +84,19 @@ def test_bench_smoke(tmp_path: Path) -> None:
         row = full[source]
         assert row["code"] == 0 and row["records"] > 0
         assert row["requests"] == row["served"] == row["data"] + row["overhead"]
-        # every data page of a clean full sync is needed: paging is at the APIs' maximum
-        assert row["data"] == row["minimum"], (source, row)
+        # every request of a clean full sync is needed: paging at the APIs' maximum, no
+        # snapshot search, no status poll, no count request
+        assert row["data"] == row["data_minimum"], (source, row)
+        assert row["requests"] == row["minimum"], (source, row)
         assert 50 < row["peak_rss_mb"] < 2_000
     assert full["advocacy_platform"]["records"] > 0
     incremental = {row["source"]: row for row in result["incremental"]}
-    assert incremental["hubspot"]["requests"] < full["hubspot"]["requests"]
-    assert incremental["hubspot"]["changed"] >= 0
+    inc = incremental["hubspot"]
+    # an incremental run reads what changed (search), plus the lists every run must read:
+    # no live list page, no more data requests than that minimum, fewer records than a full
+    assert "list" not in inc["kinds"] and inc["kinds"].get("search", 0) >= 1, inc["kinds"]
+    assert inc["data"] <= inc["minimum"], inc
+    assert inc["records"] < full["hubspot"]["records"]
 
     text = doc.read_text()
     assert "old figures" not in text

@@ -52,6 +52,7 @@ HUBSPOT_SEARCH_MAX = 200        # POST /crm/v3/objects/{t}/search
 HUBSPOT_ASSOC_BATCH_MAX = 1_000  # POST /crm/v4/associations/{from}/{to}/batch/read
 SALESFORCE_REST_BATCH = 2_000   # query / queryAll / nextRecordsUrl
 SALESFORCE_BULK_PAGE = 50_000   # Bulk 2.0 results page (maxRecords as the connector asks)
+SALESFORCE_BATCH_MAX = 25       # Composite Batch subrequests
 GA4_MAX_ROWS = 250_000          # runReport limit
 HUBSPOT_OBJECTS = ("contacts", "companies", "deals")
 # the project's variables that would change what a sync reads: never taken from the caller
@@ -379,21 +380,25 @@ def holdings(store_path: Path) -> dict[str, Any]:
     return {"hubspot": hs, "salesforce": sf, "ga4": ga4, "clock": clock.isoformat()}
 
 
-def full_minimum(h: dict[str, Any], described: set[str] | None, bulk_threshold: int = 10_000
-                 ) -> dict[str, dict[str, Any]]:
+def full_minimum(h: dict[str, Any], described: set[str] | None) -> dict[str, dict[str, Any]]:
     """The fewest requests that can read everything the APIs hold, at the largest page sizes
-    the APIs allow, with nothing else (no auth, describe, count, probe or snapshot request).
+    the APIs allow: the record pages (``data_minimum``) plus the few requests no client can do
+    without (``fixed``).
 
     * HubSpot: per object ``ceil(live/100)`` list pages + ``ceil(archived/100)`` archived
       pages (an empty list still costs one request), owners the same, 1 pipelines request,
-      ``ceil(live deals/1000)`` association batch reads.
-    * Salesforce: per object the org has (its describe answered), ``ceil(records/2000)`` query
-      pages (at least one); an object read through Bulk 2.0 (at or above the connector's
-      threshold) ``ceil(records/50000)`` result pages (the job's create/status/delete requests
-      are overhead, like describe).
+      ``ceil(live deals/1000)`` association batch reads. Fixed: none (a private-app token
+      needs no request; properties are asked for by name).
+    * Salesforce: per object the org has (its describe answered) the cheaper of REST,
+      ``ceil(records/2000)`` query pages (at least one), and Bulk 2.0, one job create plus
+      ``ceil(records/50000)`` result pages. Fixed: the OAuth token, and one Composite Batch
+      per 25 objects for their describes (fields are discovered, not configured: a new field
+      must become a column).
     * GA4: per date with sessions, one request per report (2 reports) times
-      ``ceil(rows/250000)`` pages.
-    """
+      ``ceil(rows/250000)`` pages. Fixed: one request that says which dates hold sessions
+      (without it, every empty date of the window costs two requests).
+
+    Nothing else is in the minimum: no record count, status poll, job delete or snapshot."""
     hs = h["hubspot"]
     hub = 0
     detail_h: dict[str, int] = {}
@@ -408,28 +413,33 @@ def full_minimum(h: dict[str, Any], described: set[str] | None, bulk_threshold: 
     hub += detail_h["owners"] + detail_h["pipelines"] + detail_h["associations"]
 
     detail_s = salesforce_minimum({o: info["records"] for o, info in h["salesforce"].items()},
-                                  described, bulk_threshold)
-    sf = sum(detail_s.values())
+                                  described)
+    sf_data = sum(pages for pages, _ in detail_s.values())
+    sf_fixed = (1 + math.ceil(len(detail_s) / SALESFORCE_BATCH_MAX)
+                + sum(jobs for _, jobs in detail_s.values()))
 
     g = h["ga4"]
     ga = sum(_pages(g["visitor_rows"][d], GA4_MAX_ROWS) + _pages(g["traffic_rows"][d], GA4_MAX_ROWS)
              for d in g["data_days"])
-    return {"hubspot": {"minimum": hub, "detail": detail_h},
-            "salesforce": {"minimum": sf, "detail": detail_s},
-            "ga4": {"minimum": ga, "detail": {"dates": g["dates"], "reports": 2}}}
+    return {"hubspot": {"minimum": hub, "data_minimum": hub, "fixed": 0, "detail": detail_h},
+            "salesforce": {"minimum": sf_data + sf_fixed, "data_minimum": sf_data,
+                           "fixed": sf_fixed,
+                           "detail": {o: {"pages": p, "bulk": bool(j)} for o, (p, j) in detail_s.items()}},
+            "ga4": {"minimum": ga + 1, "data_minimum": ga, "fixed": 1,
+                    "detail": {"dates": g["dates"], "reports": 2}}}
 
 
-def salesforce_minimum(records: dict[str, int], described: set[str] | None,
-                       bulk_threshold: int = 10_000) -> dict[str, int]:
-    """Record pages per object: ``ceil(n/2000)`` query pages (at least one), or for an object
-    read through Bulk 2.0 (``n`` at or above the threshold) ``ceil(n/50000)`` result pages;
-    objects the org does not have (no describe) cost nothing."""
-    out: dict[str, int] = {}
+def salesforce_minimum(records: dict[str, int], described: set[str] | None) -> dict[str, tuple[int, int]]:
+    """Per object the org has (objects without a describe cost nothing): (record pages, Bulk
+    jobs) of the cheaper way to read ``n`` records, REST (``ceil(n/2000)`` pages, at least one)
+    or Bulk 2.0 (one job create, then ``ceil(n/50000)`` result pages); a tie goes to REST."""
+    out: dict[str, tuple[int, int]] = {}
     for sobject, n in records.items():
         if described is not None and sobject not in described:
             continue
-        size = SALESFORCE_BULK_PAGE if n >= bulk_threshold else SALESFORCE_REST_BATCH
-        out[sobject] = _pages(n, size)
+        rest = _pages(n, SALESFORCE_REST_BATCH)
+        bulk = _pages(n, SALESFORCE_BULK_PAGE)
+        out[sobject] = (bulk, 1) if 1 + bulk < rest else (rest, 0)
     return out
 
 
@@ -442,12 +452,15 @@ def changes(before: dict[str, Any], after_store: Path, *, deletable: set[str] | 
     * HubSpot: ``ceil(changed/200)`` search pages per object + every archived list (search
       never returns archived records) + owners + pipelines + ``ceil(changed deals/1000)``
       association reads;
-    * Salesforce: ``ceil(changed/2000)`` pages per object (changed = cursor column at or after
+    * Salesforce: the token and the describes' Composite Batch, + the cheaper of
+      ``ceil(changed/2000)`` REST pages and a Bulk job (create + ``ceil(changed/50000)``) per
+      object (changed = cursor column at or after
       the previous run's newest value minus the connector's lookback), + one
       ``sobjects/{O}/deleted`` per object with ``IsDeleted`` (purges leave no row to query) +
       the recycle bin of each history object with ``IsDeleted`` (a deleted history row keeps
       its CreatedDate, so the CreatedDate window cannot see it);
-    * GA4: one request per report per date whose data differ (new or revised)."""
+    * GA4: the date probe + one request per report per date whose data differ (new or
+      revised)."""
     after = holdings(after_store)
     conn = sqlite3.connect(f"file:{after_store}?mode=ro", uri=True)
     try:
@@ -477,7 +490,7 @@ def changes(before: dict[str, Any], after_store: Path, *, deletable: set[str] | 
             else:
                 n = after["salesforce"][sobject]["records"]
             sf_changed[sobject] = int(n)
-            sf_min += _pages(n, SALESFORCE_REST_BATCH)
+            sf_min += min(_pages(n, SALESFORCE_REST_BATCH), 1 + _pages(n, SALESFORCE_BULK_PAGE))
             if deletable is not None and sobject in deletable:
                 sf_min += 1
                 if info["history"]:
@@ -489,7 +502,8 @@ def changes(before: dict[str, Any], after_store: Path, *, deletable: set[str] | 
 
     old_days, new_days = before["ga4"]["per_day"], after["ga4"]["per_day"]
     changed_days = sorted(d for d in new_days if new_days[d] != old_days.get(d))
-    ga_min = 2 * len([d for d in changed_days if new_days[d][1] > 0])
+    ga_min = 1 + 2 * len([d for d in changed_days if new_days[d][1] > 0])   # + the date probe
+    sf_min += 1 + math.ceil(len(before["salesforce"]) / SALESFORCE_BATCH_MAX)  # token, describes
     return {
         "hubspot": {"changed": sum(hub_changed.values()), "detail": hub_changed, "minimum": hub_min},
         "salesforce": {"changed": sum(sf_changed.values()), "detail": sf_changed, "minimum": sf_min},
@@ -571,6 +585,8 @@ def bench_scale(scale: float, seed: int, sources: list[str], workdir: Path, *,
             m = minimum.get(row["source"])
             if m is not None and "requests" in row:
                 row["minimum"] = m["minimum"]
+                row["data_minimum"] = m["data_minimum"]
+                row["minimum_fixed"] = m["fixed"]
                 row["minimum_detail"] = m["detail"]
         result["full"] = full
         result["holdings"] = {
@@ -697,10 +713,11 @@ def render(results: list[dict[str, Any]], info: dict[str, str], argv: str) -> st
         "",
         "**Clean full sync** (empty warehouse; each source in its own process; requests as "
         "served by the fakes; *min* = the fewest requests that read the same records at the "
-        "largest page sizes the APIs allow, see below):",
+        "largest page sizes the APIs allow: record pages plus the *fixed* requests no client "
+        "can do without, see below; *data / min data* compares the record pages alone):",
         "",
-        "| scale | source | records | wall s | records/s | client CPU s | fakes CPU s | peak RSS MB | requests | data | overhead | min | requests / min | data / min |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| scale | source | records | wall s | records/s | client CPU s | fakes CPU s | peak RSS MB | requests | data | overhead | min | of which fixed | requests / min | data / min data |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         for row in r.get("full", []):
@@ -710,8 +727,9 @@ def render(results: list[dict[str, Any]], info: dict[str, str], argv: str) -> st
                 f"| {_f(row.get('records'))} | {row['seconds']:.1f} | {_f(rps, '{:,.0f}')} "
                 f"| {row['cpu_seconds']:.1f} | {row['fake_cpu_seconds']:.1f} | {row['peak_rss_mb']:.0f} "
                 f"| {_f(row.get('requests'))} | {_f(row.get('data'))} | {_f(row.get('overhead'))} "
-                f"| {_f(row.get('minimum'))} | {_ratio(row.get('requests'), row.get('minimum'))} "
-                f"| {_ratio(row.get('data'), row.get('minimum'))} |")
+                f"| {_f(row.get('minimum'))} | {_f(row.get('minimum_fixed'))} "
+                f"| {_ratio(row.get('requests'), row.get('minimum'))} "
+                f"| {_ratio(row.get('data'), row.get('data_minimum'))} |")
     lines += ["", "Requests by kind (full sync):", ""]
     for r in results:
         for row in r.get("full", []):
@@ -724,7 +742,7 @@ def render(results: list[dict[str, Any]], info: dict[str, str], argv: str) -> st
             f"{max((r.get('advance_days') or 1) for r in results)} day (*changed* = records whose "
             "cursor field moved into the connector's window, GA4: rows on dates that are new or "
             "revised; *min* = pages to read those at the APIs' page sizes, plus the lists every "
-            "run must read, see below):",
+            "run must read and the same fixed requests as a full sync, see below):",
             "",
             "| scale | source | changed | records written | wall s | peak RSS MB | requests | data | overhead | min | requests / min | requests vs full |",
             "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",

@@ -16,7 +16,8 @@ import pytest
 
 from connectors.hubspot import ASSOC_FAILED, LIST_LIMIT, OBJECTS, HubSpotSource
 from connectors.retry import RetryPolicy
-from connectors.sandbox.fakes._common import iso_ms
+from connectors.sandbox import store
+from connectors.sandbox.fakes._common import clock_date, date_ms, iso_ms
 from connectors.source import InvalidSetting, Progress, Settings, SourceStopped
 from connectors.warehouse import Warehouse, utcnow
 
@@ -27,6 +28,24 @@ def run_sync(env: dict[str, str], db: Path, **kwargs: object):
     with Warehouse(db) as wh:
         source = HubSpotSource(Settings(env), wh, retry_policy=FAST)
         return source.sync(**kwargs), source
+
+
+def sandbox_clock_ms(store_path: Path) -> int:
+    """The sandbox's "now": its clock date at 00:00:00 UTC (every record is older)."""
+    conn = store.connect(store_path, readonly=True)
+    try:
+        return date_ms(clock_date(store.read_meta(conn)))
+    finally:
+        conn.close()
+
+
+def cursors(db: Path) -> dict[str, dict]:
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        return {o: json.loads(c) for o, c in conn.execute(
+            "SELECT object, cursor FROM hubspot._sync_state").fetchall()}
+    finally:
+        conn.close()
 
 
 def assert_equal_to_store(store_path: Path, db: Path, hubspot_state,
@@ -115,7 +134,7 @@ def test_full_sync_request_efficiency(full_sync, sandbox, hubspot_state):
     searches = len(sandbox.hubspot.requests("POST", "/crm/v3/objects/"))
     assoc = len(sandbox.hubspot.requests("POST", "/crm/v4/associations/"))
     deals_live = sum(1 for d, _ in expected["deals"].values() if not d)
-    assert searches == len(OBJECTS)                     # one snapshot search per object
+    assert searches == 0        # the cursor comes from the Date header: no snapshot search
     assert assoc <= math.ceil(deals_live / 1000) + 1
     total = len(full_sync["requests"])
     records = full_sync["result"].records
@@ -124,6 +143,38 @@ def test_full_sync_request_efficiency(full_sync, sandbox, hubspot_state):
                  f"{records / full_sync['seconds']:,.0f} records/s")
     print("\n" + "\n".join(lines))
     assert full_sync["client_requests"] == total
+
+
+def test_full_sync_takes_its_cursor_from_the_server_clock(full_sync, sandbox):
+    """No request beyond the data pages: the next incremental run starts from the Date of
+    each object's first list response, the sandbox clock (its midnight), not from a search."""
+    assert not [r for r in full_sync["requests"] if r.method == "POST" and r.path.endswith("/search")]
+    clock_ms = sandbox_clock_ms(sandbox.store_path)
+    got = cursors(full_sync["db"])
+    for t in OBJECTS:
+        assert got[t] == {"phase": "incremental", "modified_since_ms": clock_ms}, t
+
+
+def test_full_sync_without_date_header_falls_back_to_a_search(fresh_sandbox, hubspot_state, tmp_path):
+    """A response without a Date header: one DESC search per object takes the newest
+    modification the API knows, as before; the next incremental run still loses nothing."""
+    sb = fresh_sandbox()
+    sb.hubspot.app.send_date = False
+    db = tmp_path / "wh.duckdb"
+    run_sync(sb.env(), db)
+    assert_equal_to_store(sb.store_path, db, hubspot_state)
+    searches = sb.hubspot.requests("POST", "/crm/v3/objects/")
+    assert sorted(r.path for r in searches) == sorted(f"/crm/v3/objects/{t}/search" for t in OBJECTS)
+    got = cursors(db)
+    for t in OBJECTS:
+        (newest,) = store_rows(sb.store_path, "SELECT max(updated_at_ms) FROM hubspot_object "
+                               "WHERE object_type = ? AND archived = 0", (t,))[0]
+        assert got[t] == {"phase": "incremental", "modified_since_ms": newest}, t
+        assert newest < sandbox_clock_ms(sb.store_path)
+    sb.advance(3)
+    result, _ = run_sync(sb.env(), db)
+    assert_equal_to_store(sb.store_path, db, hubspot_state)
+    assert all(o.note == "incremental" for o in result.objects if o.object in OBJECTS)
 
 
 def test_rerun_without_changes_is_idempotent(full_sync, sandbox, sandbox_env, hubspot_state, tmp_path):
@@ -315,7 +366,9 @@ def test_merge_delete_commits_with_the_survivor_page(fresh_sandbox, tmp_path):
                                      "object_type = 'contacts' AND archived = 0 AND json_extract("
                                      "props, '$.hs_merged_object_ids') IS NULL ORDER BY id LIMIT 5")]
     survivor, merged_away, other, survivor2, merged_away2 = live
-    (newest,) = store_rows(sb.store_path, "SELECT max(updated_at_ms) FROM hubspot_object")[0]
+    # Changes are stamped on the server's clock, which the full sync's cursor came from:
+    # at or after the sandbox clock (every generated record is older).
+    newest = sandbox_clock_ms(sb.store_path)
     assert not contact_deleted(db, merged_away)
 
     merge_contacts(sb.store_path, survivor, merged_away, newest + 60_000)

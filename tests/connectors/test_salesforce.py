@@ -14,6 +14,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from connectors import schema as raw
 from connectors.retry import RetryPolicy
 from connectors.salesforce import OBJECTS, SalesforceSource
 from connectors.salesforce_soql import convert, parse_datetime, soql_datetime, soql_quote
@@ -221,12 +223,17 @@ def test_bulk_path(sandbox: Any, sandbox_env: dict[str, str], warehouse_path: Pa
     polls = [e for e in entries if e.method == "GET" and re.search(r"/jobs/query/[^/]+$", e.path)]
     big = [o for o in result.objects if "Bulk API 2.0" in o.note]
     assert jobs and results and len(big) >= 3, [o.note for o in result.objects]
-    assert len(polls) == len(jobs), "a quick job costs one status request"
+    assert not polls, "a job done before its first results request costs no status request"
+    assert len(results) == len(jobs), "one results page per job at this size"
     assert not [e for e in entries if e.method == "DELETE"], "finished jobs are not deleted"
-    # objects the org counts went straight to Bulk; the others (history) were probed by
-    # their first REST page
+    # every object went straight to Bulk on its estimate from the Composite Batch: the
+    # org's record count, or SELECT COUNT() for the history objects it leaves out
     lead = next(o for o in result.objects if o.object == "lead")
     assert "the org's record count" in lead.note and "first page" not in lead.note
+    history = next(o for o in result.objects if o.object == "lead_history")
+    assert "SELECT COUNT()" in history.note and "first page" not in history.note
+    assert not [e for e in entries if e.path in QUERY_PATHS and "COUNT()" in e.raw_path.upper()], \
+        "counts ride in the Composite Batch, never a request of their own"
     assert_raw_equals_store(warehouse_path, sandbox.store_path)
     with duckdb.connect(str(warehouse_path), read_only=True) as db:
         # typed like REST: no empty strings, booleans and decimals typed
@@ -234,6 +241,24 @@ def test_bulk_path(sandbox: Any, sandbox_env: dict[str, str], warehouse_path: Pa
         assert db.execute("SELECT typeof(amount) FROM salesforce.opportunity LIMIT 1").fetchone()[0] == "DECIMAL(18,2)"
         assert db.execute("SELECT count(*) FROM salesforce.lead_history WHERE created_date IS NULL"
                           ).fetchone()[0] == 0
+
+
+def test_slow_bulk_job_is_polled_only_after_412(fresh_sandbox: Any, warehouse_path: Path) -> None:
+    """A job still running when its first results are asked for answers 412 JOB_NOT_COMPLETE;
+    only then is its status polled, and the rows are the same."""
+    sb = fresh_sandbox()
+    sb.salesforce.app.bulk_seconds = 0.3          # each job takes 0.3 s; results asked at 0.02 s
+    with Warehouse(warehouse_path) as wh:
+        result = make_source(sb.env(), wh, SALESFORCE_BULK_THRESHOLD="100").sync(
+            objects=["Lead", "LeadHistory"])
+    entries = sb.salesforce.requests()
+    jobs = [e for e in entries if e.method == "POST" and e.path.endswith("/jobs/query")]
+    early = [e for e in entries if e.path.endswith("/results") and e.status == 412]
+    polls = [e for e in entries if e.method == "GET" and re.search(r"/jobs/query/[^/]+$", e.path)]
+    assert len(jobs) == 2 and len(early) == 2 and len(polls) >= 2, (len(jobs), len(early), len(polls))
+    assert all("Bulk API 2.0" in o.note for o in result.objects), [o.note for o in result.objects]
+    assert_raw_equals_store(warehouse_path, sb.store_path, skip=tuple(
+        s.sobject for s in OBJECTS if s.sobject not in ("Lead", "LeadHistory")))
 
 
 def test_bulk_and_rest_give_identical_rows(sandbox: Any, sandbox_env: dict[str, str], tmp_path: Path) -> None:
@@ -550,9 +575,11 @@ def test_request_efficiency(tmp_path: Path, warehouse_path: Path) -> None:
     assert constant == 2     # the token and one Composite Batch (describes + record counts)
     assert_raw_equals_store(warehouse_path, store_path)
 
-    # the default threshold (10,000): LeadHistory (no record count from the org: history
-    # objects are not counted) is probed by its first REST page, whose totalSize sends the
-    # rest to Bulk 2.0; the result is the same
+    # the default: per object REST or Bulk, whichever takes fewer requests. The whole sync
+    # then makes exactly the minimum: the token, one Composite Batch (describes and counts)
+    # and, per object, its REST pages or one job create and its result pages (no status
+    # poll: the jobs are done before their first results request)
+    from connectors.commands import bench
     assert served["LeadHistory"] >= 10_000, "the world is too small for this check"
     bulk_path = tmp_path / "bulk.duckdb"
     with Sandbox(store_path, tmp_path / "work2") as sb, Warehouse(bulk_path) as wh:
@@ -560,12 +587,24 @@ def test_request_efficiency(tmp_path: Path, warehouse_path: Path) -> None:
         src.bulk_poll_seconds = 0.5
         result = src.sync()
         entries = sb.salesforce.requests()
+    best = bench.full_minimum(bench.holdings(store_path), described=None)["salesforce"]
+    by_bulk = {o.object for o in result.objects if "Bulk API 2.0" in o.note}
+    assert by_bulk == {raw.snake_case(o) for o, d in best["detail"].items() if d["bulk"]}, by_bulk
+    assert "lead_history" in by_bulk
+    assert len(entries) == best["minimum"], sorted(Counter(
+        (e.method, re.sub(r"/[0-9A-Za-z]{15,18}(?=/|$)", "/{id}", e.path)) for e in entries).items())
+    assert_raw_equals_store(bulk_path, store_path)
+
+    # without an estimate (the count subrequest failed, or an incremental window) REST reads
+    # the first page and its totalSize sends the rest to Bulk 2.0; the result is the same
+    probe_path = tmp_path / "probe.duckdb"
+    with Sandbox(store_path, tmp_path / "work3") as sb, Warehouse(probe_path) as wh:
+        src = make_source(sb.env(), wh)
+        src._estimate = lambda plan: None  # type: ignore[method-assign]
+        result = src.sync(objects=["LeadHistory"])
     history = next(o for o in result.objects if o.object == "lead_history")
     assert "first page by REST, the rest by Bulk API 2.0" in history.note, history.note
-    jobs = [e for e in entries if e.method == "POST" and e.path.endswith("/jobs/query")]
-    polls = [e for e in entries if e.method == "GET" and re.search(r"/jobs/query/[^/]+$", e.path)]
-    assert len(jobs) == len(polls) >= 1
-    assert_raw_equals_store(bulk_path, store_path)
+    assert raw_ids(probe_path, "lead_history")[0] == store_ids(store_path)["LeadHistory"]["live"]
 
 
 # -- quarantine, full-refresh reconciliation, no secrets in output -------------------------------

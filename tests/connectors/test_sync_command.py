@@ -74,7 +74,7 @@ def test_killed_sync_resumes_without_duplicates(fresh_sandbox, hubspot_state, tm
     proc = advocacy("sync", "--source", "hubspot", env=env, cwd=tmp_path, background=True)
     try:
         deadline = time.monotonic() + 60
-        # snapshot search + a few contact pages: some pages are committed, most are not
+        # a few contact pages: some pages are committed, most are not
         while len(sb.hubspot.requests()) < 5 and time.monotonic() < deadline:
             time.sleep(0.02)
         time.sleep(0.1)

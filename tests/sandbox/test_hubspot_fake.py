@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import sys
 import time
+import urllib.error
 import urllib.request
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import hubspot
@@ -201,6 +203,35 @@ def test_owners_pipelines_properties(client, server):
     assert "SOCIAL_MEDIA" in [o.value for o in props["hs_analytics_source"].options]
     deal_props = {p.name: p for p in client.crm.properties.core_api.get_all(object_type="deals").results}
     assert "closedwon" in [o.value for o in deal_props["dealstage"].options]
+
+
+def _date_header(srv: FakeServer, token: str = TOKEN) -> str | None:
+    req = urllib.request.Request(f"{srv.url}/crm/v3/objects/contacts?limit=1",
+                                 headers={"Authorization": f"Bearer {token}"})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            return resp.headers.get("Date")
+    except urllib.error.HTTPError as err:
+        return err.headers.get("Date")
+
+
+def test_date_header_is_the_sandbox_clock(tmp_path):
+    """The fake sends its own clock, as HubSpot does: the store's clock date at midnight UTC
+    (every record is older), on errors too, following the clock when it moves; the
+    ``send_date`` hook leaves the header out."""
+    path = build_store(tmp_path / "clock.sqlite", archived=ARCHIVED)
+    srv = serve(path)
+    try:
+        assert _date_header(srv) == "Wed, 01 Jul 2026 00:00:00 GMT"
+        assert _date_header(srv, token="wrong") == "Wed, 01 Jul 2026 00:00:00 GMT"
+        assert max(contact_updated_ms(i) for i in LIVE) < parsedate_to_datetime(
+            _date_header(srv)).timestamp() * 1000
+        set_meta(path, "clock", "2026-07-08")
+        assert _date_header(srv) == "Wed, 08 Jul 2026 00:00:00 GMT"
+        srv.app.send_date = False
+        assert _date_header(srv) is None
+    finally:
+        srv.stop()
 
 
 def test_401_body(server):

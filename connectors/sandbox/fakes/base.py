@@ -28,6 +28,10 @@ fires (default unlimited). Kinds:
 
 Faults apply to API calls only: the app marks auth/token routes and metadata it wants
 exempt by returning them from :meth:`App.exempt`.
+
+Every response carries a ``Date`` header on the app's clock (:meth:`App.server_time`, the
+wall clock unless the app keeps its own, as a real server sends its own clock);
+``App.send_date = False`` leaves it out (a test hook: a proxy that strips it).
 """
 
 from __future__ import annotations
@@ -161,6 +165,12 @@ class App:
 
     def __init__(self) -> None:
         self.faults: list[Fault] = []
+        self.send_date = True     # False: responses carry no Date header (test hook)
+
+    def server_time(self) -> float | None:
+        """The server's clock for the ``Date`` header (epoch seconds), or None for the wall
+        clock. An app serving a world with its own clock overrides this."""
+        return None
 
     def fault_value(self, kind: str) -> float | None:
         """The value of a state fault (``lag``) or None when it is not configured."""
@@ -292,6 +302,23 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002
             log.debug("%s %s", app.service, format % args)
+
+        def send_response(self, code: int, message: str | None = None) -> None:
+            # BaseHTTPRequestHandler.send_response, with the Date header optional
+            self.log_request(code)
+            self.send_response_only(code, message)
+            self.send_header("Server", self.version_string())
+            if app.send_date:
+                self.send_header("Date", self.date_time_string())
+
+        def date_time_string(self, timestamp: float | None = None) -> str:
+            if timestamp is None:
+                try:
+                    timestamp = app.server_time()
+                except Exception:  # the clock of a fake must not break its answers
+                    log.exception("fake %s: server_time failed, using the wall clock", app.service)
+                    timestamp = None
+            return super().date_time_string(timestamp)
 
         def _dispatch(self) -> None:
             parts = urlsplit(self.path)

@@ -5,6 +5,10 @@ owners, v4 associations), served from the world store. Plain HTTP; driven in tes
 Behaviour (see ``shared/reference/api_wire.md`` parts A and E):
 
 * ``Authorization: Bearer <access_token>`` or 401 ``INVALID_AUTHENTICATION``.
+* Every response carries a ``Date`` header on the sandbox clock, as HubSpot sends its own:
+  the store's ``clock`` (the exclusive end of the generated days) at 00:00:00 UTC. Every
+  generated record was modified before it and ``advance(days)`` stamps changes in
+  ``[clock, clock + days)``, so it is "now" for the world served (re-read per request).
 * Every response carries ``X-HubSpot-RateLimit-*`` headers (a rolling 10-second window of
   100 requests and a daily budget of 250,000, both only *reported*; 429s come from faults).
 * List: ``limit`` default 10, max 100 (400 above); ``after`` is the next id; ``properties`` /
@@ -52,7 +56,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from connectors.sandbox import catalog
-from connectors.sandbox.fakes._common import StoreReader, date_ms, iso_ms, parse_time_ms
+from connectors.sandbox.fakes._common import StoreReader, clock_date, date_ms, iso_ms, parse_time_ms
 from connectors.sandbox.fakes.base import App, Request, Response
 
 OBJECT_TYPES = ("contacts", "companies", "deals")
@@ -143,6 +147,14 @@ class HubSpotApp(App):
             for i in ids:
                 self._assoc_failures[str(i)] = times
             self._assoc_unattributed = not attributed
+
+    def server_time(self) -> float | None:
+        """The sandbox clock, 00:00:00 UTC of the store's ``clock`` date (epoch seconds); the
+        wall clock (None) for a store without one."""
+        meta = self.reader.meta()
+        if not meta.get("clock"):
+            return None
+        return date_ms(clock_date(meta)) / 1000
 
     def _take_assoc_failure(self, key: str) -> bool:
         with self._rate_lock:
