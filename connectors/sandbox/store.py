@@ -217,9 +217,11 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, Any]:
     """Every meta key, JSON-decoded, with the world config's fields filled in underneath
-    (so ``meta["ga4_revision_days"]`` works whether or not it was written as its own key)."""
+    (so ``meta["ga4_revision_days"]`` works whether or not it was written as its own key).
+    The generator's own state (``gen_*``: megabytes in a big world, read with
+    :func:`get_meta` by the generator alone) is left out: the fakes call this per request."""
     out: dict[str, Any] = {}
-    for key, value in conn.execute("SELECT key, value FROM meta"):
+    for key, value in conn.execute("SELECT key, value FROM meta WHERE key NOT LIKE 'gen\\_%' ESCAPE '\\'"):
         try:
             out[key] = json.loads(value)
         except ValueError:
