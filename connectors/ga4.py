@@ -118,8 +118,15 @@ def reports(visitor_dimension: str) -> dict[str, Report]:
 
 
 def row_key(date_iso: str, values: list[str] | tuple[str, ...]) -> str:
-    """md5 of the ISO date and the other dimension values (as served) joined by ``|``."""
-    return hashlib.md5("|".join((date_iso, *values)).encode("utf-8")).hexdigest()
+    """md5 of the ISO date and the other dimension values (as served) joined by ``|``, each
+    value with ``\\`` and ``|`` escaped by a backslash: a campaign named ``q4|linkedin`` must
+    not share a key (and overwrite the row) of another split of the same characters. Values
+    without either character, nearly all, join as they are."""
+    return hashlib.md5("|".join((date_iso, *map(_escape_key_part, values))).encode("utf-8")).hexdigest()
+
+
+def _escape_key_part(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("|", "\\|")
 
 
 def _int(value: str) -> int:

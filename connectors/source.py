@@ -14,7 +14,7 @@ import os
 import re
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
@@ -149,11 +149,14 @@ class Finding:
 
 
 class Progress:
-    """One line per page on a terminal (rewritten in place), plain lines otherwise."""
+    """One line per page on a terminal (rewritten in place), plain lines otherwise. Every
+    line passes through ``redact`` first (notes and messages can quote an API's answer)."""
 
-    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False) -> None:
+    def __init__(self, stream: TextIO | None = None, *, quiet: bool = False,
+                 redact: Callable[[str], str] | None = None) -> None:
         self.stream = stream or sys.stderr
         self.quiet = quiet
+        self._redact = redact or (lambda text: text)
         self._started: dict[str, float] = {}
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
 
@@ -165,6 +168,7 @@ class Progress:
             return
         elapsed = max(1e-6, time.monotonic() - self._started.get(f"{source}.{obj}", time.monotonic()))
         line = f"{source}.{obj}: {pages} pages, {records} records, {records / elapsed:,.0f} rec/s"
+        line = self._redact(line)
         if self._tty:
             self.stream.write("\r\x1b[2K" + line)
         elif pages == 1 or pages % 20 == 0:
@@ -179,15 +183,14 @@ class Progress:
         extra = f", {result.deleted} deleted" if result.deleted else ""
         extra += f", {result.quarantined} quarantined" if result.quarantined else ""
         extra += f" ({result.note})" if result.note else ""
-        self.stream.write(
+        self.stream.write(self._redact(
             f"{source}.{result.object}: {result.records} records in {result.pages} pages, "
-            f"{result.seconds:.1f}s{extra}\n"
-        )
+            f"{result.seconds:.1f}s{extra}") + "\n")
         self.stream.flush()
 
     def message(self, text: str) -> None:
         if not self.quiet:
-            self.stream.write(text + "\n")
+            self.stream.write(self._redact(text) + "\n")
             self.stream.flush()
 
 

@@ -73,7 +73,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     parser = argparse.ArgumentParser()
     bench.add_arguments(parser)
     args = parser.parse_args(["--scales", "0.03", "--sources", "hubspot,salesforce,advocacy_platform",
-                              "--no-dbt", "--write", "--out", str(doc), "--json", str(out),
+                              "--write", "--out", str(doc), "--json", str(out),
                               "--workdir", str(tmp_path / "work")])
     assert bench.run(args) == 0
 
@@ -90,6 +90,8 @@ def test_bench_smoke(tmp_path: Path) -> None:
         assert row["requests"] == row["minimum"], (source, row)
         assert 50 < row["peak_rss_mb"] < 2_000
     assert full["advocacy_platform"]["records"] > 0
+    # the dbt step: a clean build (own target and log folders) over what was synced
+    assert result["dbt"]["code"] == 0 and "ERROR=0" in result["dbt"]["summary"], result["dbt"]
     incremental = {row["source"]: row for row in result["incremental"]}
     inc = incremental["hubspot"]
     # an incremental run reads what changed (search), plus the lists every run must read:

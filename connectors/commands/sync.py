@@ -96,7 +96,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
     settings = Settings.from_environment(getattr(args, "env_file", ".env"))
     redact_logs(settings.secrets())
     names = args.source or list(registry.SOURCES)
-    progress = Progress(err, quiet=args.quiet)
+    progress = Progress(err, quiet=args.quiet, redact=settings.redact)
     path = warehouse_path(settings.env)
     results: list[SyncResult] = []
     failed = False

@@ -100,7 +100,8 @@ GRAINS = ("quarter", "month")
 SEGMENTS = ("advocacy", "other")
 STAGES = ("mql", "sql", "opportunity", "won")
 # ``touch_id`` = md5 of the row's served values joined by '|', the date written as ISO
-# (YYYY-MM-DD, the DATE column of ga4.visitor_sessions cast to text).
+# (YYYY-MM-DD, the DATE column of ga4.visitor_sessions cast to text), a '\' or '|' inside a
+# value escaped by a backslash (docs/DEFINITIONS.md).
 TOUCH_ID_FORMAT = "md5(date ISO|visitor_id|source|medium|campaign|ad_content|term|landing_page)"
 SF_SOBJECTS = {t.name: t.source_object for t in schema.tables_of("salesforce")}
 # web_traffic_by_segment / advocacy_value: the network of advocacy traffic without a network
@@ -640,7 +641,7 @@ def _ga_touch(row: GARow) -> Touch | None:
         return None
     d = parse_date(date)
     assert d is not None
-    values = (d.isoformat(), *row.dims[1:])
+    values = (d.isoformat(), *(v.replace("\\", "\\\\").replace("|", "\\|") for v in row.dims[1:]))
     return Touch(md5("|".join(values)), d, visitor, row.sessions, _classify(*row.dims[2:7]))
 
 

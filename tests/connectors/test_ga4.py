@@ -384,3 +384,12 @@ def test_history_start_is_the_first_date_requested(sandbox, tmp_path):
         for table in ("visitor_sessions", "traffic_daily"):
             first = wh.conn.execute(f"SELECT min(date) FROM ga4.{table}").fetchone()[0]
             assert first == start, table
+
+
+def test_row_key_tells_apart_values_that_contain_the_separator() -> None:
+    from connectors.ga4 import row_key
+
+    plain = ("v1", "linkedin", "social", "q4", "", "", "/")
+    assert row_key("2026-01-02", plain) == hashlib.md5("|".join(("2026-01-02", *plain)).encode()).hexdigest()
+    keys = {row_key("2026-01-02", v) for v in (("a|b", "c"), ("a", "b|c"), ("a\\", "|c"), ("a\\|", "c"))}
+    assert len(keys) == 4

@@ -165,3 +165,20 @@ def test_redact_hides_every_secret_of_any_length():
     assert settings.redact("t=abcdef p=pw c=abc x") == "t=*** p=*** c=*** x"   # longest first
     assert settings.redact("") == "" and redact("nothing to hide", ["", ""]) == "nothing to hide"
     assert redact("a-b", ["a", "b"]) == "***-***"
+
+
+def test_progress_lines_are_redacted():
+    import io
+
+    from connectors.source import ObjectResult, Progress
+
+    settings = Settings({"HUBSPOT_ACCESS_TOKEN": "pat-secret-123"})
+    stream = io.StringIO()
+    progress = Progress(stream, redact=settings.redact)
+    progress.start("hubspot", "contacts")
+    progress.page("hubspot", "contacts", 1, 10)
+    progress.done("hubspot", ObjectResult("contacts", records=10, pages=1,
+                                          note="the API said: bad token pat-secret-123"))
+    progress.message("retrying with pat-secret-123")
+    text = stream.getvalue()
+    assert "pat-secret-123" not in text and text.count("***") == 2, text

@@ -135,3 +135,17 @@
 {%- endmacro %}
 {% macro default__type_double() -%}double precision{%- endmacro %}
 {% macro duckdb__type_double() -%}double{%- endmacro %}
+
+{# ---- now, in UTC ------------------------------------------------------------------------- #}
+{# The current time as a timestamp without time zone in UTC, like the connectors' _synced_at
+   columns: comparing those with the session's local now() would be off by the machine's UTC
+   offset (DuckDB's now() is a TIMESTAMPTZ in the session time zone). #}
+{% macro utc_now() -%}
+    {{ return(adapter.dispatch('utc_now', 'advocacy_attribution')()) }}
+{%- endmacro %}
+{% macro default__utc_now() -%}
+    {{ dbt.current_timestamp_in_utc_backcompat() }}
+{%- endmacro %}
+{% macro duckdb__utc_now() -%}
+    timezone('UTC', now())
+{%- endmacro %}

@@ -124,9 +124,9 @@ checks as (
 
     union all
     select 'freshness_hours', source || '.' || object,
-           cast({{ dbt.datediff('last_synced_at', dbt.current_timestamp(), 'minute') }} / 60.0 as {{ type_double() }}), 26.0,
+           cast({{ dbt.datediff('last_synced_at', utc_now(), 'minute') }} / 60.0 as {{ type_double() }}), 26.0,
            case when last_synced_at is null then 'warn'
-                when {{ dbt.datediff('last_synced_at', dbt.current_timestamp(), 'minute') }} / 60.0 <= 26 then 'pass'
+                when {{ dbt.datediff('last_synced_at', utc_now(), 'minute') }} / 60.0 <= 26 then 'pass'
                 else 'warn' end,
            'last synced at ' || coalesce(cast(last_synced_at as varchar), 'never') || ' (' || cast(n_rows as varchar) || ' rows)'
     from freshness
