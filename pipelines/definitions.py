@@ -1,5 +1,6 @@
-"""Dagster definitions: ingestion assets per raw table, the dbt models, the nightly job and
-its schedule.
+"""Dagster definitions: ingestion assets per raw table (with their quarantine checks), the
+dbt models (dbt tests become asset checks), the nightly job, its schedule, and the alert
+sensors (``ALERT_WEBHOOK_URL``).
 
 `dagster dev -w workspace.yaml` loads this module. Connections come from the environment
 (`.env` is read by Dagster itself), the same variables the `advocacy` command uses.
@@ -11,6 +12,7 @@ import os
 
 import dagster as dg
 
+from pipelines.alerts import sensors
 from pipelines.ingestion import ingestion_assets
 from pipelines.transform import dbt_models, dbt_resource
 
@@ -36,4 +38,5 @@ defs = dg.Definitions(
     resources={"dbt": dbt_resource},
     jobs=[nightly_job],
     schedules=[nightly_schedule],
+    sensors=sensors,
 )

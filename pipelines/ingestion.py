@@ -20,6 +20,9 @@ SOURCE_SCHEMAS = {"hubspot": "hubspot", "salesforce": "salesforce", "ga4": "ga4"
                   "advocacy_platform": "advocacy_platform"}
 
 
+QUARANTINE_CHECK = "no_quarantined_rows"
+
+
 class SyncConfig(dg.Config):
     full_refresh: bool = False
 
@@ -48,7 +51,19 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
         for t in tables
     ]
 
-    @dg.multi_asset(name=f"sync_{source}", specs=specs, can_subset=False, pool="duckdb")
+    # Bad input never fails a sync: it is quarantined and counted. This check (a warning: the
+    # run still succeeds, and the alert sensor reports it) says so on the asset that lost it.
+    checks = [
+        dg.AssetCheckSpec(
+            QUARANTINE_CHECK, asset=t.asset_key,
+            description=f"The last sync quarantined no {t.qualified} record (rows that could not "
+                        f"be loaded are in {schema}._quarantine, with a reason).",
+        )
+        for t in tables
+    ]
+
+    @dg.multi_asset(name=f"sync_{source}", specs=specs, check_specs=checks, can_subset=False,
+                    pool="duckdb")
     def _sync(context: dg.AssetExecutionContext, config: SyncConfig):
         settings = Settings.from_environment()
         with Warehouse() as wh:
@@ -77,7 +92,14 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
             meta["seconds"] += obj.seconds
         for t in tables:
             meta = by_table.get(t.name, {})
-            yield dg.MaterializeResult(asset_key=t.asset_key, metadata=meta)
+            quarantined = int(meta.get("quarantined", 0))
+            yield dg.MaterializeResult(asset_key=t.asset_key, metadata=meta, check_results=[
+                dg.AssetCheckResult(
+                    check_name=QUARANTINE_CHECK, asset_key=t.asset_key, passed=quarantined == 0,
+                    severity=dg.AssetCheckSeverity.WARN,
+                    metadata={"quarantined": quarantined,
+                              "where": f"{schema}._quarantine (object, record_id, reason)"},
+                )])
 
     return _sync
 

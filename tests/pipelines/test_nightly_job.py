@@ -82,6 +82,14 @@ def test_the_nightly_job_materializes_every_asset(nightly_run, defs: dg.Definiti
     for table in raw.TABLES.values():
         assert dg.AssetKey(table.asset_key) in done, table.qualified
     assert dg.AssetKey(["marts", "funnel_by_segment"]) in done
+    # asset checks: each raw table's quarantine check (the sandbox's records all load), and
+    # the dbt tests, which dagster-dbt turns into checks on the models they test
+    evaluations = {(tuple(e.asset_key.path), e.check_name): e.passed
+                   for e in result.get_asset_check_evaluations()}
+    for table in raw.TABLES.values():
+        assert evaluations.get((tuple(table.asset_key), "no_quarantined_rows")) is True, table.qualified
+    dbt_checks = {k: v for k, v in evaluations.items() if k[0][0] == "marts"}
+    assert len(dbt_checks) >= 20 and all(dbt_checks.values()), dbt_checks
 
 
 @pytest.mark.slow

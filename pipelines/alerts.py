@@ -1,0 +1,127 @@
+"""Alerts: a failed run, or a finished run with failed asset checks, posts one message to
+``ALERT_WEBHOOK_URL`` (Slack-compatible incoming webhook: ``POST {"text": ...}``).
+
+Without ``ALERT_WEBHOOK_URL`` the sensors do nothing (they still run, so setting the variable
+and restarting Dagster is all it takes). The webhook URL is itself a secret (whoever holds it
+can post to the channel): it is never logged; messages pass through the settings' redaction,
+so no credential quoted by an error reaches the channel. A webhook that fails is retried
+(429/5xx, ``Retry-After`` honoured) and then logged as failed: an alert never fails a run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+
+import dagster as dg
+
+from connectors.retry import RetryPolicy, Verdict, call_with_retries, parse_retry_after
+from connectors.source import Settings
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_TIMEOUT_SECONDS = 10.0
+MAX_LINES = 20        # failed checks listed in one message; the rest are counted
+
+
+class _WebhookError(Exception):
+    def __init__(self, status: int, retry_after: str | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _classify(exc: BaseException) -> Verdict:
+    if isinstance(exc, _WebhookError):
+        retryable = exc.status == 429 or exc.status >= 500
+        return Verdict(retryable, parse_retry_after(exc.retry_after), str(exc))
+    if isinstance(exc, (urllib.error.URLError, TimeoutError, ConnectionError)):
+        return Verdict(True, reason=type(exc).__name__)
+    return Verdict(False, reason=type(exc).__name__)
+
+
+def post_alert(text: str, *, settings: Settings | None = None,
+               policy: RetryPolicy | None = None) -> bool:
+    """Posts ``text`` (redacted) to ``ALERT_WEBHOOK_URL``. True when the webhook accepted it;
+    False when no webhook is configured or it kept failing (logged, never raised)."""
+    settings = settings or Settings.from_environment()
+    url = (settings.get("ALERT_WEBHOOK_URL") or "").strip()
+    if not url:
+        return False
+    body = json.dumps({"text": settings.redact(text)}).encode("utf-8")
+
+    def once() -> None:
+        request = urllib.request.Request(url, data=body, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=WEBHOOK_TIMEOUT_SECONDS) as response:
+                response.read()
+        except urllib.error.HTTPError as exc:
+            raise _WebhookError(exc.code, exc.headers.get("Retry-After") if exc.headers else None) from None
+
+    try:
+        call_with_retries(once, _classify, policy=policy or RetryPolicy(attempts=4),
+                          what="alert webhook")
+        return True
+    except Exception as exc:  # noqa: BLE001 - an alert must never fail the run it reports
+        # the exception text could carry the URL (urllib puts it in some messages): type only
+        log.warning("alert webhook: not delivered (%s)", type(exc).__name__)
+        return False
+
+
+def failed_run_text(job_name: str, run_id: str, message: str) -> str:
+    return (f":red_circle: advocacy attribution: run {run_id[:8]} of job `{job_name}` failed.\n"
+            f"{message.strip()[:1500]}\n"
+            f"Open the run in the Dagster UI (Runs, {run_id}) for the step that failed and its logs.")
+
+
+def failed_checks_text(job_name: str, run_id: str, failed: Iterable[tuple[str, str, str]]) -> str:
+    """``failed``: (asset, check, severity) of each failed check."""
+    rows = sorted(failed)
+    lines = [f"- {asset} `{check}` ({severity.lower()})" for asset, check, severity in rows[:MAX_LINES]]
+    if len(rows) > MAX_LINES:
+        lines.append(f"- ... and {len(rows) - MAX_LINES} more")
+    return (f":warning: advocacy attribution: run {run_id[:8]} of job `{job_name}` finished "
+            f"with {len(rows)} failed asset check(s):\n" + "\n".join(lines))
+
+
+def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str, str]]:
+    """(asset, check, severity) of every asset check that failed in the run."""
+    records = instance.get_records_for_run(
+        run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION).records
+    out = []
+    for record in records:
+        event = record.event_log_entry.dagster_event
+        data = event.event_specific_data if event else None
+        if data is None or getattr(data, "passed", True):
+            continue
+        severity = getattr(getattr(data, "severity", None), "value", "ERROR")
+        out.append(("/".join(data.asset_key.path), data.check_name, str(severity)))
+    return out
+
+
+@dg.run_failure_sensor(name="alert_on_run_failure", default_status=dg.DefaultSensorStatus.RUNNING,
+                       monitor_all_code_locations=False)
+def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
+    """A failed run (a source stopped, dbt failed, an error check failed) -> one message."""
+    run = context.dagster_run
+    message = context.failure_event.message or "the run failed"
+    if post_alert(failed_run_text(run.job_name, run.run_id, message)):
+        context.log.info("alert posted for failed run %s", run.run_id)
+
+
+@dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="alert_on_failed_checks",
+                      default_status=dg.DefaultSensorStatus.RUNNING)
+def alert_on_failed_checks(context: dg.RunStatusSensorContext) -> None:
+    """A run that succeeded but with failed (warning-severity) asset checks -> one message
+    listing them. Error-severity failures fail the run and reach :func:`alert_on_run_failure`."""
+    run = context.dagster_run
+    failed = failed_checks(context.instance, run.run_id)
+    if failed and post_alert(failed_checks_text(run.job_name, run.run_id, failed)):
+        context.log.info("alert posted for %d failed checks in run %s", len(failed), run.run_id)
+
+
+sensors = [alert_on_run_failure, alert_on_failed_checks]
