@@ -54,6 +54,7 @@ TEXT_COLUMNS = ("post_id", "advocate_id", "advocate_email", "advocate_name", "ca
                 "campaign", "url")
 UNREADABLE = (OSError, UnicodeDecodeError, csv.Error)   # a file we cannot read as UTF-8 CSV
 _INT = re.compile(r"^[+]?\d{1,3}(,\d{3})+$|^[+]?\d+(\.0*)?$")
+MAX_COUNT = 2**63 - 1     # BIGINT: a bigger "count" is a broken cell, not activity
 
 
 class BadRow(ValueError):
@@ -73,9 +74,12 @@ def parse_count(column: str, value: str | None) -> int:
     text = (value or "").strip()
     if text == "":
         return 0   # an empty cell is no activity (platforms leave zeros blank)
-    if not _INT.match(text):
+    if len(text) > 30 or not _INT.match(text):
         raise BadRow(f"unparsable {column}: {text[:40]!r}")
-    return int(float(text.replace(",", "")))
+    number = int(text.replace(",", "").partition(".")[0])
+    if number > MAX_COUNT:
+        raise BadRow(f"{column} out of range: {text[:40]!r}")
+    return number
 
 
 def parse_posted_at(value: str | None, fmt: str, tz: str) -> dt.datetime:
@@ -94,7 +98,10 @@ def parse_posted_at(value: str | None, fmt: str, tz: str) -> dt.datetime:
             parsed = parsed.replace(tzinfo=ZoneInfo(tz))
         except ZoneInfoNotFoundError as exc:
             raise BadRow(f"unknown time zone {tz!r} in the export layout") from exc
-    return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        return parsed.astimezone(dt.UTC).replace(tzinfo=None)
+    except (OverflowError, ValueError) as exc:   # e.g. 0001-01-01 east of UTC
+        raise BadRow(f"posted_at out of range: {text[:40]!r}") from exc
 
 
 def sha256_of(path: Path) -> str:
@@ -163,6 +170,10 @@ class AdvocacyExportsSource(Source):
              file_name: str, exported_at: dt.datetime | None) -> dict[str, Any]:
         if None in src:
             raise BadRow("more fields than the header")
+        # DictReader fills the cells of a short row with None (an empty cell is ""): a cut
+        # line must not import its missing counts as zeros
+        if any(src.get(header, "") is None for header in columns.values() if header):
+            raise BadRow("fewer fields than the header")
 
         def cell(ours: str) -> str | None:
             header = columns.get(ours)

@@ -21,9 +21,9 @@ Incremental. The property's clock decides, never the machine's: one cheap *probe
 (dimension ``date``, metric ``sessions``) over ``[start, "yesterday"]`` (GA relative dates,
 evaluated in the property's time zone) returns the dates that have data; its last date is the
 end of the run. A full sync starts at ``HISTORY_START_DATE`` (default ``730daysAgo``, again
-relative to the property) but requests nothing before the first date with data. Later runs start
-``GA4_REREAD_DAYS`` (default 3) days before the cursor (the last committed date), because GA keeps
-revising recent days. Dates inside the range with no data are cleared without a request.
+relative to the property) but requests nothing before the first date with data. Later runs re-read
+the last ``GA4_REREAD_DAYS`` (default 3) committed dates, the cursor's (the last committed date)
+included, because GA keeps revising recent days (0: only dates after the cursor). Dates inside the range with no data are cleared without a request.
 
 ``HISTORY_START_DATE`` (``YYYY-MM-DD``, parsed by :meth:`connectors.source.Settings.history_start`;
 a bad value raises :class:`connectors.source.InvalidSetting` before any request) bounds **every

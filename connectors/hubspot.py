@@ -31,8 +31,9 @@ How a sync reads (DESIGN.md section 5, api_wire.md part A):
   change the index has not shown us.
 * **Deletes**: every run pages ``archived=true`` for each object and upserts those records
   with ``_is_deleted = true`` (with their properties: they may be new to us), one transaction
-  per page, so memory stays flat however many records were ever archived. Contacts merged
-  into another (``hs_merged_object_ids`` of the survivor) are marked deleted in the same
+  per page, so memory stays flat however many records were ever archived. Contacts, companies
+  and deals merged into another (``hs_merged_object_ids`` of the survivor; merged-away records
+  are in no archived list) are marked deleted in the same
   transaction as the page (and cursor) that carried the survivor: a run that stops later
   cannot lose the merge.
 * **Crash safety**: each page's rows (and, for deals, their association rows) and the cursor
@@ -261,6 +262,8 @@ class HubSpotSource(Source):
                 status_forcelist=(429, 500, 502, 503, 504),
                 allowed_methods=None,             # POST (search, batch read) too
                 respect_retry_after_header=True,
+                # urllib3 would otherwise wait up to 6 hours on a Retry-After, three times
+                retry_after_max=int(self.retry_policy.max_retry_after),
                 raise_on_status=False,            # the final 429/5xx comes back as ApiException
             )
             self._client = hubspot.Client.create(
@@ -400,7 +403,7 @@ class HubSpotSource(Source):
         q_before = self._quarantined(t)
 
         buffer: list[dict[str, Any]] = []       # deals waiting for their associations
-        merged: set[str] = set()                # contacts merged away, seen this run (few)
+        merged: set[str] = set()                # records merged away, seen this run (few)
 
         def commit(rows: list[dict[str, Any]], new_cursor: dict[str, Any], force: bool = False) -> None:
             """Write rows (+ deal associations, + merge deletes) and the cursor that covers them,
@@ -408,7 +411,7 @@ class HubSpotSource(Source):
             if t != "deals":
                 with wh.transaction():
                     n = wh.upsert(table, rows, version="updated_at") if rows else 0
-                    gone = self._mark_merged(rows, merged) if t == "contacts" else 0
+                    gone = self._mark_merged(t, rows, merged)
                     wh.set_cursor(self.schema, t, new_cursor, n)
                 res.records += n
                 res.deleted += gone
@@ -416,7 +419,7 @@ class HubSpotSource(Source):
             buffer.extend(rows)
             if len(buffer) < ASSOC_BATCH and not force:
                 return
-            self._commit_deals(buffer, new_cursor, res, assoc)
+            self._commit_deals(buffer, new_cursor, res, assoc, merged)
             buffer.clear()
 
         for rows, new_cursor, last in self._pages(t, props, cursor, res):
@@ -447,11 +450,13 @@ class HubSpotSource(Source):
             out.append(assoc)
         return out
 
-    def _mark_merged(self, rows: list[dict[str, Any]], merged: set[str]) -> int:
-        """Mark deleted the contacts merged away into a survivor on this page (and any row of
-        this page merged away earlier in the run). Runs inside the page's transaction, so the
-        deletes commit with the rows and the cursor that moves past the survivor. Returns how
-        many stored live contacts became deleted."""
+    def _mark_merged(self, t: str, rows: list[dict[str, Any]], merged: set[str]) -> int:
+        """Mark deleted the records merged away into a survivor on this page (and any row of
+        this page merged away earlier in the run): contacts, companies and deals alike (a
+        merged-away deal is in no archived list, and left live it counts its amount twice; its
+        contact associations go with it). Runs inside the page's transaction, so the deletes
+        commit with the rows and the cursor that moves past the survivor. Returns how many
+        stored live records became deleted."""
         found: set[str] = set()
         for r in rows:
             value = r.get("hs_merged_object_ids")
@@ -461,30 +466,40 @@ class HubSpotSource(Source):
         ids = found | {r["id"] for r in rows if r["id"] in merged}
         if not ids:
             return 0
+        table = OBJECT_TABLES[t]
         live = [i for (i,) in self.warehouse.conn.execute(
-            f"SELECT id FROM {T_CONTACTS.schema}.{raw.quote(T_CONTACTS.name)} "
+            f"SELECT id FROM {table.schema}.{raw.quote(table.name)} "
             "WHERE NOT coalesce(_is_deleted, false) AND id IN (SELECT unnest(?::VARCHAR[]))",
             [sorted(ids)]).fetchall()]
         if live:
-            self.warehouse.mark_deleted(T_CONTACTS, live)
+            self.warehouse.mark_deleted(table, live)
+        if t == "deals":
+            self.warehouse.conn.execute(
+                f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
+                "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(ids)])
         return len(live)
 
     def _commit_archived(self, t: str, rows: list[dict[str, Any]]) -> int:
-        """One page of archived records, in its own transaction. Returns how many were not
-        already stored as deleted."""
+        """One page of archived records, in its own transaction. Only records not already
+        stored as deleted are written (archiving is final: the list repeats the same records
+        every run, and rewriting them would cost a night's writes for nothing). Returns how
+        many became deleted."""
         wh = self.warehouse
         table = OBJECT_TABLES[t]
         ids = list(dict.fromkeys(r["id"] for r in rows))
         with wh.transaction():
-            already = wh.conn.execute(
-                f"SELECT count(*) FROM {table.schema}.{raw.quote(table.name)} "
-                "WHERE _is_deleted AND id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchone()[0]
-            wh.upsert(table, rows)          # no version guard: archiving is final
+            already = {i for (i,) in wh.conn.execute(
+                f"SELECT id FROM {table.schema}.{raw.quote(table.name)} "
+                "WHERE _is_deleted AND id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}
+            new = [r for r in rows if r["id"] not in already]
+            if not new:
+                return 0
+            wh.upsert(table, new)           # no version guard: archiving is final
             if t == "deals":
                 wh.conn.execute(
                     f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                    "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [ids])
-        return len(ids) - int(already)
+                    "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [[r["id"] for r in new]])
+        return len({r["id"] for r in new})
 
     def _quarantined(self, t: str) -> int:
         return sum(n for (s, o, _), n in self.warehouse.quarantined.items() if s == self.schema and o == t)
@@ -566,7 +581,8 @@ class HubSpotSource(Source):
                                     "snapshot_ms": snapshot}}, False
 
     def _commit_deals(self, rows: list[dict[str, Any]], cursor: dict[str, Any],
-                      res: ObjectResult, assoc: ObjectResult | None) -> None:
+                      res: ObjectResult, assoc: ObjectResult | None,
+                      merged: set[str] | None = None) -> None:
         wh = self.warehouse
         ids = list(dict.fromkeys(r["id"] for r in rows))
         assoc_rows, read_ids, failed = self._associations(ids, assoc) if ids else ([], [], {})
@@ -582,8 +598,10 @@ class HubSpotSource(Source):
                 wh.quarantine(self.schema, T_ASSOC.name, deal_id, ASSOC_FAILED, {
                     "deal_id": deal_id, "category": err.get("category"),
                     "subCategory": err.get("subCategory"), "message": err.get("message")})
+            gone = self._mark_merged("deals", rows, merged if merged is not None else set())
             wh.set_cursor(self.schema, "deals", cursor, n)
         res.records += n
+        res.deleted += gone
         if assoc is not None:
             assoc.records += len(assoc_rows)
             assoc.quarantined += len(failed)

@@ -82,7 +82,14 @@ from connectors.salesforce_client import (
     error_code,
     error_message,
 )
-from connectors.salesforce_soql import aware, convert, iso_z, parse_datetime, soql_datetime
+from connectors.salesforce_soql import (
+    aware,
+    convert,
+    iso_z,
+    parse_datetime,
+    soql_datetime,
+    soql_quote,
+)
 from connectors.schema import Table, quote, snake_case
 from connectors.source import (
     Finding,
@@ -99,12 +106,20 @@ from connectors.warehouse import Warehouse, utcnow
 log = logging.getLogger(__name__)
 
 REST_PAGE_RECORDS = 2_000                    # queryAll's largest page (its batch size)
+# Salesforce answers 414 to a request line over 16,384 bytes: a GET query selecting hundreds
+# of fields (customised Account/Opportunity) goes to Bulk 2.0, whose query is a POST body
+REST_QUERY_MAX_CHARS = 15_000
 BULK_MAX_RECORDS = 50_000                    # Bulk 2.0 results page asked for (maxRecords)
 BULK_POLL_MAX_SECONDS = 30.0                 # the longest wait between two Bulk job polls
 BULK_JOB_TIMEOUT = dt.timedelta(hours=6)
 COMPOSITE_BATCH_MAX = 25                     # subrequests per composite/batch call
 DEFAULT_LOOKBACK = dt.timedelta(minutes=5)
 DELETED_MAX_RANGE = dt.timedelta(days=29)    # getDeleted takes at most 30 days per call
+DELETED_RETENTION = dt.timedelta(days=15)    # how far back getDeleted answers
+# history object -> (parent table, the history table's column naming the parent)
+HISTORY_PARENTS = {"LeadHistory": ("lead", "lead_id"),
+                   "OpportunityHistory": ("opportunity", "opportunity_id")}
+HISTORY_REREAD_IDS = 200                     # ids per "Id IN (...)" query
 SKIP_TYPES = frozenset({"address", "location", "base64"})   # compound / binary fields
 CUSTOM_FIELDS = ("GA_Client_ID__c", "UTM_Source__c", "UTM_Medium__c", "UTM_Campaign__c",
                  "UTM_Content__c", "UTM_Term__c")
@@ -218,9 +233,11 @@ class SalesforceSource(Source):
 
     def use_bulk(self, total: int, already_read: int = 0) -> bool:
         """Whether Bulk 2.0 should read a window of ``total`` records of which REST has read
-        ``already_read``: with a threshold, ``total`` at or above it; else when a job (create
-        plus result pages) takes fewer requests than the REST pages left."""
-        return bulk_pays(total, already_read, self.bulk_threshold)
+        ``already_read`` (its first page: the page size the org really gives this object,
+        smaller than 2,000 for wide records): with a threshold, ``total`` at or above it; else
+        when a job (create plus result pages) takes fewer requests than the REST pages left."""
+        return bulk_pays(total, already_read, self.bulk_threshold,
+                         rest_page=already_read or REST_PAGE_RECORDS)
 
     @property
     def delete_bulk_jobs(self) -> bool:
@@ -253,6 +270,7 @@ class SalesforceSource(Source):
         for spec in OBJECTS:
             wh.ensure_table(spec.table)
         self._org_newest: dt.datetime | None = None
+        self._run_started = utcnow()      # rows this run wrote have _synced_at at or after it
         try:
             self._prefetch([s for s in OBJECTS if s.sobject in wanted], full_refresh)
             read: list[tuple[ObjectResult, _Plan]] = []
@@ -494,7 +512,12 @@ class SalesforceSource(Source):
         notes = [window]
         # REST or Bulk without a COUNT() request (module docstring, step 2)
         estimate = self._estimate(plan) if stored is None else None
-        if estimate is not None and self.use_bulk(estimate[0]):
+        encoded = len(urllib.parse.quote(self._soql(plan, since)))
+        if encoded > REST_QUERY_MAX_CHARS:
+            notes.append(f"{len(plan.fields)} fields: a {encoded:,}-character query is too long "
+                         "for REST")
+            notes.append(self._read_bulk_or_rest(plan, since, tracker, res, full_refresh))
+        elif estimate is not None and self.use_bulk(estimate[0]):
             notes.append(f"about {estimate[0]:,} to read ({estimate[1]})")
             notes.append(self._read_bulk_or_rest(plan, since, tracker, res, full_refresh))
         else:
@@ -502,8 +525,11 @@ class SalesforceSource(Source):
             notes.append(f"{total:,} to read")
             if not complete:
                 # the first page is committed (cursor included): Bulk reads the rest, from the
-                # newest value of that page on (>= keeps its ties; upserts are idempotent)
-                rest_since = tracker.value if tracker.value is not None else since
+                # newest value of that page on (>= keeps its ties; upserts are idempotent).
+                # That page's value, not the stored cursor: in an incremental window the page
+                # can end inside the lookback, below the stored cursor, and the rows between
+                # are what the lookback is there to catch.
+                rest_since = tracker.seen if tracker.seen is not None else since
                 if since is not None and rest_since is not None and rest_since < since:
                     rest_since = since
                 how = self._read_bulk_or_rest(plan, rest_since, tracker, res, full_refresh)
@@ -520,7 +546,37 @@ class SalesforceSource(Source):
                             commit_cursor=False)
             tracker.pending = 0
             notes.append(f"recycle bin: {res.records - before:,} rows")
+            restored = self._reread_restored_history(plan, tracker, res, full_refresh)
+            if restored:
+                notes.append(f"{restored:,} rows of restored parents read again")
         return notes
+
+    def _reread_restored_history(self, plan: _Plan, tracker: _CursorTracker, res: ObjectResult,
+                                 full_refresh: bool) -> int:
+        """A lead or opportunity brought back from the recycle bin (undelete) brings its
+        history rows back too, with their old ``CreatedDate``: no window sees them again, and
+        the recycle-bin read only ever marks rows deleted. So the rows we hold as deleted whose
+        parent came back live in this run (its new ``SystemModstamp`` brought it into its
+        window) are read again by Id, 200 per query (the query stays far below REST's URI
+        limit); whatever Salesforce still holds comes back with its own ``IsDeleted``."""
+        parent = HISTORY_PARENTS.get(plan.spec.sobject)
+        if parent is None:
+            return 0
+        parent_table, ref = parent
+        t = plan.table
+        ids = [r[0] for r in self.warehouse.conn.execute(
+            f"SELECT h.id FROM {t.schema}.{quote(t.name)} AS h "
+            f"JOIN {t.schema}.{quote(parent_table)} AS p ON p.id = h.{quote(ref)} "
+            "WHERE h._is_deleted AND NOT coalesce(p._is_deleted, false) AND p._synced_at >= ? "
+            "ORDER BY h.id", [self._run_started]).fetchall()]
+        before = res.records
+        select = ", ".join(f.name for f in plan.fields)
+        for i in range(0, len(ids), HISTORY_REREAD_IDS):
+            chunk = ", ".join(soql_quote(x) for x in ids[i:i + HISTORY_REREAD_IDS])
+            self._read_rest(plan, None, tracker, res, full_refresh, commit_cursor=False,
+                            soql=f"SELECT {select} FROM {plan.spec.sobject} WHERE Id IN ({chunk})")
+        tracker.pending = 0
+        return res.records - before
 
     def _recycle_bin_needed(self, plan: _Plan, since: dt.datetime | None,
                             stored: dt.datetime | None) -> bool:
@@ -568,9 +624,10 @@ class SalesforceSource(Source):
             except SalesforceError as exc:
                 if error_code(exc) != "INVALID_QUERY_LOCATOR" or restarts >= 3 or not resumable:
                     raise
-                # the server forgot the cursor: resume after what is committed (>= keeps ties)
+                # the server forgot the cursor: resume from the newest value read in this
+                # window (>= keeps ties), not the stored cursor (the lookback lies below it)
                 restarts += 1
-                resume = tracker.value or since
+                resume = tracker.seen or since
                 log.warning("salesforce %s: query locator expired, resuming from %s",
                             plan.spec.sobject, resume)
                 soql = self._soql(plan, resume)
@@ -636,7 +693,10 @@ class SalesforceSource(Source):
             try:
                 return client(sf).get_query_results(job_id, "", BULK_MAX_RECORDS)
             except SalesforceError as exc:
-                if exc.status == 412 and error_code(exc) == "JOB_NOT_COMPLETE":
+                # 412 JOB_NOT_COMPLETE: still running. Any other refusal of the results
+                # (a job that failed or was aborted) is for the status to explain: the poll
+                # below raises _BulkUnavailable then, and REST reads the object instead
+                if exc.status in (400, 404, 409, 412) and error_code(exc) != "REQUEST_LIMIT_EXCEEDED":
                     return None
                 raise
 
@@ -761,13 +821,16 @@ class SalesforceSource(Source):
                     f"deleted {sobject}",
                     lambda sf, a=start, b=end: getattr(sf, sobject).deleted(aware(a), aware(b)))
             except SalesforceError as exc:
-                code = error_code(exc)
-                earliest = _first_datetime(error_message(exc)) if code == "INVALID_REPLICATION_DATE" else None
-                if earliest is not None and earliest > start:
-                    notes.append(f"deletes before {iso_z(earliest)} are past the API's window "
-                                 "(a --full-refresh reconciles them)")
-                    start = earliest
-                    continue
+                if error_code(exc) == "INVALID_REPLICATION_DATE":
+                    # the start is older than the API keeps deletes (15 days): go on from the
+                    # earliest date it names, else from 15 days back, and say what was skipped
+                    earliest = _first_datetime(error_message(exc)) or (
+                        utcnow() - DELETED_RETENTION + dt.timedelta(minutes=5))
+                    if earliest > start:
+                        notes.append(f"deletes before {iso_z(earliest)} are past the API's window "
+                                     "(a --full-refresh reconciles them)")
+                        start = earliest
+                        continue
                 if exc.status in (400, 403, 404):
                     notes.append(f"deleted records not available ({error_message(exc)})")
                     return notes
@@ -785,8 +848,11 @@ class SalesforceSource(Source):
                     marked += len(held)
                 if covered is not None:
                     wh.set_cursor(self.schema, key, {"covered": iso_z(covered)})
-            if covered is None or covered < end.replace(second=0, microsecond=0):
-                break   # the server's present is reached
+            # another window only when this one was the widest the API takes and the server
+            # covered all of it; a window that ended at our own present is the last
+            if covered is None or end != start + DELETED_MAX_RANGE or \
+                    covered < end.replace(second=0, microsecond=0):
+                break
             start = covered
         if marked:
             res.deleted += marked
@@ -908,16 +974,20 @@ class SalesforceSource(Source):
 
 
 # -- helpers -----------------------------------------------------------------------------------
-def bulk_pays(total: int, already_read: int = 0, threshold: int | None = None) -> bool:
+def bulk_pays(total: int, already_read: int = 0, threshold: int | None = None, *,
+              rest_page: int = REST_PAGE_RECORDS) -> bool:
     """Whether Bulk 2.0 should read the rest of a window of ``total`` records, ``already_read``
     of them read by REST: with a ``threshold``, ``total`` at or above it; without one, when a
     job (one create, then ``ceil(left/50000)`` result pages) costs fewer requests than the
-    REST pages left (``ceil(left/2000)``): more than 4,000 records. Bulk's status polls are
-    not counted: a job done before its first results request needs none."""
+    REST pages left (``ceil(left/rest_page)``): more than 4,000 records at 2,000 a page.
+    Bulk's status polls are not counted: a job done before its first results request needs
+    none (a real org's big jobs take longer: ``SALESFORCE_BULK_THRESHOLD`` can move the
+    switch up)."""
     if threshold is not None:
         return total >= threshold
     left = total - already_read
-    return left > 0 and 1 + math.ceil(left / BULK_MAX_RECORDS) < math.ceil(left / REST_PAGE_RECORDS)
+    page = max(1, min(rest_page, REST_PAGE_RECORDS))
+    return left > 0 and 1 + math.ceil(left / BULK_MAX_RECORDS) < math.ceil(left / page)
 
 
 class _BulkUnavailable(Exception):

@@ -109,12 +109,12 @@ HUBSPOT_CONTACT_PROPERTIES = [
 ]
 HUBSPOT_COMPANY_PROPERTIES = [
     "hs_object_id", "name", "domain", "country", "createdate", "hs_lastmodifieddate",
-    "hubspot_owner_id", "salesforceaccountid",
+    "hubspot_owner_id", "salesforceaccountid", "hs_merged_object_ids",
 ]
 HUBSPOT_DEAL_PROPERTIES = [
     "hs_object_id", "dealname", "amount", "deal_currency_code", "dealstage", "pipeline",
     "closedate", "createdate", "hs_lastmodifieddate", "hs_is_closed", "hs_is_closed_won",
-    "hubspot_owner_id", "salesforceopportunityid",
+    "hubspot_owner_id", "salesforceopportunityid", "hs_merged_object_ids",
 ]
 
 

@@ -57,6 +57,7 @@ HUBSPOT_PROPERTIES: dict[str, dict[str, str]] = {
         "hs_lastmodifieddate": "datetime",
         "hubspot_owner_id": "enumeration",
         "salesforceaccountid": "string",
+        "hs_merged_object_ids": "enumeration",    # ';'-separated ids merged into this one
     },
     "deals": {
         "hs_object_id": "number",
@@ -72,6 +73,7 @@ HUBSPOT_PROPERTIES: dict[str, dict[str, str]] = {
         "hs_is_closed_won": "bool",
         "hubspot_owner_id": "enumeration",
         "salesforceopportunityid": "string",      # set by the sync on deals mirrored from SF
+        "hs_merged_object_ids": "enumeration",    # ';'-separated ids merged into this one
     },
 }
 

@@ -304,3 +304,33 @@ def test_user_layout_optional_by_column_or_header_name():
     header = ["Id", "Date", "C", "L", "M", "S", "Link"]
     assert export_layouts.detect(header, {"mine": layout}) == "mine"
     assert export_layouts.detect(header[:-1], {"mine": layout}) is None
+
+
+def test_cells_out_of_range_and_short_rows_are_quarantined_not_fatal(tmp_path):
+    """A count beyond BIGINT, a date that cannot be moved to UTC and a row cut short are bad
+    rows: quarantined with a reason, while the file's good rows are imported."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    path = folder / "gaggle_edge.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(GAGGLE_HEADER)
+        w.writerow(["GOOD", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "2026-01-01 10:00:00", "u", 5, 1, 1, 1])
+        w.writerow(["HUGE", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "2026-01-01 10:00:00", "u",
+                    "99999999999999999999", 1, 1, 1])
+        w.writerow(["LONG", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "2026-01-01 10:00:00", "u", "9" * 400, 1, 1, 1])
+        w.writerow(["EARLY", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "0001-01-01T00:00:00+05:00", "u", 1, 1, 1, 1])
+        fh.write("CUT,adv_1,a@x,A,LinkedIn,c,k,2026-01-01 10:00:00,u,12\n")
+    result = sync(folder, tmp_path / "w.duckdb")
+    (posts,) = result.objects
+    assert posts.records == 1 and posts.quarantined == 4
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        reasons = sorted(r for (r,) in wh.conn.execute(
+            "SELECT reason FROM advocacy_platform._quarantine").fetchall())
+        assert wh.conn.execute("SELECT post_id, clicks FROM advocacy_platform.posts").fetchall() == [("GOOD", 5)]
+    assert reasons == ["clicks out of range: '99999999999999999999'", "fewer fields than the header",
+                       f"unparsable clicks: {('9' * 40)!r}",
+                       "unparsable posted_at: '0001-01-01T00:00:00+05:00'"], reasons
+    # an ISO layout parses that date, which then cannot move to UTC: a bad row too
+    with pytest.raises(advocacy_exports.BadRow, match="posted_at out of range"):
+        advocacy_exports.parse_posted_at("0001-01-01T00:00:00+05:00", "iso", "UTC")

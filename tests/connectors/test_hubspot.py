@@ -530,3 +530,46 @@ def test_history_start_bounds_no_crm_object(sandbox, sandbox_env, tmp_path, hubs
         older = conn.execute("SELECT count(*) FROM hubspot_object WHERE object_type='contacts' "
                              "AND created_at_ms < ?", (start_ms,)).fetchone()[0]
     assert older > 0
+
+
+def test_merged_deals_and_companies_are_deleted_with_their_associations(fresh_sandbox, tmp_path):
+    """A merged-away deal (or company) leaves the API, live and archived lists alike: the
+    survivor's hs_merged_object_ids is the only trace. Left live it would count its amount
+    twice, so it is marked deleted and its contact associations removed."""
+    sb = fresh_sandbox()
+    env = {**sb.env(), "HUBSPOT_SEARCH_LOOKBACK_MINUTES": "0"}
+    db = tmp_path / "wh.duckdb"
+    run_sync(env, db, objects=["companies", "deals"])
+    at = sandbox_clock_ms(sb.store_path) + 60_000
+    merges = {}
+    for t in ("deals", "companies"):
+        survivor, merged_away = [i for (i,) in store_rows(
+            sb.store_path, "SELECT o.id FROM hubspot_object o WHERE o.object_type = ? AND o.archived = 0 "
+            "AND EXISTS (SELECT 1 FROM hubspot_association a WHERE a.from_type = 'deals' AND a.from_id = o.id) ORDER BY o.id LIMIT 2"
+            if t == "deals" else
+            "SELECT id FROM hubspot_object WHERE object_type = ? AND archived = 0 ORDER BY id LIMIT 2",
+            (t,))]
+        edit_store(sb.store_path, "UPDATE hubspot_object SET updated_at_ms = ?, props = json_set(props, "
+                   "'$.hs_merged_object_ids', ?, '$.hs_lastmodifieddate', ?) WHERE object_type = ? AND id = ?",
+                   (at, str(merged_away), iso_ms(at), t, survivor))
+        edit_store(sb.store_path, "DELETE FROM hubspot_object WHERE object_type = ? AND id = ?", (t, merged_away))
+        merges[t] = (survivor, merged_away)
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        assert conn.execute("SELECT count(*) FROM hubspot.deal_contact_associations WHERE deal_id = ?",
+                            [str(merges["deals"][1])]).fetchone()[0] > 0
+    finally:
+        conn.close()
+    result, _ = run_sync(env, db, objects=["companies", "deals"])
+    deleted = {o.object: o.deleted for o in result.objects}
+    assert deleted["deals"] == 1 and deleted["companies"] == 1, deleted
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        for t, (survivor, merged_away) in merges.items():
+            flags = dict(conn.execute(f"SELECT id, _is_deleted FROM hubspot.{t} WHERE id IN (?, ?)",
+                                      [str(survivor), str(merged_away)]).fetchall())
+            assert flags == {str(survivor): False, str(merged_away): True}, (t, flags)
+        assert conn.execute("SELECT count(*) FROM hubspot.deal_contact_associations WHERE deal_id = ?",
+                            [str(merges["deals"][1])]).fetchone()[0] == 0
+    finally:
+        conn.close()

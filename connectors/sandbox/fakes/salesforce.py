@@ -52,6 +52,7 @@ CURSOR_TTL_SECONDS = 15 * 60
 MAX_OPEN_CURSORS = 50     # real orgs allow 10 open cursors per user; older ones are dropped
 MAX_JOBS = 200            # query jobs kept (oldest forgotten first); real orgs keep them 7 days
 MAX_BATCH_REQUESTS = 25   # Composite Batch: at most 25 subrequests per call
+MAX_URI_BYTES = 16_384    # longer request lines get 414 (wide objects' GET queries)
 BULK_BASE_SECONDS = 0.2           # a query job is JobComplete this long after its creation ...
 BULK_SECONDS_PER_RECORD = 2e-6    # ... plus this per record (50,000 records: +0.1 s)
 ORG_ID = "00D5e000000SBX1EAG"
@@ -262,6 +263,11 @@ class SalesforceApp(App):
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/services/oauth2/"):
             return self._oauth(request)
+        if len(request.raw_path) > MAX_URI_BYTES:
+            # Salesforce refuses a request line over 16 KB before any API logic (a GET query
+            # that selects hundreds of fields); the body is its web server's, not JSON
+            return Response(414, b"<html><body>414 Request-URI Too Large</body></html>",
+                            {"Content-Type": "text/html"})
         with self._lock:
             self._api_usage += 1
         response = self._api(request)
