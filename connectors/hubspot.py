@@ -35,7 +35,9 @@ How a sync reads (DESIGN.md section 5, api_wire.md part A):
   and deals merged into another (``hs_merged_object_ids`` of the survivor; merged-away records
   are in no archived list) are marked deleted in the same
   transaction as the page (and cursor) that carried the survivor: a run that stops later
-  cannot lose the merge.
+  cannot lose the merge. Records deleted for good (a GDPR delete, purged from the recycle
+  bin) are in neither list: a full listing run from its first page to its last
+  (``--full-refresh``) marks deleted the live rows it did not list (reconciliation).
 * **Crash safety**: each page's rows (and, for deals, their association rows) and the cursor
   that covers them commit in one DuckDB transaction. The cursor also records where a run is
   (list ``after`` / search id floor), so a killed run resumes where it stopped.
@@ -241,6 +243,7 @@ class HubSpotSource(Source):
         self.http_retries = http_retries      # urllib3's own retries inside each attempt
         self._client: Any = None
         self.requests = 0
+        self._listed_whole: set[str] = set()    # objects listed from first to last page this run
         # The server's clock (the ``Date`` header, epoch ms) of the latest answered call, or
         # None when that response had no usable one.
         self.last_server_time_ms: int | None = None
@@ -422,9 +425,15 @@ class HubSpotSource(Source):
             self._commit_deals(buffer, new_cursor, res, assoc, merged)
             buffer.clear()
 
+        self._listed_whole.discard(t)
         for rows, new_cursor, last in self._pages(t, props, cursor, res):
             commit(rows, new_cursor, force=last)
             self.progress.page(self.name, t, res.pages, res.records + len(buffer))
+        if t in self._listed_whole:
+            gone = self._reconcile(t)
+            if gone:
+                res.deleted += gone
+                res.note += f"; {gone} records no longer in HubSpot marked deleted"
 
         # archived (deleted) records: every run, all of them, one page per transaction
         after = None
@@ -479,6 +488,29 @@ class HubSpotSource(Source):
                 "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(ids)])
         return len(live)
 
+    def _reconcile(self, t: str) -> int:
+        """After a listing that ran from its first page to its last in this run: live rows we
+        hold whose id it did not list are gone from HubSpot altogether (a GDPR delete, a record
+        purged from the recycle bin, a merge we never saw): marked deleted, a deal with its
+        associations. Archived records are listed separately and handled there. A listing
+        resumed after a crash has no complete list of ids and reconciles nothing (the next
+        ``--full-refresh`` does)."""
+        wh = self.warehouse
+        table = OBJECT_TABLES[t]
+        seen = f"__hs_seen_{t}"
+        gone = [i for (i,) in wh.conn.execute(
+            f"SELECT id FROM {table.schema}.{raw.quote(table.name)} WHERE NOT coalesce(_is_deleted, false) "
+            f"AND id NOT IN (SELECT id FROM {seen})").fetchall()]
+        with wh.transaction():
+            if gone:
+                wh.mark_deleted(table, gone)
+                if t == "deals":
+                    wh.conn.execute(
+                        f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
+                        "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [gone])
+        wh.conn.execute(f"DROP TABLE IF EXISTS {seen}")
+        return len(gone)
+
     def _commit_archived(self, t: str, rows: list[dict[str, Any]]) -> int:
         """One page of archived records, in its own transaction. Only records not already
         stored as deleted are written (archiving is final: the list repeats the same records
@@ -525,8 +557,18 @@ class HubSpotSource(Source):
         after = cursor.get("after") if cursor.get("phase") == "full" else None
         snapshot = cursor.get("snapshot_ms") if after else None
         res.note = "full"
+        # a listing from the first page sees every live id: what we hold live and it does not
+        # list was deleted for good (GDPR delete, purged, merged away); see _reconcile
+        complete = after is None
+        seen = f"__hs_seen_{t}"
+        if complete:
+            self.warehouse.conn.execute(f"CREATE OR REPLACE TEMP TABLE {seen} (id VARCHAR)")
         while True:
             page = self._list_page(t, after, props, archived=False)
+            if complete:     # before the page commits (the consumer commits after the yield)
+                ids = [str(o["id"]) for o in page.get("results") or [] if o.get("id") is not None]
+                if ids:
+                    self.warehouse.conn.execute(f"INSERT INTO {seen} SELECT unnest(?::VARCHAR[])", [ids])
             if snapshot is None:        # the first page of this listing
                 snapshot = self.last_server_time_ms
                 if snapshot is None:
@@ -539,6 +581,8 @@ class HubSpotSource(Source):
             if after:
                 yield rows, {"phase": "full", "after": after, "snapshot_ms": snapshot}, False
             else:
+                if complete:
+                    self._listed_whole.add(t)
                 yield rows, {"phase": "incremental", "modified_since_ms": snapshot}, True
                 return
 

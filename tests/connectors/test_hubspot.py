@@ -573,3 +573,38 @@ def test_merged_deals_and_companies_are_deleted_with_their_associations(fresh_sa
                             [str(merges["deals"][1])]).fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_full_refresh_marks_records_deleted_for_good(fresh_sandbox, tmp_path):
+    """A GDPR delete (or a purge from the recycle bin) leaves no archived record: an
+    incremental run cannot know, a full refresh reconciles what it no longer lists."""
+    sb = fresh_sandbox()
+    env = sb.env()
+    db = tmp_path / "wh.duckdb"
+    run_sync(env, db, objects=["contacts", "deals"])
+    gone = {t: store_rows(sb.store_path, "SELECT id FROM hubspot_object WHERE object_type = ? "
+                          "AND archived = 0 ORDER BY id DESC LIMIT 2", (t,)) for t in ("contacts", "deals")}
+    for t, ids in gone.items():
+        for (i,) in ids:
+            edit_store(sb.store_path, "DELETE FROM hubspot_object WHERE object_type = ? AND id = ?", (t, i))
+    run_sync(env, db, objects=["contacts", "deals"])
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        assert conn.execute("SELECT count(*) FROM hubspot.contacts WHERE _is_deleted").fetchone()[0] \
+            == store_rows(sb.store_path, "SELECT count(*) FROM hubspot_object WHERE object_type = "
+                          "'contacts' AND archived = 1")[0][0], "an incremental run cannot see these"
+    finally:
+        conn.close()
+    result, _ = run_sync(env, db, objects=["contacts", "deals"], full_refresh=True)
+    notes = {o.object: o.note for o in result.objects}
+    conn = duckdb.connect(str(db), read_only=True)
+    try:
+        for t, ids in gone.items():
+            flags = [conn.execute(f"SELECT _is_deleted FROM hubspot.{t} WHERE id = ?", [str(i)]).fetchone()[0]
+                     for (i,) in ids]
+            assert flags == [True, True], (t, flags)
+            assert "2 records no longer in HubSpot marked deleted" in notes[t], notes[t]
+        assert conn.execute("SELECT count(*) FROM hubspot.deal_contact_associations WHERE deal_id IN (?, ?)",
+                            [str(i) for (i,) in gone["deals"]]).fetchone()[0] == 0
+    finally:
+        conn.close()
