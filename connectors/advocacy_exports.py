@@ -14,7 +14,11 @@
 * Exports are cumulative snapshots, so a post appears in every later export with larger
   counts. The newest export wins: each row carries its file's modification time
   (``_exported_at``) and an upsert never replaces a row from a newer file with one from an
-  older file, whatever order files are read in.
+  older file, whatever order files are read in. The modification time stands for the export's
+  date, since the layouts carry none: an old export copied or re-downloaded after a newer one
+  counts as newer (give it its export date back with ``touch -d``, or leave it out).
+  A row cut short (fewer fields than the header) or with a count beyond BIGINT is quarantined,
+  never imported as zeros or a crash.
 * A row without a post id, or with a count or date that does not parse, is quarantined with
   the reason (``advocacy_platform._quarantine``) and counted; it never stops the file.
 * Each file is imported in one transaction together with its sha256 in the ``posts`` cursor;
