@@ -46,7 +46,9 @@ How a sync reads (DESIGN.md section 5, api_wire.md part A):
   associations); each deal's association rows are replaced (delete + insert) only when its
   associations were read completely or HubSpot confirmed it has none (``OBJECT_NOT_FOUND``).
   A deal with any other per-item error (a 207 answer) keeps its stored rows, is read once
-  more, and if it still fails is quarantined (``association read failed``) and counted.
+  more, and if it still fails is quarantined (``association read failed``), counted, and
+  kept in the ``deal_contact_associations:retry`` state: every later run reads it again
+  until it succeeds, whether or not the deal changes.
 * ``HISTORY_START_DATE`` bounds **nothing** here, by design: contacts, companies, deals,
   associations, owners and pipelines are state, not events, and a full sync lists them all
   (the list endpoint cannot filter by date; a ``createdate`` search filter could, but would
@@ -121,6 +123,7 @@ OWNERS_LIMIT = 100
 DEFAULT_LOOKBACK_MINUTES = 10
 REQUEST_TIMEOUT = (10.0, 120.0)          # connect, read (seconds)
 ASSOC_FAILED = "association read failed"     # quarantine reason
+ASSOC_RETRY_KEY = "deal_contact_associations:retry"   # state: deal ids to read again
 
 T_CONTACTS = raw.table("hubspot.contacts")
 T_COMPANIES = raw.table("hubspot.companies")
@@ -244,6 +247,7 @@ class HubSpotSource(Source):
         self._client: Any = None
         self.requests = 0
         self._listed_whole: set[str] = set()    # objects listed from first to last page this run
+        self._assoc_attempted: set[str] = set()  # deals whose associations this run read
         # The server's clock (the ``Date`` header, epoch ms) of the latest answered call, or
         # None when that response had no usable one.
         self.last_server_time_ms: int | None = None
@@ -426,9 +430,12 @@ class HubSpotSource(Source):
             buffer.clear()
 
         self._listed_whole.discard(t)
+        self._assoc_attempted = set()
         for rows, new_cursor, last in self._pages(t, props, cursor, res):
             commit(rows, new_cursor, force=last)
             self.progress.page(self.name, t, res.pages, res.records + len(buffer))
+        if t == "deals":
+            self._retry_associations(assoc)
         if t in self._listed_whole:
             gone = self._reconcile(t)
             if gone:
@@ -629,19 +636,11 @@ class HubSpotSource(Source):
                       merged: set[str] | None = None) -> None:
         wh = self.warehouse
         ids = list(dict.fromkeys(r["id"] for r in rows))
+        self._assoc_attempted.update(ids)
         assoc_rows, read_ids, failed = self._associations(ids, assoc) if ids else ([], [], {})
         with wh.transaction():
             n = wh.upsert(T_DEALS, rows, version="updated_at") if rows else 0
-            if read_ids:        # only deals read completely: a failed read keeps its rows
-                wh.conn.execute(
-                    f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                    "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [read_ids])
-            if assoc_rows:
-                wh.upsert(T_ASSOC, assoc_rows)
-            for deal_id, err in failed.items():
-                wh.quarantine(self.schema, T_ASSOC.name, deal_id, ASSOC_FAILED, {
-                    "deal_id": deal_id, "category": err.get("category"),
-                    "subCategory": err.get("subCategory"), "message": err.get("message")})
+            self._write_associations(assoc_rows, read_ids, failed)
             gone = self._mark_merged("deals", rows, merged if merged is not None else set())
             wh.set_cursor(self.schema, "deals", cursor, n)
         res.records += n
@@ -649,6 +648,45 @@ class HubSpotSource(Source):
         if assoc is not None:
             assoc.records += len(assoc_rows)
             assoc.quarantined += len(failed)
+
+    def _write_associations(self, assoc_rows: list[dict[str, Any]], read_ids: list[str],
+                            failed: dict[str, dict[str, Any]]) -> None:
+        """Inside the caller's transaction: replace the rows of the deals read completely (a
+        failed read keeps its rows), quarantine the failures, and keep the failed ids in the
+        ``deal_contact_associations:retry`` state, so the next run reads them again even when
+        the deal itself does not change."""
+        wh = self.warehouse
+        if read_ids:
+            wh.conn.execute(
+                f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
+                "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [read_ids])
+        if assoc_rows:
+            wh.upsert(T_ASSOC, assoc_rows)
+        for deal_id, err in failed.items():
+            wh.quarantine(self.schema, T_ASSOC.name, deal_id, ASSOC_FAILED, {
+                "deal_id": deal_id, "category": err.get("category"),
+                "subCategory": err.get("subCategory"), "message": err.get("message")})
+        pending = self._pending_associations()
+        after = (pending - set(read_ids)) | set(failed)
+        if after != pending:
+            wh.set_cursor(self.schema, ASSOC_RETRY_KEY, {"deal_ids": sorted(after)})
+
+    def _pending_associations(self) -> set[str]:
+        state = self.warehouse.get_cursor(self.schema, ASSOC_RETRY_KEY)
+        return {str(i) for i in (state or {}).get("deal_ids") or []} if isinstance(state, dict) else set()
+
+    def _retry_associations(self, assoc: ObjectResult | None) -> None:
+        """The deals whose associations failed in an earlier run and were not read in this
+        one: read again, each in the same way as a deal page's."""
+        retry = sorted(self._pending_associations() - self._assoc_attempted)
+        for i in range(0, len(retry), ASSOC_BATCH):
+            ids = retry[i:i + ASSOC_BATCH]
+            assoc_rows, read_ids, failed = self._associations(ids, assoc)
+            with self.warehouse.transaction():
+                self._write_associations(assoc_rows, read_ids, failed)
+            if assoc is not None:
+                assoc.records += len(assoc_rows)
+                assoc.quarantined += len(failed)
 
     def _associations(self, deal_ids: list[str], res: ObjectResult | None
                       ) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:

@@ -608,3 +608,25 @@ def test_full_refresh_marks_records_deleted_for_good(fresh_sandbox, tmp_path):
                             [str(i) for (i,) in gone["deals"]]).fetchone()[0] == 0
     finally:
         conn.close()
+
+
+def test_failed_association_read_is_retried_on_later_runs(fresh_sandbox, hubspot_state, tmp_path):
+    """A deal quarantined for a failed association read is read again by the next run, though
+    the deal itself did not change, and its fresh rows replace the stored ones."""
+    sb = fresh_sandbox()
+    db = tmp_path / "wh.duckdb"
+    deal = deal_with_associations(sb.store_path)
+    sb.hubspot.app.fail_association_reads([deal], times=2)      # this run's read and its retry
+    run_sync(sb.env(), db, objects=["deals"])
+    assert assoc_quarantine(db) == [(deal, ASSOC_FAILED)]
+    assert not any(d == deal for d, _, _ in hubspot_state[1](db)["associations"])
+    with Warehouse(db, read_only=True) as wh:
+        assert wh.get_cursor("hubspot", "deal_contact_associations:retry") == {"deal_ids": [deal]}
+
+    result, _ = run_sync(sb.env(), db, objects=["deals"])          # nothing changed in HubSpot
+    assert sb.hubspot.app.assoc_failures_served[deal] == 2
+    assert_equal_to_store(sb.store_path, db, hubspot_state, ("deals", "associations"))
+    with Warehouse(db, read_only=True) as wh:
+        assert wh.get_cursor("hubspot", "deal_contact_associations:retry") == {"deal_ids": []}
+    (assoc,) = [o for o in result.objects if o.object == "deal_contact_associations"]
+    assert assoc.records > 0 and assoc.quarantined == 0
