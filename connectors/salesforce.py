@@ -116,6 +116,7 @@ COMPOSITE_BATCH_MAX = 25                     # subrequests per composite/batch c
 DEFAULT_LOOKBACK = dt.timedelta(minutes=5)
 DELETED_MAX_RANGE = dt.timedelta(days=29)    # getDeleted takes at most 30 days per call
 DELETED_RETENTION = dt.timedelta(days=15)    # how far back getDeleted answers
+FIRST_RUN_DELETES_BACK = dt.timedelta(days=1)  # see _sync_deleted
 # history object -> (parent table, the history table's column naming the parent)
 HISTORY_PARENTS = {"LeadHistory": ("lead", "lead_id"),
                    "OpportunityHistory": ("opportunity", "opportunity_id")}
@@ -270,6 +271,7 @@ class SalesforceSource(Source):
         for spec in OBJECTS:
             wh.ensure_table(spec.table)
         self._org_newest: dt.datetime | None = None
+        self._object_newest: dict[str, dt.datetime | None] = {}
         self._run_started = utcnow()      # rows this run wrote have _synced_at at or after it
         try:
             self._prefetch([s for s in OBJECTS if s.sobject in wanted], full_refresh)
@@ -310,6 +312,7 @@ class SalesforceSource(Source):
             notes = self._read(plan, full_refresh, res, tracker)
             if tracker.seen is not None and (self._org_newest is None or tracker.seen > self._org_newest):
                 self._org_newest = tracker.seen
+            self._object_newest[spec.sobject] = tracker.seen
             if full_refresh:
                 notes += self._reconcile(plan, res)
             usage = self.client.usage_text()
@@ -790,8 +793,11 @@ class SalesforceSource(Source):
         """``sobjects/{O}/deleted`` from where the last call's coverage ended, in windows the
         API accepts, marking the ids we hold; the coverage end the API reports is saved with
         the marks, in one transaction. On the first run (and a full refresh, which reconciles
-        instead) nothing is called: the window of the next run starts at the org's newest
-        change read now, since anything deleted later is newer than that."""
+        instead) nothing is called: the window of the next run starts at the object's own
+        newest change read now (a record deleted after the object was read is deleted later
+        than that; the org's newest change, read by a later object, can be later than such a
+        delete), but no more than a day before the org's newest (a run is shorter than that;
+        the API keeps 15 days, and the next run may come days later)."""
         wh = self.warehouse
         sobject = plan.spec.sobject
         key = f"{plan.table.name}:deleted"
@@ -804,6 +810,10 @@ class SalesforceSource(Source):
                 start = None
         if start is None or full_refresh:
             newest = self._org_newest
+            if newest is not None:
+                floor = newest - FIRST_RUN_DELETES_BACK
+                own = self._object_newest.get(sobject)
+                newest = max(own, floor) if own is not None else floor
             if newest is not None and (start is None or newest > start):
                 with wh.transaction():
                     wh.set_cursor(self.schema, key, {"covered": iso_z(newest)})

@@ -944,3 +944,44 @@ def test_deleted_reads_once_up_to_the_present(tmp_path: Path, refuse_first: bool
     assert parse_datetime(state["covered"]) >= utcnow() - dt.timedelta(minutes=2)
     if refuse_first:
         assert any("past the API's window" in n for n in notes), notes
+
+
+def test_first_run_delete_window_starts_at_each_objects_own_read(fresh_sandbox: Any, warehouse_path: Path) -> None:
+    """A lead hard-deleted (purged) while the first run reads later objects is deleted after
+    the leads were read but can be before the org's newest change that a later object
+    brought: the next run's sobjects/Lead/deleted window must start from the leads' own
+    newest change, or that delete is never seen."""
+    from connectors.source import Progress
+
+    sb = fresh_sandbox()
+    conn = sqlite3.connect(sb.store_path)
+    lead_newest = parse_datetime(conn.execute(
+        "SELECT max(system_modstamp) FROM sf_record WHERE sobject='Lead' AND purged=0").fetchone()[0])
+    victim = conn.execute("SELECT id FROM sf_record WHERE sobject='Lead' AND is_deleted=0 AND purged=0 "
+                          "ORDER BY id LIMIT 1").fetchone()[0]
+    # a contact changed an hour after the leads' newest change: the org's newest, read later
+    contact, fields = conn.execute("SELECT id, fields FROM sf_record WHERE sobject='Contact' ORDER BY id LIMIT 1").fetchone()
+    later = soql_datetime(lead_newest + dt.timedelta(hours=1))
+    f = json.loads(fields)
+    f["SystemModstamp"] = later.replace("Z", "+0000")
+    conn.execute("UPDATE sf_record SET system_modstamp=?, fields=? WHERE sobject='Contact' AND id=?",
+                 (later, json.dumps(f), contact))
+    conn.commit()
+    conn.close()
+
+    class PurgeAfterLeads(Progress):
+        def done(self, source: str, result: Any) -> None:
+            if result.object == "lead":
+                c = sqlite3.connect(sb.store_path)
+                c.execute("UPDATE sf_record SET is_deleted=1, purged=1, deleted_date=? WHERE sobject='Lead' "
+                          "AND id=?", (soql_datetime(lead_newest + dt.timedelta(minutes=10)), victim))
+                c.commit()
+                c.close()
+
+    with Warehouse(warehouse_path) as wh:
+        SalesforceSource(Settings(sb.env()), wh, PurgeAfterLeads(quiet=True), retry_policy=FAST).sync(
+            objects=["Lead", "Contact"])
+    assert victim in raw_ids(warehouse_path, "lead")[0], "read before its purge"
+    with Warehouse(warehouse_path) as wh:
+        make_source(sb.env(), wh).sync(objects=["Lead", "Contact"])
+    assert victim in raw_ids(warehouse_path, "lead")[1], "the purge between the reads was lost"
