@@ -48,7 +48,7 @@ Shape (all lists sorted, all money in the reporting currency rounded to cents)::
       ga4: {days, rows, collapsed_days, other_row_sessions, sessions_without_visitor_id,
             total_sessions, threshold}
       data_quality: {quarantined_opportunities, unclassified_rows, unclassified_source_medium,
-                     unclassified_sessions}
+                     unclassified_sessions, unknown_currency_quotas}
     gap: leads_with_different_segment, segment_moves_observable_to_world, ...
 """
 
@@ -202,6 +202,12 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value).strip()
 
 
+def _advocate_id(value: Any) -> str:
+    """Advocate ids match case-insensitively (DESIGN.md section 6): trimmed, lower-cased, like
+    the UTM-derived ones (``normalise``)."""
+    return _text(value).lower()
+
+
 def _float(value: Any) -> float:
     if value is None or value == "":
         return 0.0
@@ -270,16 +276,21 @@ class World:
         ):
             self.sf[sobject][rid] = json.loads(fields)
         currency_types = {}
+        corporate = None
         for f in self.sf["CurrencyType"].values():
             if f.get("IsoCode") and f.get("ConversionRate"):
                 currency_types[f["IsoCode"]] = float(f["ConversionRate"])
+            if f.get("IsoCode") and _bool(f.get("IsCorporate")):
+                corporate = f["IsoCode"]
         dated = []
         for f in self.sf["DatedConversionRate"].values():
             start = parse_date(f.get("StartDate"))
             if f.get("IsoCode") and start and f.get("ConversionRate"):
                 dated.append((f["IsoCode"], start, parse_date(f.get("NextStartDate")),
                               float(f["ConversionRate"])))
-        self.rates = Rates(self.reporting_currency, currency_types, dated)
+        # Rates are per 1 corporate-currency unit; the reporting currency is the corporate one
+        # here (meta corporate_currency), converted with cross rates all the same.
+        self.rates = Rates(self.reporting_currency, currency_types, dated, corporate)
         self.user_by_email: dict[str, str] = {}
         for uid in sorted(self.sf["User"]):
             email = _email(self.sf["User"][uid].get("Email"))
@@ -754,11 +765,12 @@ def _advocates(world: World, st: PartState, rows: list[GARow]) -> dict[str, Any]
         by_q[(adv, period_start(d, "quarter", world.fiscal))][field] += n
 
     for (adv,) in world.conn.execute("SELECT advocate_id FROM advocate"):
-        total[adv]  # noqa: B018 - the roster's advocates appear even without activity
+        total[_advocate_id(adv)]  # noqa: B018 - the roster's advocates appear even without activity
     for adv, posted, clicks, likes, comments, shares in world.conn.execute(
         "SELECT advocate_id, posted_at, clicks, likes, comments, shares FROM advocacy_post "
         "ORDER BY post_id"
     ):
+        adv = _advocate_id(adv)
         d = parse_date(posted)
         if d is None or d > world.as_of:
             continue
@@ -789,7 +801,7 @@ def _rep_advocates(world: World) -> dict[str, str]:
     for adv, email, posted, pid in world.conn.execute(
         "SELECT advocate_id, advocate_email, posted_at, post_id FROM advocacy_post"
     ):
-        adv = _text(adv)
+        adv = _advocate_id(adv)
         when = parse_datetime(posted) or dt.datetime.min.replace(tzinfo=dt.UTC)
         if adv and (adv not in latest or (when, pid) > latest[adv][:2]):
             latest[adv] = (when, pid, _email(email))
@@ -801,15 +813,41 @@ def _rep_advocates(world: World) -> dict[str, str]:
     return out
 
 
+def _quota_rows(world: World) -> list[dict[str, Any]]:
+    """The ForecastingQuota rows that count: amount quotas (IsAmount) of one forecasting type,
+    the one with the most amount quota rows (ties: the smallest id; dbt var
+    quota_forecasting_type_id unset), with an owner and StartDate <= as_of."""
+    amount = [f for _, f in sorted(world.sf["ForecastingQuota"].items())
+              if f.get("IsAmount") is None or _bool(f.get("IsAmount"))]
+    counts: dict[str, int] = defaultdict(int)
+    for f in amount:
+        counts[_text(f.get("ForecastingTypeId"))] += 1
+    if not counts:
+        return []
+    chosen = min(counts, key=lambda t: (-counts[t], t))
+    out = []
+    for f in amount:
+        owner, start = _text(f.get("QuotaOwnerId")), parse_date(f.get("StartDate"))
+        if _text(f.get("ForecastingTypeId")) != chosen or not owner or start is None or start > world.as_of:
+            continue
+        out.append(f)
+    return out
+
+
+def _unknown_currency_quotas(world: World) -> int:
+    """Quota rows left out of the quotas because their currency has no rate."""
+    return sum(1 for f in _quota_rows(world)
+               if not world.rates.rate(f.get(catalog.CURRENCY_FIELD), parse_date(f.get("StartDate"))))
+
+
 def _reps(world: World, st: PartState, rows: list[GARow]) -> list[dict[str, Any]]:
     quota: dict[tuple[str, dt.date], float] = defaultdict(float)
-    for f in world.sf["ForecastingQuota"].values():
+    for f in _quota_rows(world):
         owner, start = _text(f.get("QuotaOwnerId")), parse_date(f.get("StartDate"))
-        if not owner or start is None or start > world.as_of:
-            continue
+        assert start is not None
         rate = world.rates.rate(f.get(catalog.CURRENCY_FIELD), start)
         if rate is None or rate == 0:
-            continue
+            continue  # unknown currency: left out, counted in data_quality
         quota[(owner, period_start(start, "quarter", world.fiscal))] += _float(f.get("QuotaAmount")) / rate
     won: dict[tuple[str, dt.date], float] = defaultdict(float)
     for oid in sorted(world.opportunities):
@@ -923,7 +961,7 @@ def _credit_rows(world: World, st: PartState, oid: str) -> list[dict[str, Any]]:
                         "segment": "other", "advocate_id": None, "post_id": None})
             continue
         for t, c in zip(ts, st.credits[oid][model], strict=True):
-            if c == 0:
+            if _cred(c) == 0:  # listed only where the (rounded) credit is > 0
                 continue
             out.append({"opportunity_id": oid, "touch_id": t.touch_id, "model": model,
                         "credit": _cred(c), "touch_date": t.date.isoformat(),
@@ -1100,6 +1138,7 @@ def _part_output(world: World, st: PartState, rows: list[GARow], stats: dict[str
             "unclassified_source_medium": len({(normalise(r.dims[2]), normalise(r.dims[3]))
                                                for r in unclassified}),
             "unclassified_sessions": sum(r.sessions for r in unclassified),
+            "unknown_currency_quotas": _unknown_currency_quotas(world),
         },
     }
 

@@ -243,13 +243,20 @@ def next_period(start: dt.date, grain: str) -> dt.date:
 # Money
 # ---------------------------------------------------------------------------------------------
 class Rates:
-    """Conversion to the reporting currency: ``amount / rate`` where rate is the dated rate of the
-    currency with ``start_date <= on < next_start_date``, else ``CurrencyType.ConversionRate``;
-    the reporting currency has rate 1; an unknown currency has no rate (quarantined)."""
+    """Conversion to the reporting currency: ``amount / rate`` where ``rate`` is the cross rate
+    ``rate(currency, on) / rate(reporting, on)``. Salesforce rates are units of a currency per 1
+    unit of the org's *corporate* currency: ``rate(c, on)`` is the dated rate of ``c`` with
+    ``start_date <= on < next_start_date``, else ``CurrencyType.ConversionRate``, and 1 for the
+    corporate currency (default: the reporting currency). So ``amount / rate`` equals
+    ``amount / rate(currency, on) * rate(reporting, on)``. The reporting currency itself (and no
+    currency) has rate 1; a currency, or a reporting currency, without a rate gives no rate
+    (the amount is quarantined)."""
 
     def __init__(self, reporting: str, currency_types: dict[str, float],
-                 dated: Iterable[tuple[str, dt.date, dt.date | None, float]]) -> None:
+                 dated: Iterable[tuple[str, dt.date, dt.date | None, float]],
+                 corporate: str | None = None) -> None:
         self.reporting = reporting
+        self.corporate = corporate or reporting
         self.currency_types = dict(currency_types)
         self._dated: dict[str, list[tuple[dt.date, dt.date | None, float]]] = {}
         for code, start, nxt, rate in dated:
@@ -258,10 +265,8 @@ class Rates:
             periods.sort(key=lambda p: p[0])
         self._starts = {c: [p[0] for p in ps] for c, ps in self._dated.items()}
 
-    def rate(self, currency: str | None, on: dt.date | None) -> float | None:
-        code = (currency or "").strip() or self.reporting
-        if code == self.reporting:
-            return 1.0
+    def corporate_rate(self, code: str, on: dt.date | None) -> float | None:
+        """Units of ``code`` per 1 corporate-currency unit on ``on`` (None: no rate)."""
         periods = self._dated.get(code)
         if periods and on is not None:
             i = bisect.bisect_right(self._starts[code], on) - 1
@@ -273,8 +278,24 @@ class Rates:
                 i -= 1
         if code in self.currency_types:
             return self.currency_types[code]
+        if code == self.corporate:
+            return 1.0
         return None
 
-    def known(self, currency: str | None) -> bool:
+    def rate(self, currency: str | None, on: dt.date | None) -> float | None:
         code = (currency or "").strip() or self.reporting
-        return code == self.reporting or code in self.currency_types or code in self._dated
+        if code == self.reporting:
+            return 1.0
+        mine, reporting = self.corporate_rate(code, on), self.corporate_rate(self.reporting, on)
+        if not mine or not reporting:
+            return None
+        return mine / reporting
+
+    def known(self, currency: str | None) -> bool:
+        """Whether ``currency`` has a rate on some date (the reporting currency always has)."""
+        code = (currency or "").strip() or self.reporting
+
+        def any_rate(c: str) -> bool:
+            return c == self.corporate or c in self.currency_types or c in self._dated
+
+        return code == self.reporting or (any_rate(code) and any_rate(self.reporting))

@@ -11,3 +11,14 @@
 {% macro date_add_days(days, date_expr) -%}
     cast({{ dbt.dateadd('day', days, date_expr) }} as date)
 {%- endmacro %}
+
+{#- A case-insensitive POSIX regex for a literal word of letters, digits and '_': each letter
+    becomes a bracket of both cases (utm -> [uU][tT][mM]). Portable where inline flags such as
+    (?i) are not (Snowflake, Postgres ERE). -#}
+{% macro ci_regex(word) -%}
+    {%- set out = [] -%}
+    {%- for ch in word -%}
+        {%- if ch.isalpha() -%}{%- do out.append('[' ~ ch.lower() ~ ch.upper() ~ ']') -%}{%- else -%}{%- do out.append(ch) -%}{%- endif -%}
+    {%- endfor -%}
+    {{ return(out | join('')) }}
+{%- endmacro %}

@@ -3,7 +3,8 @@
 {% macro config_fingerprint() -%}
     {%- set names = ['reporting_currency', 'reporting_timezone', 'fiscal_year_start_month',
                      'lead_sourcing_lookback_days', 'attribution_lookback_days',
-                     'time_decay_half_life_days', 'sourcing_rule', 'maturity_days', 'min_n_for_stats'] -%}
+                     'time_decay_half_life_days', 'sourcing_rule', 'maturity_days', 'min_n_for_stats',
+                     'quota_forecasting_type_id'] -%}
     {%- set vars_used = {'as_of': as_of_literal()} -%}
     {%- for n in names -%}{%- do vars_used.update({n: var(n, none)}) -%}{%- endfor -%}
     {%- set seeds = {} -%}

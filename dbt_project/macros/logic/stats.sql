@@ -36,3 +36,15 @@
 {% macro safe_divide(num, den) -%}
     (cast({{ num }} as {{ type_double() }}) / nullif({{ den }}, 0))
 {%- endmacro %}
+
+{#- Pearson correlation of two columns (an aggregate over the rows where both are non-null,
+    like corr()), null when either is constant there (no variance: r is undefined, where
+    DuckDB's corr() gives NaN) or there are fewer than two such rows. max > min is exact,
+    unlike a computed variance, and portable. -#}
+{% macro correlation(x, y) -%}
+    {%- set px = 'case when ' ~ y ~ ' is not null then ' ~ x ~ ' end' -%}
+    {%- set py = 'case when ' ~ x ~ ' is not null then ' ~ y ~ ' end' -%}
+    case
+        when max({{ px }}) > min({{ px }}) and max({{ py }}) > min({{ py }}) then corr({{ x }}, {{ y }})
+    end
+{%- endmacro %}

@@ -1,9 +1,22 @@
 {#- Advocates: every advocate id seen in the roster seed, the platform's posts or advocacy
-    UTMs. Name/email from the roster when listed, else from the latest post carrying the id.
+    UTMs, matched case-insensitively (all three lower-cased and trimmed: UTM ids by
+    normalise_utm, export ids in staging, roster ids here). Name/email from the roster when
+    listed, else from the latest post carrying the id.
     sf_user_id: the Salesforce user with the same email (the advocate is a sales rep when that
     user is one, see int_reps), or forced by roster is_rep. -#}
-with ids as (
-    select advocate_id from {{ ref('advocate_roster') }} where advocate_id is not null
+with roster as (
+    select
+        lower(trim(advocate_id)) as advocate_id,
+        advocate_name,
+        email,
+        team,
+        is_rep
+    from {{ ref('advocate_roster') }}
+    where nullif(trim(advocate_id), '') is not null
+),
+
+ids as (
+    select advocate_id from roster
     union
     select advocate_id from {{ ref('stg_advocacy_platform__posts') }} where advocate_id is not null
     union
@@ -35,7 +48,7 @@ advocates as (
         r.is_rep                                                                 as roster_is_rep,
         r.advocate_id is not null                                                as is_in_roster
     from ids as i
-    left join {{ ref('advocate_roster') }} as r on r.advocate_id = i.advocate_id
+    left join roster as r on r.advocate_id = i.advocate_id
     left join latest_post as p on p.advocate_id = i.advocate_id and p.pick = 1
 )
 

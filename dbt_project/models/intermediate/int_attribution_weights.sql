@@ -6,7 +6,8 @@
         the last; coinciding roles add up; 0.1 split over the touches with no role (if any);
         then divided by the sum;
       time_decay: 2^(-(created_date - touch_date)/time_decay_half_life_days), divided by the sum.
-    An opportunity with no touch gets one touch 'unattributed' with credit 1 in every model. -#}
+    An opportunity with no touch gets one touch 'unattributed' with credit 1 in every model.
+    Only touches with credit > 0 (after rounding to 12 decimals) are listed. -#}
 {%- set half_life = var('time_decay_half_life_days', 7) -%}
 with touches as (
     select
@@ -102,6 +103,9 @@ unattributed as (
       )
 )
 
+-- a touch is listed only where its (rounded) credit is > 0 (DEFINITIONS.md, pinned details):
+-- first/last touch give one row per opportunity, not one per touch
 select * from normalised
+where credit > 0
 union all
 select * from unattributed

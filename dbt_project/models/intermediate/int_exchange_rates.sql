@@ -1,7 +1,9 @@
-{#- Every currency's rates, for conversion to the reporting currency (var reporting_currency,
-    = the Salesforce corporate currency): Salesforce DatedConversionRate periods
-    [start_date, next_start_date) and the CurrencyType fallback rate. Rates are units of the
-    currency per 1 reporting-currency unit: amount_reporting = amount / rate. -#}
+{#- Every currency's rates as Salesforce keeps them: DatedConversionRate periods
+    [start_date, next_start_date) and the CurrencyType fallback rate. A rate is units of the
+    currency per 1 unit of the org's *corporate* currency (whose own rate is 1). The reporting
+    currency (var reporting_currency) may be any currency with rates: macro
+    convert_to_reporting converts with the cross rate
+    amount / rate(currency, date) * rate(reporting currency, date). -#}
 select
     currency_code,
     'dated'                      as rate_kind,

@@ -1,8 +1,8 @@
 {#- Opportunities (DEFINITIONS.md): Salesforce owns them. A live HubSpot deal carrying a
     salesforceopportunityid is the same opportunity and is dropped; one without is its own
     (opportunity_id = 'hubspot:<deal id>'). Only opportunities created by as_of; a close after
-    as_of counts as not (yet) closed. Amounts in the reporting currency at the dated rate of
-    the close date (see macro convert_to_reporting); an unknown currency is flagged
+    as_of counts as not (yet) closed. Amounts in the reporting currency at the dated cross rate
+    of the close date (see macro convert_to_reporting); an unknown currency is flagged
     (is_currency_known = false) and every downstream model excludes it. Null amount -> 0. -#}
 with salesforce as (
     select
@@ -79,7 +79,7 @@ select
         and close_date is not null and close_date <= {{ as_of_date() }}           as is_closed,
     stage_name,
     amount_original,
-    coalesce(currency_code, '{{ var("reporting_currency") }}')                    as currency_code,
+    coalesce(currency_code, '{{ reporting_currency() }}')                          as currency_code,
     conversion_rate,
     is_currency_known,
     case when is_currency_known then amount_original / conversion_rate end        as amount,

@@ -1,7 +1,8 @@
 {#- Across reps with a quota, per quarter: Pearson r between attainment and the rep's own
     advocacy activity (own_advocacy_sessions), Spearman rho (Pearson on average ranks, ties
-    share their mean rank), and mean attainment of advocate vs other reps. The p-value comes
-    from the Python model quota_advocacy_correlation_tests. -#}
+    share their mean rank), and mean attainment of advocate vs other reps. A correlation is
+    null, not NaN, when either input is constant (macro correlation). The p-value comes from
+    the Python model quota_advocacy_correlation_tests. -#}
 with reps as (
     select period_grain, period_start, rep_id, attainment, is_advocate,
            cast(own_advocacy_sessions as {{ type_double() }}) as activity
@@ -24,8 +25,8 @@ select
     period_start,
     count(*)                                                             as n_reps,
     sum(case when is_advocate then 1 else 0 end)                         as n_advocate_reps,
-    corr(attainment, activity)                                           as pearson_r,
-    corr(attainment_rank, activity_rank)                                 as spearman_rho,
+    {{ correlation('attainment', 'activity') }}                        as pearson_r,
+    {{ correlation('attainment_rank', 'activity_rank') }}              as spearman_rho,
     avg(case when is_advocate then attainment end)                       as mean_attainment_advocates,
     avg(case when not is_advocate then attainment end)                   as mean_attainment_others
 from ranked

@@ -35,24 +35,30 @@ hubspot_urls as (
         r.person_key,
         r.record_key,
         r.created_at,
-        {{ regexp_extract('r.analytics_first_url', '^[^?#]*\\?([^#]*)', 1) }} as query_string
+        {{ regexp_extract('r.analytics_first_url', '^[^?#]*[?]([^#]*)', 1) }} as query_string
     from {{ ref('int_person_records') }} as r
     where r.record_type = 'hubspot'
       and r.analytics_first_url is not null
 ),
 
+{#- utm_* parameters of the query string: the first occurrence of each key (matched
+    case-insensitively, whitespace around it allowed), its value as written. POSIX regexes
+    only (no (?i), (?:...) or \s), so every adapter's regexp_extract reads them alike. -#}
+{%- set space = '[[:space:]]*' -%}
+{%- set utm_keys = ['source', 'medium', 'campaign', 'content', 'term'] -%}
+{%- set key_alternatives = [] -%}
+{%- for key in utm_keys -%}{%- do key_alternatives.append(ci_regex(key)) -%}{%- endfor -%}
 hubspot_candidates as (
     select
         person_key,
-        {{ regexp_extract('query_string', '(?i)(?:^|&)\\s*utm_source\\s*=([^&]*)', 1) }}   as utm_source,
-        {{ regexp_extract('query_string', '(?i)(?:^|&)\\s*utm_medium\\s*=([^&]*)', 1) }}   as utm_medium,
-        {{ regexp_extract('query_string', '(?i)(?:^|&)\\s*utm_campaign\\s*=([^&]*)', 1) }} as utm_campaign,
-        {{ regexp_extract('query_string', '(?i)(?:^|&)\\s*utm_content\\s*=([^&]*)', 1) }}  as utm_content,
-        {{ regexp_extract('query_string', '(?i)(?:^|&)\\s*utm_term\\s*=([^&]*)', 1) }}     as utm_term,
+        {%- for key in utm_keys %}
+        {{ regexp_extract('query_string', '(^|&)' ~ space ~ ci_regex('utm_' ~ key) ~ space ~ '=([^&]*)', 2) }} as utm_{{ key }},
+        {%- endfor %}
         row_number() over (partition by person_key order by created_at, record_key) as pick
     from hubspot_urls
     where query_string is not null
-      and {{ regexp_matches('query_string', '(?i)(^|&)\\s*utm_(source|medium|campaign|content|term)\\s*(=|&|$)') }}
+      and {{ regexp_matches('query_string', '(^|&)' ~ space ~ ci_regex('utm_') ~ '('
+                            ~ key_alternatives | join('|') ~ ')' ~ space ~ '(=|&|$)') }}
 ),
 
 salesforce_candidates as (

@@ -4,6 +4,7 @@ Pearson: two-sided t-test of r with n - 2 degrees of freedom; Spearman likewise 
 usual large-sample approximation). Null with a ``stat_note`` when fewer than
 ``min_n_for_stats`` reps have a quota in the period, or when r is undefined (no variance)."""
 
+import datetime as dt
 import math
 
 import pyarrow as pa
@@ -22,9 +23,8 @@ def t_test_p(r, n):
 def model(dbt, session):
     dbt.config(materialized="table")
     min_n = int(dbt.config.get("min_n_for_stats") or 30)
-    rows = dbt.ref("int_quota_advocacy_correlation").project(
-        "period_grain, period_start, n_reps, pearson_r, spearman_rho"
-    ).fetchall()
+    rows = _rows(dbt.ref("int_quota_advocacy_correlation"),
+                 ["period_grain", "period_start", "n_reps", "pearson_r", "spearman_rho"])
     cols = {"period_grain": [], "period_start": [], "pearson_p_value": [], "spearman_p_value": [],
             "stat_note": []}
     for grain, start, n, r, rho in rows:
@@ -40,10 +40,41 @@ def model(dbt, session):
         cols["pearson_p_value"].append(p_r)
         cols["spearman_p_value"].append(p_rho)
         cols["stat_note"].append(note)
-    return pa.table({
+    return _output(session, pa.table({
         "period_grain": pa.array(cols["period_grain"], pa.string()),
         "period_start": pa.array(cols["period_start"], pa.date32()),
         "pearson_p_value": pa.array(cols["pearson_p_value"], pa.float64()),
         "spearman_p_value": pa.array(cols["spearman_p_value"], pa.float64()),
         "stat_note": pa.array(cols["stat_note"], pa.string()),
-    })
+    }))
+
+
+# ---- adapter shim: dbt.ref() is a DuckDB relation on dbt-duckdb, a Snowpark / PySpark
+# DataFrame on Snowflake / Databricks; the returned table is pyarrow for DuckDB, pandas elsewhere.
+def _rows(rel, columns):
+    """The rows of ``columns`` (lower-case names) of a dbt.ref() result, as tuples."""
+    if hasattr(rel, "project") and hasattr(rel, "fetchall"):  # DuckDB relation
+        return rel.project(", ".join(columns)).fetchall()
+    for to_pandas in ("to_pandas", "toPandas"):  # Snowpark, PySpark
+        if hasattr(rel, to_pandas):
+            rel = getattr(rel, to_pandas)()
+            break
+    names = {str(c).lower(): c for c in rel.columns}  # Snowflake upper-cases unquoted names
+    frame = rel[[names[c] for c in columns]]
+    return [tuple(_plain(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+
+
+def _plain(value):
+    """pandas' missing values (NaN, NaT) -> None; timestamps of DATE columns -> dates."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if type(value).__name__ in ("NaTType", "NAType"):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def _output(session, table):
+    """dbt-duckdb materialises a pyarrow table; other adapters take a pandas DataFrame."""
+    return table if "duckdb" in type(session).__module__ else table.to_pandas()

@@ -5,6 +5,7 @@ Per period x transition: null with a ``stat_note`` when either segment has fewer
 when an expected cell of the 2x2 table is below 5, else the pooled two-proportion z-test
 (two-sided)."""
 
+import datetime as dt
 import math
 
 import pyarrow as pa
@@ -30,10 +31,9 @@ def p_value(x1, n1, x2, n2, min_n):
 def model(dbt, session):
     dbt.config(materialized="table")
     min_n = int(dbt.config.get("min_n_for_stats") or 30)
-    rel = dbt.ref("int_segment_comparison")
-    rows = rel.project(
-        "period_grain, period_start, transition, advocacy_x, advocacy_n, other_x, other_n"
-    ).fetchall()
+    rows = _rows(dbt.ref("int_segment_comparison"),
+                 ["period_grain", "period_start", "transition", "advocacy_x", "advocacy_n",
+                  "other_x", "other_n"])
     out = {"period_grain": [], "period_start": [], "transition": [], "p_value": [], "stat_note": []}
     for grain, start, transition, x1, n1, x2, n2 in rows:
         p, note = p_value(int(x1), int(n1), int(x2), int(n2), min_n)
@@ -42,10 +42,41 @@ def model(dbt, session):
         out["transition"].append(transition)
         out["p_value"].append(p)
         out["stat_note"].append(note)
-    return pa.table({
+    return _output(session, pa.table({
         "period_grain": pa.array(out["period_grain"], pa.string()),
         "period_start": pa.array(out["period_start"], pa.date32()),
         "transition": pa.array(out["transition"], pa.string()),
         "p_value": pa.array(out["p_value"], pa.float64()),
         "stat_note": pa.array(out["stat_note"], pa.string()),
-    })
+    }))
+
+
+# ---- adapter shim: dbt.ref() is a DuckDB relation on dbt-duckdb, a Snowpark / PySpark
+# DataFrame on Snowflake / Databricks; the returned table is pyarrow for DuckDB, pandas elsewhere.
+def _rows(rel, columns):
+    """The rows of ``columns`` (lower-case names) of a dbt.ref() result, as tuples."""
+    if hasattr(rel, "project") and hasattr(rel, "fetchall"):  # DuckDB relation
+        return rel.project(", ".join(columns)).fetchall()
+    for to_pandas in ("to_pandas", "toPandas"):  # Snowpark, PySpark
+        if hasattr(rel, to_pandas):
+            rel = getattr(rel, to_pandas)()
+            break
+    names = {str(c).lower(): c for c in rel.columns}  # Snowflake upper-cases unquoted names
+    frame = rel[[names[c] for c in columns]]
+    return [tuple(_plain(v) for v in row) for row in frame.itertuples(index=False, name=None)]
+
+
+def _plain(value):
+    """pandas' missing values (NaN, NaT) -> None; timestamps of DATE columns -> dates."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    if type(value).__name__ in ("NaTType", "NAType"):
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value
+
+
+def _output(session, table):
+    """dbt-duckdb materialises a pyarrow table; other adapters take a pandas DataFrame."""
+    return table if "duckdb" in type(session).__module__ else table.to_pandas()

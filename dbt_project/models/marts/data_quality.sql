@@ -24,6 +24,13 @@ unknown_currency as (
     where not is_currency_known
 ),
 
+unknown_currency_quotas as (
+    select count(*) as n, min(currency_code) as example
+    from {{ ref('int_quota_rows') }}
+    where not is_currency_known
+      and user_id is not null
+),
+
 unclassified as (
     select norm_source, norm_medium, sum(sessions) as sessions, count(*) as n_rows
     from {{ ref('int_ga4_sessions') }}
@@ -100,6 +107,12 @@ checks as (
            case when n > 0 then 'warn' else 'pass' end,
            case when n > 0 then 'excluded from every mart, e.g. ' || example else 'none' end
     from unknown_currency
+
+    union all
+    select 'unknown_currency_quotas', 'quotas', cast(n as {{ type_double() }}), 0.0,
+           case when n > 0 then 'warn' else 'pass' end,
+           case when n > 0 then 'quota rows left out of quota_amount (attainment), e.g. ' || example else 'none' end
+    from unknown_currency_quotas
 
     union all
     select 'unclassified_utms', 'ga4', cast(count(*) as {{ type_double() }}), 0.0,

@@ -8,8 +8,9 @@ with reps as (
     select * from {{ ref('int_reps') }}
 ),
 
+-- advocate ids compare case-insensitively (int_advocates and the UTM ids are lower-cased)
 rep_advocate_ids as (
-    select sf_user_id as rep_id, advocate_id
+    select sf_user_id as rep_id, lower(trim(advocate_id)) as advocate_id
     from {{ ref('int_advocates') }}
     where sf_user_id is not null and is_rep_candidate
 ),
@@ -35,7 +36,7 @@ own_sessions as (
     select r.rep_id, {{ period_start('g.touch_date', 'quarter') }} as period_start,
            sum(g.sessions) as own_advocacy_sessions
     from {{ ref('int_ga4_sessions') }} as g
-    inner join rep_advocate_ids as r on r.advocate_id = g.advocate_id
+    inner join rep_advocate_ids as r on r.advocate_id = lower(trim(g.advocate_id))
     where g.segment = 'advocacy'
     group by r.rep_id, {{ period_start('g.touch_date', 'quarter') }}
 ),
@@ -44,7 +45,7 @@ own_leads as (
     select r.rep_id, {{ period_start('s.lead_date', 'quarter') }} as period_start,
            count(*) as own_advocacy_leads
     from {{ ref('int_person_segments') }} as s
-    inner join rep_advocate_ids as r on r.advocate_id = s.sourcing_advocate_id
+    inner join rep_advocate_ids as r on r.advocate_id = lower(trim(s.sourcing_advocate_id))
     where s.segment = 'advocacy'
     group by r.rep_id, {{ period_start('s.lead_date', 'quarter') }}
 ),

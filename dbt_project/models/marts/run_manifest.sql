@@ -13,7 +13,7 @@ select
     cast('{{ fingerprint | replace("'", "''") }}' as varchar)              as config_json,
     cast('{{ dbt_version }}' as varchar)                                    as dbt_version,
     cast('{{ adapter.type() }}' as varchar)                                 as adapter_type,
-    cast('{{ var("reporting_currency") }}' as varchar)                      as reporting_currency,
+    cast('{{ reporting_currency() }}' as varchar)                              as reporting_currency,
     {%- for m in marts %}
     cast((select count(*) from {{ ref(m) }}) as bigint)                    as {{ m }}_rows{% if not loop.last %},{% endif %}
     {%- endfor %}

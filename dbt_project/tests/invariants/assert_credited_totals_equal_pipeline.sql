@@ -1,8 +1,19 @@
 -- Credited totals equal pipeline and won totals, per model, in attribution_credit and in
--- pipeline_by_segment (each grain), and every reportable opportunity is credited.
+-- pipeline_by_segment (each grain), and every reportable opportunity is credited. The models
+-- come from attribution_models(), so a model missing from a mart fails too.
 with truth as (
     select sum(amount) as pipeline, sum(won_amount) as won, count(*) as n
     from {{ ref('int_opportunity_summary') }}
+),
+
+models as (
+    {%- for m in attribution_models() %}
+    select '{{ m }}' as model{% if not loop.last %} union all{% endif %}
+    {%- endfor %}
+),
+
+grains as (
+    select 'month' as period_grain union all select 'quarter'
 ),
 
 credit as (
@@ -19,10 +30,22 @@ pipeline as (
     group by period_grain, model
 )
 
-select 'attribution_credit' as mart, c.model, cast(null as varchar) as period_grain
-from credit as c cross join truth as t
-where abs(c.pipeline - t.pipeline) > 0.01 or abs(c.won - t.won) > 0.01 or c.n <> t.n
+select 'attribution_credit' as mart, m.model, cast(null as varchar) as period_grain
+from models as m
+cross join truth as t
+left join credit as c on c.model = m.model
+where t.n > 0
+  and (c.model is null or abs(c.pipeline - t.pipeline) > 0.01 or abs(c.won - t.won) > 0.01 or c.n <> t.n)
 union all
-select 'pipeline_by_segment', p.model, p.period_grain
-from pipeline as p cross join truth as t
-where abs(p.pipeline - t.pipeline) > 0.01 or abs(p.won - t.won) > 0.01 or abs(p.n - t.n) > 0.000001
+select 'attribution_credit', c.model, cast(null as varchar)
+from credit as c
+where c.model not in (select model from models)
+union all
+select 'pipeline_by_segment', m.model, g.period_grain
+from models as m
+cross join grains as g
+cross join truth as t
+left join pipeline as p on p.model = m.model and p.period_grain = g.period_grain
+where t.n > 0
+  and (p.model is null or abs(p.pipeline - t.pipeline) > 0.01 or abs(p.won - t.won) > 0.01
+       or abs(p.n - t.n) > 0.000001)

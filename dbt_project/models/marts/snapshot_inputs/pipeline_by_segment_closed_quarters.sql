@@ -1,6 +1,8 @@
-{#- Input of the pipeline snapshot: closed quarters only, amounts rounded to cents. -#}
+{#- Input of the pipeline snapshot: quarter rows of pipeline_by_segment whose quarter has
+    ended by as_of, amounts rounded to cents and credited counts to 1e-6. Only reported numbers
+    (and the key), which the snapshot's check_cols list: a new version means a restatement. -#}
 select
-    period_start || '|' || segment || '|' || model      as snapshot_key,
+    cast(period_start as varchar) || '|' || segment || '|' || model as snapshot_key,
     period_start,
     segment,
     model,

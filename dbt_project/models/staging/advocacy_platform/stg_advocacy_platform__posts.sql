@@ -1,3 +1,6 @@
+{#- The posts export, latest live version per post. advocate_id is trimmed and lower-cased:
+    advocate ids match case-insensitively everywhere (UTM ids are lower-cased by
+    normalise_utm, roster ids in int_advocates). -#}
 with live as (
     {{ live_latest(source('advocacy_platform', 'posts'), 'post_id', '_synced_at desc') }}
 )
@@ -5,7 +8,8 @@ with live as (
 select
     post_id,
     lower(trim(platform))                                   as platform,
-    trim(advocate_id)                                       as advocate_id,
+    -- case-insensitive like the UTM-derived ids (DESIGN.md section 6): ADV_0001 = adv_0001
+    lower(trim(advocate_id))                                as advocate_id,
     nullif(lower(trim(advocate_email)), '')                 as advocate_email_normalized,
     nullif(trim(advocate_name), '')                         as advocate_name,
     lower(trim(network))                                    as network_raw,

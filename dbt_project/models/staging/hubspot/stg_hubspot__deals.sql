@@ -5,7 +5,7 @@ with live as (
 select
     cast(id as varchar)                                           as deal_id,
     nullif(trim(dealname), '')                                    as deal_name,
-    {{ try_cast('nullif(trim(amount), \'\')', 'double') }}        as amount,
+    {{ try_cast("nullif(trim(amount), '')", type_double()) }}     as amount,
     nullif(upper(trim(deal_currency_code)), '')                   as currency_code,
     nullif(trim(dealstage), '')                                   as deal_stage,
     nullif(trim(pipeline), '')                                    as pipeline_id,
