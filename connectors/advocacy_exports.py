@@ -7,7 +7,8 @@
   naming the file and its header, and a ``_quarantine`` row) and the other files go on; so is a
   file that cannot be read as UTF-8 CSV (binary, another encoding, broken quoting, unreadable):
   whatever of it was written is rolled back, and it is tried again on the next run.
-* Rows are streamed (``csv.DictReader``) and upserted on ``post_id`` in batches of 5,000:
+* Rows are streamed (``csv.DictReader``) and upserted on (``platform``, ``post_id``) in batches
+  of 5,000 (two platforms may number their posts alike):
   ``engagements`` = likes + comments + shares, ``posted_at`` parsed per layout to UTC,
   ``network`` lower-cased with ``twitter`` -> ``x``, ``platform`` = the layout's name,
   ``_source_file`` = the file name.

@@ -226,7 +226,7 @@ TABLES: dict[str, Table] = {t.qualified: t for t in [
            "data_loss_from_other_row": "BOOLEAN", "other_row_sessions": "BIGINT"},
           "runReport", "per report and date: rows read and (other)-row loss"),
     # ---- Advocacy platform --------------------------------------------------------------
-    Table("advocacy_platform", "posts", ("post_id",),
+    Table("advocacy_platform", "posts", ("platform", "post_id"),
           {"post_id": "VARCHAR", "platform": "VARCHAR", "advocate_id": "VARCHAR",
            "advocate_email": "VARCHAR", "advocate_name": "VARCHAR", "network": "VARCHAR",
            "category": "VARCHAR", "campaign": "VARCHAR", "posted_at": "TIMESTAMP",

@@ -80,6 +80,33 @@ class Warehouse:
         self.ensure_schema(table.schema)
         self.conn.execute(table.ddl())
         self._columns.pop(table.qualified, None)
+        self._migrate_key(table)
+
+    def _migrate_key(self, table: Table) -> None:
+        """A table an older version created with another primary key is rebuilt with the
+        declared one, every row and column (drift columns included) kept, in one transaction.
+        The declared key must be at least as fine as the old one (it only ever grows), so no
+        two kept rows can collide."""
+        row = self.conn.execute(
+            "SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = ? "
+            "AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
+            [table.schema, table.name]).fetchone()
+        if row is None or tuple(row[0]) == tuple(table.key):
+            return
+        have = self.columns(table)
+        target = f"{table.schema}.{quote(table.name)}"
+        rebuilt = f"{table.name}__rekeyed"
+        cols = ",\n    ".join(f"{quote(c)} {t}" for c, t in have.items())
+        names = ", ".join(quote(c) for c in have)
+        with self.transaction():
+            self.conn.execute(f"DROP TABLE IF EXISTS {table.schema}.{quote(rebuilt)}")
+            self.conn.execute(
+                f"CREATE TABLE {table.schema}.{quote(rebuilt)} (\n    {cols},\n    PRIMARY KEY "
+                f"({', '.join(quote(c) for c in table.key)})\n)")
+            self.conn.execute(f"INSERT INTO {table.schema}.{quote(rebuilt)} ({names}) SELECT {names} FROM {target}")
+            self.conn.execute(f"DROP TABLE {target}")
+            self.conn.execute(f"ALTER TABLE {table.schema}.{quote(rebuilt)} RENAME TO {quote(table.name)}")
+        self._columns.pop(table.qualified, None)
 
     def columns(self, table: Table) -> dict[str, str]:
         if table.qualified not in self._columns:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from connectors import advocacy_exports, export_layouts
+from connectors import schema as raw
 from connectors.advocacy_exports import (
     AdvocacyExportsSource,
     normalise_network,
@@ -334,3 +335,33 @@ def test_cells_out_of_range_and_short_rows_are_quarantined_not_fatal(tmp_path):
     # an ISO layout parses that date, which then cannot move to UTC: a bad row too
     with pytest.raises(advocacy_exports.BadRow, match="posted_at out of range"):
         advocacy_exports.parse_posted_at("0001-01-01T00:00:00+05:00", "iso", "UTC")
+
+
+def test_two_platforms_numbering_posts_alike_keep_both(tmp_path):
+    """Posts are keyed on (platform, post id): GaggleAMP's post 1 and a Social-Hub post 1 are
+    two posts, and a warehouse keyed on post_id alone by an older version is migrated."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    (folder / "gaggle_a.csv").write_text(
+        "Post ID,User ID,User Email,User Name,Network,Shared At,Link,Clicks,Likes,Comments,Reshares\n"
+        "1,adv_1,a@x,A,LinkedIn,2026-01-02 08:00:00,u,5,1,2,3\n")
+    (folder / "hub_a.csv").write_text(
+        "share_id,published_at,link_clicks,reactions,comments,reshares\n"
+        "1,2026-01-03T09:30:00,7,1,0,0\n")
+    path = tmp_path / "w.duckdb"
+    with Warehouse(path) as wh:      # the raw table as the previous version created it
+        wh.ensure_schema("advocacy_platform")
+        old = raw.table("advocacy_platform.posts")
+        wh.conn.execute(old.ddl().replace('PRIMARY KEY ("platform", "post_id")', 'PRIMARY KEY ("post_id")'))
+        wh.conn.execute("INSERT INTO advocacy_platform.posts (post_id, platform, clicks) VALUES ('0', 'gaggle', 9)")
+        wh.conn.execute("ALTER TABLE advocacy_platform.posts ADD COLUMN drift_col VARCHAR")
+    result = sync(folder, path)
+    assert result.objects[0].records == 2
+    with Warehouse(path, read_only=True) as wh:
+        rows = wh.conn.execute("SELECT platform, post_id, clicks FROM advocacy_platform.posts ORDER BY 1, 2").fetchall()
+        key = wh.conn.execute("SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = "
+                              "'advocacy_platform' AND table_name = 'posts' AND constraint_type = 'PRIMARY KEY'"
+                              ).fetchone()[0]
+        assert "drift_col" in wh.columns(raw.table("advocacy_platform.posts"))
+    assert rows == [("gaggle", "0", 9), ("gaggle", "1", 5), ("social_hub", "1", 7)]
+    assert key == ["platform", "post_id"]

@@ -1,6 +1,8 @@
 {#- The advocacy platform's posts up to as_of, with the network normalised through the
-    network_aliases seed and the posted date in the reporting time zone. One row per post. -#}
+    network_aliases seed and the posted date in the reporting time zone. One row per post
+    (platform, post id). -#}
 select
+    p.platform,
     p.post_id,
     p.advocate_id,
     coalesce(na.network, p.network_raw)     as network,

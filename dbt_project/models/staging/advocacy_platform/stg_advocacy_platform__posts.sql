@@ -1,8 +1,9 @@
-{#- The posts export, latest live version per post. advocate_id is trimmed and lower-cased:
+{#- The posts export, latest live version per post (platform, post id: two platforms may
+    number their posts alike). advocate_id is trimmed and lower-cased:
     advocate ids match case-insensitively everywhere (UTM ids are lower-cased by
     normalise_utm, roster ids in int_advocates). -#}
 with live as (
-    {{ live_latest(source('advocacy_platform', 'posts'), 'post_id', '_synced_at desc') }}
+    {{ live_latest(source('advocacy_platform', 'posts'), 'platform, post_id', '_synced_at desc') }}
 )
 
 select
