@@ -192,6 +192,8 @@ class AdvocacyExportsSource(Source):
         if not post_id:
             raise BadRow("missing post id")
         counts = {c: parse_count(c, cell(c)) for c in COUNTS}
+        if counts["likes"] + counts["comments"] + counts["shares"] > MAX_COUNT:
+            raise BadRow("engagements out of range")
         row: dict[str, Any] = {c: cell(c) for c in TEXT_COLUMNS}
         row.update({
             "post_id": post_id,

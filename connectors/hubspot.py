@@ -434,8 +434,6 @@ class HubSpotSource(Source):
         for rows, new_cursor, last in self._pages(t, props, cursor, res):
             commit(rows, new_cursor, force=last)
             self.progress.page(self.name, t, res.pages, res.records + len(buffer))
-        if t == "deals":
-            self._retry_associations(assoc)
         if t in self._listed_whole:
             gone = self._reconcile(t)
             if gone:
@@ -455,6 +453,8 @@ class HubSpotSource(Source):
             after = ((page.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
+        if t == "deals":     # after the archived pass: a deal deleted since is not read again
+            self._retry_associations(assoc)
 
         res.quarantined = self._quarantined(t) - q_before
         res.requests = self.requests - requests_before
@@ -678,7 +678,17 @@ class HubSpotSource(Source):
     def _retry_associations(self, assoc: ObjectResult | None) -> None:
         """The deals whose associations failed in an earlier run and were not read in this
         one: read again, each in the same way as a deal page's."""
-        retry = sorted(self._pending_associations() - self._assoc_attempted)
+        pending = self._pending_associations()
+        retry = sorted(pending - self._assoc_attempted)
+        if retry:   # a deal deleted since (archived, merged away, reconciled) is not read again
+            gone = {i for (i,) in self.warehouse.conn.execute(
+                f"SELECT id FROM {T_DEALS.schema}.{raw.quote(T_DEALS.name)} WHERE _is_deleted "
+                "AND id IN (SELECT unnest(?::VARCHAR[]))", [retry]).fetchall()}
+            if gone:
+                retry = [i for i in retry if i not in gone]
+                with self.warehouse.transaction():
+                    self.warehouse.set_cursor(self.schema, ASSOC_RETRY_KEY,
+                                              {"deal_ids": sorted(pending - gone)})
         for i in range(0, len(retry), ASSOC_BATCH):
             ids = retry[i:i + ASSOC_BATCH]
             assoc_rows, read_ids, failed = self._associations(ids, assoc)

@@ -56,6 +56,7 @@ everything committed so far kept. Bad records are quarantined, never fatal.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import datetime as dt
@@ -567,11 +568,21 @@ class SalesforceSource(Source):
             return 0
         parent_table, ref = parent
         t = plan.table
+        # parents written since the last re-read that completed (state), not only in this run:
+        # a run that wrote the restored parent may have stopped before its history
+        # (no state yet: every parent, once)
+        key = f"{t.name}:restored"
+        state = self.warehouse.get_cursor(self.schema, key)
+        since = dt.datetime(1970, 1, 1)
+        if isinstance(state, dict) and state.get("parents_synced_since"):
+            with contextlib.suppress(ValueError):
+                since = min(self._run_started,
+                            parse_datetime(state["parents_synced_since"]).replace(tzinfo=None))
         ids = [r[0] for r in self.warehouse.conn.execute(
             f"SELECT h.id FROM {t.schema}.{quote(t.name)} AS h "
             f"JOIN {t.schema}.{quote(parent_table)} AS p ON p.id = h.{quote(ref)} "
             "WHERE h._is_deleted AND NOT coalesce(p._is_deleted, false) AND p._synced_at >= ? "
-            "ORDER BY h.id", [self._run_started]).fetchall()]
+            "ORDER BY h.id", [since]).fetchall()]
         before = res.records
         select = ", ".join(f.name for f in plan.fields)
         for i in range(0, len(ids), HISTORY_REREAD_IDS):
@@ -579,6 +590,9 @@ class SalesforceSource(Source):
             self._read_rest(plan, None, tracker, res, full_refresh, commit_cursor=False,
                             soql=f"SELECT {select} FROM {plan.spec.sobject} WHERE Id IN ({chunk})")
         tracker.pending = 0
+        with self.warehouse.transaction():   # every parent before this run is now covered
+            self.warehouse.set_cursor(self.schema, key,
+                                      {"parents_synced_since": iso_z(self._run_started)})
         return res.records - before
 
     def _recycle_bin_needed(self, plan: _Plan, since: dt.datetime | None,

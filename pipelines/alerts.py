@@ -24,6 +24,9 @@ from connectors.source import Settings
 log = logging.getLogger(__name__)
 
 WEBHOOK_TIMEOUT_SECONDS = 10.0
+# A sensor tick must end well within Dagster's 60-second sensor timeout, or its cursor is
+# dropped and the next tick posts the same alert again: two tries, Retry-After up to 5 s
+SENSOR_POLICY = RetryPolicy(attempts=2, base_delay=1.0, max_delay=5.0, max_retry_after=5.0)
 MAX_LINES = 20        # failed checks listed in one message; the rest are counted
 
 
@@ -63,8 +66,7 @@ def post_alert(text: str, *, settings: Settings | None = None,
             raise _WebhookError(exc.code, exc.headers.get("Retry-After") if exc.headers else None) from None
 
     try:
-        call_with_retries(once, _classify, policy=policy or RetryPolicy(attempts=4),
-                          what="alert webhook")
+        call_with_retries(once, _classify, policy=policy or SENSOR_POLICY, what="alert webhook")
         return True
     except Exception as exc:  # noqa: BLE001 - an alert must never fail the run it reports
         # the exception text could carry the URL (urllib puts it in some messages): type only
@@ -72,20 +74,31 @@ def post_alert(text: str, *, settings: Settings | None = None,
         return False
 
 
-def failed_run_text(job_name: str, run_id: str, message: str) -> str:
-    return (f":red_circle: advocacy attribution: run {run_id[:8]} of job `{job_name}` failed.\n"
+def failed_run_text(job_name: str, run_id: str, message: str,
+                    failed: Iterable[tuple[str, str, str]] = ()) -> str:
+    """``failed``: the run's failed checks (warnings included: a failed run is not reported
+    by the failed-checks sensor, so they are listed here)."""
+    text = (f":red_circle: advocacy attribution: run {run_id[:8]} of job `{job_name}` failed.\n"
             f"{message.strip()[:1500]}\n"
             f"Open the run in the Dagster UI (Runs, {run_id}) for the step that failed and its logs.")
+    rows = sorted(failed)
+    if rows:
+        text += f"\nFailed asset checks ({len(rows)}):\n" + "\n".join(_check_lines(rows))
+    return text
+
+
+def _check_lines(rows: list[tuple[str, str, str]]) -> list[str]:
+    lines = [f"- {asset} `{check}` ({severity.lower()})" for asset, check, severity in rows[:MAX_LINES]]
+    if len(rows) > MAX_LINES:
+        lines.append(f"- ... and {len(rows) - MAX_LINES} more")
+    return lines
 
 
 def failed_checks_text(job_name: str, run_id: str, failed: Iterable[tuple[str, str, str]]) -> str:
     """``failed``: (asset, check, severity) of each failed check."""
     rows = sorted(failed)
-    lines = [f"- {asset} `{check}` ({severity.lower()})" for asset, check, severity in rows[:MAX_LINES]]
-    if len(rows) > MAX_LINES:
-        lines.append(f"- ... and {len(rows) - MAX_LINES} more")
     return (f":warning: advocacy attribution: run {run_id[:8]} of job `{job_name}` finished "
-            f"with {len(rows)} failed asset check(s):\n" + "\n".join(lines))
+            f"with {len(rows)} failed asset check(s):\n" + "\n".join(_check_lines(rows)))
 
 
 def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, str, str]]:
@@ -109,7 +122,8 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     """A failed run (a source stopped, dbt failed, an error check failed) -> one message."""
     run = context.dagster_run
     message = context.failure_event.message or "the run failed"
-    if post_alert(failed_run_text(run.job_name, run.run_id, message)):
+    failed = failed_checks(context.instance, run.run_id)
+    if post_alert(failed_run_text(run.job_name, run.run_id, message, failed)):
         context.log.info("alert posted for failed run %s", run.run_id)
 
 

@@ -74,7 +74,17 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
                     full_refresh=config.full_refresh
                 )
             except SourceNotConfigured as exc:
+                # Not an error: the company does not use this source. Its tables exist, empty,
+                # and are reported as such (a missing output would fail the step, or make the
+                # dbt step downstream skip: every source must be optional)
                 context.log.warning(str(exc))
+                for t in tables:
+                    yield dg.MaterializeResult(
+                        asset_key=t.asset_key, metadata={"not_configured": str(exc)},
+                        check_results=[dg.AssetCheckResult(
+                            check_name=QUARANTINE_CHECK, asset_key=t.asset_key, passed=True,
+                            severity=dg.AssetCheckSeverity.WARN,
+                            metadata={"quarantined": 0, "not_configured": str(exc)})])
                 return
             except SourceStopped as exc:
                 raise dg.Failure(description=str(exc)) from exc

@@ -322,14 +322,17 @@ def test_cells_out_of_range_and_short_rows_are_quarantined_not_fatal(tmp_path):
         w.writerow(["LONG", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "2026-01-01 10:00:00", "u", "9" * 400, 1, 1, 1])
         w.writerow(["EARLY", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "0001-01-01T00:00:00+05:00", "u", 1, 1, 1, 1])
         fh.write("CUT,adv_1,a@x,A,LinkedIn,c,k,2026-01-01 10:00:00,u,12\n")
+        w.writerow(["SUM", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "2026-01-01 10:00:00", "u", 1,
+                    9 * 10**18, 9 * 10**18, 0])
     result = sync(folder, tmp_path / "w.duckdb")
     (posts,) = result.objects
-    assert posts.records == 1 and posts.quarantined == 4
+    assert posts.records == 1 and posts.quarantined == 5
     with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
         reasons = sorted(r for (r,) in wh.conn.execute(
             "SELECT reason FROM advocacy_platform._quarantine").fetchall())
         assert wh.conn.execute("SELECT post_id, clicks FROM advocacy_platform.posts").fetchall() == [("GOOD", 5)]
-    assert reasons == ["clicks out of range: '99999999999999999999'", "fewer fields than the header",
+    assert reasons == ["clicks out of range: '99999999999999999999'", "engagements out of range",
+                       "fewer fields than the header",
                        f"unparsable clicks: {('9' * 40)!r}",
                        "unparsable posted_at: '0001-01-01T00:00:00+05:00'"], reasons
     # an ISO layout parses that date, which then cannot move to UTC: a bad row too

@@ -630,3 +630,22 @@ def test_failed_association_read_is_retried_on_later_runs(fresh_sandbox, hubspot
         assert wh.get_cursor("hubspot", "deal_contact_associations:retry") == {"deal_ids": []}
     (assoc,) = [o for o in result.objects if o.object == "deal_contact_associations"]
     assert assoc.records > 0 and assoc.quarantined == 0
+
+
+def test_a_deleted_deal_leaves_the_association_retry_list(fresh_sandbox, tmp_path):
+    sb = fresh_sandbox()
+    db = tmp_path / "wh.duckdb"
+    deal = deal_with_associations(sb.store_path)
+    sb.hubspot.app.fail_association_reads([deal])                 # every time
+    run_sync(sb.env(), db, objects=["deals"])
+    with Warehouse(db, read_only=True) as wh:
+        assert wh.get_cursor("hubspot", "deal_contact_associations:retry") == {"deal_ids": [deal]}
+    edit_store(sb.store_path, "UPDATE hubspot_object SET archived = 1 WHERE object_type = 'deals' AND id = ?",
+               (int(deal),))
+    served = sb.hubspot.app.assoc_failures_served[deal]
+    run_sync(sb.env(), db, objects=["deals"])
+    assert sb.hubspot.app.assoc_failures_served[deal] == served, "a deleted deal was read again"
+    with Warehouse(db, read_only=True) as wh:
+        assert wh.get_cursor("hubspot", "deal_contact_associations:retry") == {"deal_ids": []}
+        assert wh.conn.execute("SELECT count(*) FROM hubspot.deal_contact_associations WHERE deal_id = ?",
+                               [deal]).fetchone()[0] == 0

@@ -159,3 +159,47 @@ def test_the_definitions_carry_the_sensors_and_quarantine_checks() -> None:
     check_keys = defs.resolve_asset_graph().asset_check_keys
     for table in raw.TABLES.values():
         assert dg.AssetCheckKey(dg.AssetKey(table.asset_key), "no_quarantined_rows") in check_keys, table.qualified
+
+
+def test_a_source_not_configured_materializes_empty_tables_and_passes_its_checks(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A company without GA4: its sync asset succeeds, reports each (empty) table and a
+    passing quarantine check, so the nightly run and the dbt step after it go on."""
+    from connectors import schema as raw
+    from pipelines.ingestion import QUARANTINE_CHECK, ingestion_assets
+
+    for name in [k for k in __import__("os").environ if k.startswith(("GA4_", "GOOGLE_APPLICATION"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
+    monkeypatch.chdir(tmp_path)          # no .env here
+    ga4 = next(a for a in ingestion_assets if a.op.name == "sync_ga4")
+    result = dg.materialize([ga4], instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    done = {e.asset_key for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION}
+    tables = raw.tables_of("ga4")
+    assert done == {dg.AssetKey(t.asset_key) for t in tables}
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == len(tables) and all(e.passed for e in evaluations)
+    assert {e.check_name for e in evaluations} == {QUARANTINE_CHECK}
+
+
+def test_a_failed_run_lists_its_failed_checks_too(receiver: Receiver) -> None:
+    @dg.asset(check_specs=[dg.AssetCheckSpec("no_quarantined_rows", asset="contacts")])
+    def contacts() -> dg.MaterializeResult:
+        return dg.MaterializeResult(check_results=[dg.AssetCheckResult(
+            check_name="no_quarantined_rows", passed=False, severity=dg.AssetCheckSeverity.WARN)])
+
+    @dg.asset(deps=[contacts])
+    def marts() -> None:
+        raise dg.Failure(description="dbt build failed")
+
+    job = dg.Definitions(assets=[contacts, marts], jobs=[dg.define_asset_job("nightly")]).resolve_job_def("nightly")
+    instance = dg.DagsterInstance.ephemeral()
+    result = _run(job, instance)
+    assert not result.success
+    event = next(e for e in result.all_events if e.event_type == dg.DagsterEventType.RUN_FAILURE)
+    alerts.alert_on_run_failure(dg.build_run_status_sensor_context(
+        sensor_name="alert_on_run_failure", dagster_instance=instance,
+        dagster_run=result.dagster_run, dagster_event=event).for_run_failure())
+    (body,) = receiver.bodies
+    assert "failed." in body["text"] and "contacts `no_quarantined_rows` (warn)" in body["text"]
