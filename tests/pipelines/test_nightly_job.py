@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -47,12 +46,12 @@ def test_the_nightly_job_is_scheduled_and_runs_one_step_at_a_time(defs: dg.Defin
     assert schedule.cron_schedule == os.environ.get("NIGHTLY_CRON", "0 2 * * *")
 
 
-@pytest.fixture(scope="module")
-def nightly_run(world_store: Path, tmp_path_factory: pytest.TempPathFactory,
-                defs: dg.Definitions) -> Iterator[tuple[dg.ExecuteInProcessResult, Path]]:
+def run_nightly(defs: dg.Definitions, world_store: Path, base: Path,
+                drop: tuple[str, ...] = ()) -> tuple[dg.ExecuteInProcessResult, Path]:
+    """The nightly job, in process, against a sandbox serving a copy of the world, with the
+    sandbox's connection variables (less those starting with ``drop``) as the only ones set."""
     from connectors.sandbox.server import Sandbox
 
-    base = tmp_path_factory.mktemp("nightly")
     store = base / "world.sqlite"
     shutil.copy2(world_store, store)
     warehouse = base / "warehouse.duckdb"
@@ -60,7 +59,8 @@ def nightly_run(world_store: Path, tmp_path_factory: pytest.TempPathFactory,
     with Sandbox(store, base / "work") as sandbox:
         for k in saved:
             del os.environ[k]
-        os.environ.update({**sandbox.env(), "DUCKDB_PATH": str(warehouse)})
+        env = {k: v for k, v in sandbox.env().items() if not (drop and k.startswith(drop))}
+        os.environ.update({**env, "DUCKDB_PATH": str(warehouse)})
         try:
             result = defs.resolve_job_def("nightly").execute_in_process(
                 run_config={"ops": {"dbt_models": {"config": {"as_of": "2026-06-30"}}}},
@@ -71,7 +71,13 @@ def nightly_run(world_store: Path, tmp_path_factory: pytest.TempPathFactory,
             for k in [k for k in os.environ if k.startswith(CONFIG_PREFIXES)]:
                 del os.environ[k]
             os.environ.update(saved)
-        yield result, warehouse
+    return result, warehouse
+
+
+@pytest.fixture(scope="module")
+def nightly_run(world_store: Path, tmp_path_factory: pytest.TempPathFactory,
+                defs: dg.Definitions) -> tuple[dg.ExecuteInProcessResult, Path]:
+    return run_nightly(defs, world_store, tmp_path_factory.mktemp("nightly"))
 
 
 @pytest.mark.slow
@@ -128,26 +134,8 @@ def test_the_nightly_job_runs_without_ga4_and_exports(world_store: Path, tmp_pat
                                                       defs: dg.Definitions) -> None:
     """Every source is optional: with GA4 and the advocacy exports not configured, their
     assets report empty tables, dbt still builds every mart, and the run succeeds."""
-    from connectors.sandbox.server import Sandbox
-
-    store = tmp_path / "world.sqlite"
-    shutil.copy2(world_store, store)
-    warehouse = tmp_path / "warehouse.duckdb"
-    saved = {k: v for k, v in os.environ.items() if k.startswith(CONFIG_PREFIXES)}
-    with Sandbox(store, tmp_path / "work") as sandbox:
-        for k in saved:
-            del os.environ[k]
-        env = {k: v for k, v in sandbox.env().items()
-               if not k.startswith(("GA4_", "GOOGLE_APPLICATION", "ADVOCACY_EXPORTS_DIR"))}
-        os.environ.update({**env, "DUCKDB_PATH": str(warehouse)})
-        try:
-            result = defs.resolve_job_def("nightly").execute_in_process(
-                run_config={"ops": {"dbt_models": {"config": {"as_of": "2026-06-30"}}}},
-                instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-        finally:
-            for k in [k for k in os.environ if k.startswith(CONFIG_PREFIXES)]:
-                del os.environ[k]
-            os.environ.update(saved)
+    result, warehouse = run_nightly(defs, world_store, tmp_path,
+                                    drop=("GA4_", "GOOGLE_APPLICATION", "ADVOCACY_EXPORTS_DIR"))
     assert result.success, [e.message for e in result.all_events if e.is_failure]
     done = {e.asset_key for e in result.all_events if e.event_type_value == "ASSET_MATERIALIZATION"}
     assert dg.AssetKey(["ga4", "visitor_sessions"]) in done
@@ -155,3 +143,26 @@ def test_the_nightly_job_runs_without_ga4_and_exports(world_store: Path, tmp_pat
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         assert conn.execute("select count(*) from ga4.visitor_sessions").fetchone()[0] == 0
         assert conn.execute("select count(*) from marts.funnel_by_segment").fetchone()[0] > 0
+
+
+def test_a_source_not_configured_materializes_empty_tables_and_passes_its_checks(
+        tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A company without GA4: its sync asset succeeds, reports each (empty) table and a
+    passing quarantine check, so the nightly run and the dbt step after it go on."""
+    from connectors import schema as raw
+    from pipelines.ingestion import QUARANTINE_CHECK, ingestion_assets
+
+    for name in [k for k in os.environ if k.startswith(("GA4_", "GOOGLE_APPLICATION"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "wh.duckdb"))
+    monkeypatch.chdir(tmp_path)          # no .env here
+    ga4 = next(a for a in ingestion_assets if a.op.name == "sync_ga4")
+    result = dg.materialize([ga4], instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    done = {e.asset_key for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION}
+    tables = raw.tables_of("ga4")
+    assert done == {dg.AssetKey(t.asset_key) for t in tables}
+    evaluations = result.get_asset_check_evaluations()
+    assert len(evaluations) == len(tables) and all(e.passed for e in evaluations)
+    assert {e.check_name for e in evaluations} == {QUARANTINE_CHECK}
+

@@ -5,7 +5,6 @@ meta values (clock, GA4 settings) that the fakes re-read on every request, so th
 from __future__ import annotations
 
 import datetime as dt
-import json
 import sqlite3
 import threading
 from pathlib import Path
@@ -30,19 +29,9 @@ class StoreReader:
         return conn
 
     def meta(self) -> dict[str, Any]:
-        """Every meta key, JSON-decoded, plus the keys of ``config`` not set at top level.
-        Megabytes in a big world (the generator's pools): not for every request."""
+        """Every meta key, JSON-decoded, plus the keys of ``config`` not set at top level
+        (the generator's own state left out: cheap enough for every request)."""
         return store.read_meta(self.conn())
-
-    def meta_value(self, key: str) -> Any:
-        """One top-level meta key, JSON-decoded, or None: cheap enough for every request."""
-        row = self.conn().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        if row is None or row[0] is None:
-            return None
-        try:
-            return json.loads(row[0])
-        except ValueError:
-            return row[0]
 
 
 def clock_date(meta: dict[str, Any]) -> dt.date:

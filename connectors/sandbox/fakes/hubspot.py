@@ -151,10 +151,10 @@ class HubSpotApp(App):
     def server_time(self) -> float | None:
         """The sandbox clock, 00:00:00 UTC of the store's ``clock`` date (epoch seconds); the
         wall clock (None) for a store without one."""
-        clock = self.reader.meta_value("clock")   # one key: the whole meta is megabytes
-        if not clock:
+        meta = self.reader.meta()
+        if not meta.get("clock"):
             return None
-        return date_ms(clock_date({"clock": clock})) / 1000
+        return date_ms(clock_date(meta)) / 1000
 
     def _take_assoc_failure(self, key: str) -> bool:
         with self._rate_lock:
