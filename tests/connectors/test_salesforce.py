@@ -515,7 +515,7 @@ def test_sigkill_mid_sync_then_rerun(fresh_sandbox: Any, tmp_path: Path) -> None
     env = {**os.environ, **sb.env(), "DUCKDB_PATH": str(wh_path), "PYTHONUNBUFFERED": "1"}
     env.pop("SALESFORCE_BULK_THRESHOLD", None)
     if (ROOT / "connectors" / "commands" / "sync.py").exists():
-        cmd = [sys.executable, "-m", "connectors.cli", "sync", "--source", "salesforce",
+        cmd = [sys.executable, "-m", "pipelines.cli.main", "sync", "--source", "salesforce",
                "--env-file", str(tmp_path / "no.env")]
     else:
         cmd = [sys.executable, "-c",
@@ -579,7 +579,7 @@ def test_request_efficiency(tmp_path: Path, warehouse_path: Path) -> None:
     # then makes exactly the minimum: the token, one Composite Batch (describes and counts)
     # and, per object, its REST pages or one job create and its result pages (no status
     # poll: the jobs are done before their first results request)
-    from connectors.commands import bench
+    from pipelines.cli import bench
     assert served["LeadHistory"] >= 10_000, "the world is too small for this check"
     bulk_path = tmp_path / "bulk.duckdb"
     with Sandbox(store_path, tmp_path / "work2") as sb, Warehouse(bulk_path) as wh:

@@ -78,7 +78,7 @@ def raw_warehouse(world_store: Path, tmp_path_factory: pytest.TempPathFactory) -
     try:
         db = base / "raw.duckdb"
         env = _env({**sandbox.env(), "DUCKDB_PATH": str(db)})
-        proc = subprocess.run([sys.executable, "-m", "connectors.cli", "sync", "--quiet"],
+        proc = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "sync", "--quiet"],
                               cwd=base, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stdout + proc.stderr
     finally:

@@ -30,7 +30,7 @@ def test_hubspot_only_company_builds(world_store: Path, tmp_path: Path) -> None:
     with Sandbox(store, tmp_path / "work") as sandbox:
         env.update({k: v for k, v in sandbox.env().items() if k.startswith("HUBSPOT_")})
         env["DUCKDB_PATH"] = str(db)
-        sync = subprocess.run([sys.executable, "-m", "connectors.cli", "sync"], cwd=tmp_path,
+        sync = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "sync"], cwd=tmp_path,
                               env=env, capture_output=True, text=True, timeout=300)
     assert sync.returncode == 0, sync.stdout + sync.stderr
     for source in ("salesforce", "ga4", "advocacy_platform"):

@@ -100,8 +100,8 @@ def test_the_nightly_job_materializes_every_asset(nightly_run, defs: dg.Definiti
 
 @pytest.mark.slow
 def test_the_nightly_job_builds_marts_equal_to_the_truth(nightly_run, world_store: Path) -> None:
-    from connectors.commands.demo_tables import funnel_matches_truth
     from connectors.sandbox.truth import compute_truth
+    from pipelines.cli.demo_tables import funnel_matches_truth
 
     _, warehouse = nightly_run
     truth = compute_truth(world_store)

@@ -140,7 +140,7 @@ def test_sandbox_over_generated_world(world_store, tmp_path):
 @pytest.mark.slow
 def test_serve_command_prints_ready(tmp_path):
     env_file = tmp_path / "sandbox.env"
-    cmd = [sys.executable, "-m", "connectors.cli", "sandbox", "serve", "--seed", "3",
+    cmd = [sys.executable, "-m", "pipelines.cli.main", "sandbox", "serve", "--seed", "3",
            "--scale", "0.01", "--env-file", str(env_file), "--workdir", str(tmp_path / "work")]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []

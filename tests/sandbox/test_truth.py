@@ -774,7 +774,7 @@ def test_headline_and_cli(world_store: Path, world_truth: dict[str, Any], tmp_pa
                           capsys: pytest.CaptureFixture[str]) -> None:
     text = headline(world_truth)
     assert "advocacy" in text and "Top 5 advocates" in text
-    from connectors.cli import main
+    from pipelines.cli.main import main
 
     out = tmp_path / "truth.json"
     assert main(["sandbox", "truth", "--store", str(world_store), "--out", str(out),

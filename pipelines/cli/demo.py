@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         _done(started)
 
     _step("5. Headline tables from the marts")
-    from connectors.commands.demo_tables import print_headline
+    from pipelines.cli.demo_tables import print_headline
 
     print_headline(warehouse, truth)
 

@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import TextIO
 
 from connectors import registry
-from connectors.commands.sync import redact_logs
 from connectors.source import Finding, Settings, SourceNotConfigured
 from connectors.warehouse import Warehouse, warehouse_path
+from pipelines.cli.sync import redact_logs
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ def run_check(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Complete
             if k in os.environ}
     base["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "connectors.cli", "check", "--env-file", str(cwd / "absent.env"), *args],
+        [sys.executable, "-m", "pipelines.cli.main", "check", "--env-file", str(cwd / "absent.env"), *args],
         env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=300,
     )
 

@@ -525,7 +525,7 @@ def _sync(source: str, env: dict[str, str], logs: Path, label: str, sandbox: Any
           tallies: dict[str, Tally]) -> dict[str, Any]:
     for tally in tallies.values():
         tally.reset()
-    run = run_module_child("connectors.cli", ["sync", "--source", source, "--quiet",
+    run = run_module_child("pipelines.cli.main", ["sync", "--source", source, "--quiet",
                                               "--env-file", str(logs / "no.env")],
                            env, logs / f"{label}-{source}")
     if run.code != 0:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.commands import bench
+from pipelines.cli import bench
 
 
 def test_request_classifiers() -> None:

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.commands import sync as sync_command
 from connectors.source import Settings, redact
+from pipelines.cli import sync as sync_command
 
 REPO = Path(__file__).resolve().parents[2]
 CONFIG_PREFIXES = ("HUBSPOT_", "SALESFORCE_", "GA4_", "GOOGLE_APPLICATION_CREDENTIALS",
@@ -32,7 +32,7 @@ def command_env(extra: dict[str, str], db: Path) -> dict[str, str]:
 
 
 def advocacy(*args: str, env: dict[str, str], cwd: Path, **kwargs) -> subprocess.Popen | subprocess.CompletedProcess:
-    cmd = [sys.executable, "-m", "connectors.cli", *args]
+    cmd = [sys.executable, "-m", "pipelines.cli.main", *args]
     if kwargs.pop("background", False):
         return subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True)

@@ -17,10 +17,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("sandbox", "generate"): ("connectors.sandbox.commands.generate", "generate a sandbox world into a store file"),
     ("sandbox", "serve"): ("connectors.sandbox.commands.serve", "serve the sandbox world through local fakes of the three APIs"),
     ("sandbox", "truth"): ("connectors.sandbox.commands.truth", "write the sandbox world's truth file (JSON)"),
-    ("check",): ("connectors.commands.check", "check credentials, permissions, custom fields and the GA4 dimension"),
-    ("sync",): ("connectors.commands.sync", "sync the sources into the DuckDB raw layer"),
-    ("demo",): ("connectors.commands.demo", "generate, serve, sync and build a sandbox world; print the headline tables"),
-    ("bench",): ("connectors.commands.bench", "measure sync and build at several scales"),
+    ("check",): ("pipelines.cli.check", "check credentials, permissions, custom fields and the GA4 dimension"),
+    ("sync",): ("pipelines.cli.sync", "sync the sources into the DuckDB raw layer"),
+    ("demo",): ("pipelines.cli.demo", "generate, serve, sync and build a sandbox world; print the headline tables"),
+    ("bench",): ("pipelines.cli.bench", "measure sync and build at several scales"),
 }
 
 
