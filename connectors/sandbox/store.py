@@ -34,7 +34,8 @@ Contract (shared by the generator, the fakes, the export writer and the truth):
                          The last ``ga4_revision_days`` days before the clock are still being
                          revised: ``advance`` adds late-processed sessions to them.
 * ``advocacy_post``      the advocacy platform's posts with cumulative clicks and engagements, in
-                         the platform's own layout named by ``platform``.
+                         the platform's own layout named by ``platform``; keyed by (platform,
+                         post_id): each platform numbers its own posts, so ids repeat across them.
 * ``truth_*``            what really happened, for the truth file only: never served by any fake.
 * ``advocate``           the advocate roster (ids, names, emails, teams, platform, rep's user id).
 * ``gen_*``              the generator's own state for ``advance``; not part of the world.
@@ -154,7 +155,7 @@ CREATE TABLE IF NOT EXISTS gen_person (
 CREATE INDEX IF NOT EXISTS gen_person_next ON gen_person (next_ms);
 
 CREATE TABLE IF NOT EXISTS advocacy_post (
-    post_id        TEXT PRIMARY KEY,
+    post_id        TEXT NOT NULL,       -- numbered per platform: two platforms share ids
     platform       TEXT NOT NULL,       -- which platform's export layout carries it
     advocate_id    TEXT NOT NULL,
     advocate_email TEXT NOT NULL,
@@ -168,7 +169,8 @@ CREATE TABLE IF NOT EXISTS advocacy_post (
     likes          INTEGER NOT NULL,
     comments       INTEGER NOT NULL,
     shares         INTEGER NOT NULL,
-    updated_at     TEXT NOT NULL
+    updated_at     TEXT NOT NULL,
+    PRIMARY KEY (platform, post_id)
 );
 """
 

@@ -98,6 +98,9 @@ VARS: dict[str, Any] = {
 }
 GRAINS = ("quarter", "month")
 SEGMENTS = ("advocacy", "other")
+# Opportunities (attribution, pipeline, sourced revenue) have a third segment: no touch at all
+# (credit) or no linked lead (sourced) is ``unattributed``, never ``other`` (DEFINITIONS.md).
+OPP_SEGMENTS = (*SEGMENTS, UNATTRIBUTED)
 STAGES = ("mql", "sql", "opportunity", "won")
 # ``touch_id`` = md5 of the row's served values joined by '|', the date written as ISO
 # (YYYY-MM-DD, the DATE column of ga4.visitor_sessions cast to text), a '\' or '|' inside a
@@ -752,7 +755,7 @@ def _funnel(world: World, st: PartState) -> list[dict[str, Any]]:
 
 
 def _sourced_segment(st: PartState, opp: Opportunity) -> str:
-    return st.segment[opp.earliest] if opp.earliest else "other"
+    return st.segment[opp.earliest] if opp.earliest else UNATTRIBUTED
 
 
 def _advocates(world: World, st: PartState, rows: list[GARow]) -> dict[str, Any]:
@@ -768,7 +771,7 @@ def _advocates(world: World, st: PartState, rows: list[GARow]) -> dict[str, Any]
         total[_advocate_id(adv)]  # noqa: B018 - the roster's advocates appear even without activity
     for adv, posted, clicks, likes, comments, shares in world.conn.execute(
         "SELECT advocate_id, posted_at, clicks, likes, comments, shares FROM advocacy_post "
-        "ORDER BY post_id"
+        "ORDER BY platform, post_id"
     ):
         adv = _advocate_id(adv)
         d = parse_date(posted)
@@ -931,7 +934,7 @@ def _advocacy_value(world: World, traffic: list[GARow]) -> list[dict[str, Any]]:
             cells[(grain, period_start(d, grain, world.fiscal), network)][field] += n
 
     for network, posted, clicks, likes, comments, shares in world.conn.execute(
-        "SELECT network, posted_at, clicks, likes, comments, shares FROM advocacy_post ORDER BY post_id"
+        "SELECT network, posted_at, clicks, likes, comments, shares FROM advocacy_post ORDER BY platform, post_id"
     ):
         d = parse_date(posted)
         if d is None or d > world.as_of:
@@ -958,7 +961,7 @@ def _credit_rows(world: World, st: PartState, oid: str) -> list[dict[str, Any]]:
         if not ts:
             out.append({"opportunity_id": oid, "touch_id": UNATTRIBUTED, "model": model,
                         "credit": 1.0, "touch_date": None, "channel": UNATTRIBUTED,
-                        "segment": "other", "advocate_id": None, "post_id": None})
+                        "segment": UNATTRIBUTED, "advocate_id": None, "post_id": None})
             continue
         for t, c in zip(ts, st.credits[oid][model], strict=True):
             if _cred(c) == 0:  # listed only where the (rounded) credit is > 0
@@ -997,13 +1000,13 @@ def select_sample(world: World, st: PartState, size: int) -> list[str]:
 
 
 def _attribution(world: World, st: PartState, sample: list[str]) -> dict[str, Any]:
-    pipe: dict[str, dict[str, float]] = {m: dict.fromkeys(SEGMENTS, 0.0) for m in MODELS}
-    won: dict[str, dict[str, float]] = {m: dict.fromkeys(SEGMENTS, 0.0) for m in MODELS}
-    sourced_pipe = dict.fromkeys(SEGMENTS, 0.0)
-    sourced_won = dict.fromkeys(SEGMENTS, 0.0)
+    pipe: dict[str, dict[str, float]] = {m: dict.fromkeys(OPP_SEGMENTS, 0.0) for m in MODELS}
+    won: dict[str, dict[str, float]] = {m: dict.fromkeys(OPP_SEGMENTS, 0.0) for m in MODELS}
+    sourced_pipe = dict.fromkeys(OPP_SEGMENTS, 0.0)
+    sourced_won = dict.fromkeys(OPP_SEGMENTS, 0.0)
     influenced = {"opportunities": 0, "pipeline": 0.0, "won": 0.0}
-    infl_seg = {s: {"opportunities": 0, "pipeline": 0.0, "won": 0.0} for s in SEGMENTS}
-    opp_credit: dict[str, dict[str, float]] = {m: dict.fromkeys(SEGMENTS, 0.0) for m in MODELS}
+    infl_seg = {s: {"opportunities": 0, "pipeline": 0.0, "won": 0.0} for s in OPP_SEGMENTS}
+    opp_credit: dict[str, dict[str, float]] = {m: dict.fromkeys(OPP_SEGMENTS, 0.0) for m in MODELS}
     pipeline_total = won_total = 0.0
     unattributed = 0
     for oid in sorted(world.opportunities):
@@ -1021,17 +1024,18 @@ def _attribution(world: World, st: PartState, sample: list[str]) -> dict[str, An
             influenced["won"] += won_amount
         if not ts:
             unattributed += 1
-        # pipeline_by_segment.influenced_*: a touch of the segment; no touch counts as other.
-        touched = {t.cls.segment for t in ts} if ts else {"other"}
+        # pipeline_by_segment.influenced_*: a touch of the segment; no touch at all is
+        # unattributed (its credit row is not a touch, so it influences no other segment).
+        touched = {t.cls.segment for t in ts} if ts else {UNATTRIBUTED}
         for s in touched:
             infl_seg[s]["opportunities"] += 1
             infl_seg[s]["pipeline"] += opp.amount
             infl_seg[s]["won"] += won_amount
         for model in MODELS:
             if not ts:
-                pipe[model]["other"] += opp.amount
-                won[model]["other"] += won_amount
-                opp_credit[model]["other"] += 1.0
+                pipe[model][UNATTRIBUTED] += opp.amount
+                won[model][UNATTRIBUTED] += won_amount
+                opp_credit[model][UNATTRIBUTED] += 1.0
                 continue
             for t, c in zip(ts, st.credits[oid][model], strict=True):
                 pipe[model][t.cls.segment] += c * opp.amount
@@ -1105,7 +1109,7 @@ def _identity(world: World, st: PartState, *, observable: bool) -> dict[str, Any
 def _part_output(world: World, st: PartState, rows: list[GARow], stats: dict[str, Any],
                  counts: dict[str, Any], sample: list[str], traffic: list[GARow], *,
                  observable: bool) -> dict[str, Any]:
-    won_by_segment = dict.fromkeys(SEGMENTS, 0.0)
+    won_by_segment = dict.fromkeys(OPP_SEGMENTS, 0.0)
     unclassified = [r for r in rows
                     if r.dims[1] != OTHER and _classify(*r.dims[2:7]).channel == "unclassified"]
     for oid in sorted(world.opportunities):

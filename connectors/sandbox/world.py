@@ -387,7 +387,7 @@ class World:
         """Clicks per day after posting and total engagements: a pure function of the post."""
         adv = self._advocate(post["advocate_id"])
         posted = dt.date.fromisoformat(post["posted_at"][:10])
-        rng = rng_for(self.seed, "post", post["post_id"])
+        rng = rng_for(self.seed, "post", post["platform"], post["post_id"])
         mean = (3.0 * math.sqrt(self.cfg.scale) * adv["audience"] * NETWORK_CLICKS[post["network"]]
                 * (1.12 if is_contest(self.cfg, posted) else 1.0))
         total = poisson(rng, mean * rng.lognormvariate(0, 0.4))
@@ -412,7 +412,9 @@ class World:
             factor *= 6.0 if wd == 5 else 1.25
         for adv in self.static.advocates:
             for _ in range(poisson(rng, adv["rate"] / 5.0 * factor)):
-                pid = f"P{self.ids.next('post'):07d}"
+                # Each platform numbers its own posts (both from P0000001): a post is known
+                # by (platform, post_id), never by its id alone.
+                pid = f"P{self.ids.next('post' if adv['platform'] == 'gaggle' else 'post:' + adv['platform']):07d}"
                 network = _weighted(rng, NETWORK_WEIGHTS)
                 category = _weighted(rng, CATEGORIES)
                 campaign = self._campaign(rng, d)
@@ -436,7 +438,8 @@ class World:
     def _load_active_posts(self, clock: dt.date) -> None:
         since = iso_z(day_ms(clock) - (len(CLICK_DAY_WEIGHTS) - 1) * DAY_MS)
         for row in self.conn.execute(
-            "SELECT * FROM advocacy_post WHERE posted_at >= ? ORDER BY post_id", (since,)
+            "SELECT * FROM advocacy_post WHERE posted_at >= ? ORDER BY posted_at, platform, post_id",
+            (since,)
         ).fetchall():
             post = {k: row[k] for k in ("post_id", "platform", "advocate_id", "advocate_email",
                                         "advocate_name", "network", "category", "campaign",

@@ -30,7 +30,8 @@ POST_COLUMNS = ("post_id", "platform", "advocate_id", "advocate_email", "advocat
                 "category", "campaign", "url", "clicks", "likes", "comments", "shares")
 
 
-def store_posts(store_path: Path) -> dict[str, dict]:
+def store_posts(store_path: Path) -> dict[tuple[str, str], dict]:
+    """The store's posts by their key (platform, post_id): the platforms number posts alike."""
     conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True)
     conn.row_factory = sqlite3.Row
     try:
@@ -39,15 +40,15 @@ def store_posts(store_path: Path) -> dict[str, dict]:
             row = {c: r[c] for c in POST_COLUMNS}
             row["posted_at"] = dt.datetime.fromisoformat(r["posted_at"][:19])
             row["engagements"] = r["likes"] + r["comments"] + r["shares"]
-            out[r["post_id"]] = row
+            out[(r["platform"], r["post_id"])] = row
         return out
     finally:
         conn.close()
 
 
-def warehouse_posts(wh: Warehouse) -> dict[str, dict]:
+def warehouse_posts(wh: Warehouse) -> dict[tuple[str, str], dict]:
     cols = (*POST_COLUMNS, "posted_at", "engagements")
-    return {r[0]: dict(zip(cols, r, strict=True)) for r in wh.conn.execute(
+    return {(r[1], r[0]): dict(zip(cols, r, strict=True)) for r in wh.conn.execute(
         f"SELECT {', '.join(cols)} FROM advocacy_platform.posts").fetchall()}
 
 
@@ -73,6 +74,8 @@ def test_both_layouts_imported_and_equal_the_store(sandbox, tmp_path):
     with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
         got = warehouse_posts(wh)
         assert got == want
+        # each platform numbers its own posts: ids shared by both platforms are two posts
+        assert len({pid for _, pid in want}) < len(want)
         assert {p for (p,) in wh.conn.execute(
             "SELECT DISTINCT platform FROM advocacy_platform.posts").fetchall()} == {"gaggle", "social_hub"}
         assert wh.conn.execute("SELECT count(*) FROM advocacy_platform.posts WHERE _source_file IS NULL"

@@ -17,7 +17,7 @@ def test_exports_both_layouts_and_idempotent(world_store: Path, tmp_path: Path) 
     ]
     conn = sqlite3.connect(f"file:{world_store}?mode=ro", uri=True)
     counts = dict(conn.execute("SELECT platform, COUNT(*) FROM advocacy_post GROUP BY 1"))
-    clicks = dict(conn.execute("SELECT post_id, clicks FROM advocacy_post"))
+    clicks = {(pl, pid): n for pl, pid, n in conn.execute("SELECT platform, post_id, clicks FROM advocacy_post")}
     conn.close()
     for path, (platform, layout) in zip(paths, catalog.EXPORT_LAYOUTS.items(), strict=True):
         with path.open(encoding="utf-8", newline="") as fh:
@@ -26,7 +26,7 @@ def test_exports_both_layouts_and_idempotent(world_store: Path, tmp_path: Path) 
         assert list(rows[0]) == list(cols.values())
         assert len(rows) == counts[platform] > 0
         for row in rows[:50]:
-            assert int(row[cols["clicks"]]) == clicks[row[cols["post_id"]]]
+            assert int(row[cols["clicks"]]) == clicks[(platform, row[cols["post_id"]])]
             posted = row[cols["posted_at"]]
             if layout["posted_at_format"] == "iso":
                 assert posted.endswith("Z") and "T" in posted

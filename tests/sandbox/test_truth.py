@@ -403,7 +403,9 @@ def test_currency_conversion_by_dated_rate(mini: Mini) -> None:
     assert a["opportunities"] == 7
     assert a["pipeline_total"] == 5500.0 and a["won_total"] == 5500.0
     assert t["observable"]["data_quality"]["quarantined_opportunities"] == ["0066"]
-    assert t["observable"]["won_revenue_by_segment"] == {"advocacy": 0.0, "other": 5500.0}
+    # none of them has a linked lead: sourced by nobody, unattributed
+    assert t["observable"]["won_revenue_by_segment"] == {"advocacy": 0.0, "other": 0.0,
+                                                         "unattributed": 5500.0}
     w, _, _ = mini.parts()
     assert w.opportunities["0062"].amount == pytest.approx(1000.0)
     assert w.opportunities["hubspot:9001"].amount == pytest.approx(1000.0)
@@ -442,9 +444,12 @@ def test_attribution_window_order_and_w_shape(mini: Mini) -> None:
     assert model_rows("hubspot:9002", "time_decay") == [
         ("2026-03-01", pytest.approx(0.2)), ("2026-03-15", pytest.approx(0.8))]
     a = t["observable"]["attribution"]
-    assert a["credited_won_by_segment"]["first_touch"] == {"advocacy": 0.0, "other": 1000.0}
-    assert a["credited_won_by_segment"]["last_touch"] == {"advocacy": 1000.0, "other": 0.0}
-    assert a["credited_pipeline_by_segment"]["last_touch"] == {"advocacy": 1000.0, "other": 10.0}
+    assert a["credited_won_by_segment"]["first_touch"] == {"advocacy": 0.0, "other": 1000.0,
+                                                           "unattributed": 0.0}
+    assert a["credited_won_by_segment"]["last_touch"] == {"advocacy": 1000.0, "other": 0.0,
+                                                          "unattributed": 0.0}
+    assert a["credited_pipeline_by_segment"]["last_touch"] == {"advocacy": 1000.0, "other": 10.0,
+                                                               "unattributed": 0.0}
     assert a["influenced"] == {"opportunities": 2, "pipeline": 1010.0, "won": 1000.0}
 
 
@@ -468,19 +473,30 @@ def test_w_shaped_with_three_distinct_milestones(mini: Mini) -> None:
 
 
 def test_unattributed(mini: Mini) -> None:
+    """No touch: the segment unattributed, never other (an unattributed credit row is not a
+    touch); no linked lead: sourced by nobody, unattributed too."""
     mini.lead("00Q1", "2026-03-01", Email="a@x.com", ConvertedOpportunityId="0061")
     mini.opp("0061", "2026-03-05", "2026-04-01", 700.0)
     mini.opp("0062", "2026-03-05", "2026-04-01", 300.0, won=False)      # no linked person
     t = mini.truth()
     a = t["observable"]["attribution"]
     assert a["sample_opportunity_ids"] == ["0061", "0062"]
-    assert {(r["opportunity_id"], r["model"], r["touch_id"], r["credit"]) for r in a["credits"]} == {
-        (o, m, "unattributed", 1.0) for o in ("0061", "0062") for m in MODELS}
+    assert {(r["opportunity_id"], r["model"], r["touch_id"], r["credit"], r["segment"])
+            for r in a["credits"]} == {
+        (o, m, "unattributed", 1.0, "unattributed") for o in ("0061", "0062") for m in MODELS}
     for m in MODELS:
-        assert a["credited_pipeline_by_segment"][m] == {"advocacy": 0.0, "other": 1000.0}
-        assert a["credited_won_by_segment"][m] == {"advocacy": 0.0, "other": 700.0}
+        assert a["credited_pipeline_by_segment"][m] == {"advocacy": 0.0, "other": 0.0,
+                                                        "unattributed": 1000.0}
+        assert a["credited_won_by_segment"][m] == {"advocacy": 0.0, "other": 0.0,
+                                                   "unattributed": 700.0}
     assert a["unattributed_opportunities"] == 2
-    assert t["observable"]["won_revenue_by_segment"] == {"advocacy": 0.0, "other": 700.0}
+    assert a["influenced_by_segment"]["other"] == {"opportunities": 0, "pipeline": 0.0, "won": 0.0}
+    assert a["influenced_by_segment"]["unattributed"] == {"opportunities": 2, "pipeline": 1000.0,
+                                                          "won": 700.0}
+    # 0061's lead (no touch at all) is an other lead; 0062 has no lead
+    assert a["sourced_pipeline_by_segment"] == {"advocacy": 0.0, "other": 700.0, "unattributed": 300.0}
+    assert t["observable"]["won_revenue_by_segment"] == {"advocacy": 0.0, "other": 700.0,
+                                                         "unattributed": 0.0}
 
 
 def test_other_rows_hide_touches_from_the_product(tmp_path: Path) -> None:
@@ -621,14 +637,17 @@ def test_influenced_by_segment_and_credited_opportunities(mini: Mini) -> None:
     mini.ga("2026-03-02", "v1", "google", "organic")
     mini.lead("00Q1", "2026-03-01", Email="a@x.com", ConvertedOpportunityId="0061")
     mini.opp("0061", "2026-03-05", "2026-04-01", 100.0)                   # advocacy + other
-    mini.opp("0062", "2026-03-05", "2026-04-01", 50.0, won=False)        # no touch: other
+    mini.opp("0062", "2026-03-05", "2026-04-01", 50.0, won=False)        # no touch: unattributed
     t = mini.truth()
     a = t["observable"]["attribution"]
     assert a["influenced_by_segment"] == {
         "advocacy": {"opportunities": 1, "pipeline": 100.0, "won": 100.0},
-        "other": {"opportunities": 2, "pipeline": 150.0, "won": 100.0}}
-    assert a["credited_opportunities_by_segment"]["linear"] == {"advocacy": 0.5, "other": 1.5}
-    assert a["credited_opportunities_by_segment"]["first_touch"] == {"advocacy": 1.0, "other": 1.0}
+        "other": {"opportunities": 1, "pipeline": 100.0, "won": 100.0},
+        "unattributed": {"opportunities": 1, "pipeline": 50.0, "won": 0.0}}
+    assert a["credited_opportunities_by_segment"]["linear"] == {"advocacy": 0.5, "other": 0.5,
+                                                                "unattributed": 1.0}
+    assert a["credited_opportunities_by_segment"]["first_touch"] == {"advocacy": 1.0, "other": 0.0,
+                                                                     "unattributed": 1.0}
     ident = t["observable"]["identity"]
     assert (ident["people"], ident["people_with_ga4_touch"]) == (1, 1)
 
@@ -729,7 +748,9 @@ def test_world_truth_is_consistent(world_truth: dict[str, Any], part: str) -> No
         v["posts"] for v in adv["all_time"].values())
     infl = a["influenced_by_segment"]
     assert infl["advocacy"] == a["influenced"]
-    assert infl["advocacy"]["opportunities"] + infl["other"]["opportunities"] >= a["opportunities"]
+    assert infl["advocacy"]["opportunities"] + infl["other"]["opportunities"] >= (
+        a["opportunities"] - a["unattributed_opportunities"])
+    assert infl["unattributed"]["opportunities"] == a["unattributed_opportunities"]
     for m in MODELS:
         assert sum(a["credited_opportunities_by_segment"][m].values()) == pytest.approx(
             a["opportunities"], abs=1e-9)

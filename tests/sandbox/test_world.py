@@ -25,7 +25,7 @@ TABLE_KEYS = {
     "sf_record": "sobject, id",
     "ga4_row": "date, true_visitor_id, source, medium, campaign, ad_content, term, landing_page",
     "truth_person": "person_id",
-    "advocacy_post": "post_id",
+    "advocacy_post": "platform, post_id",
     "advocate": "advocate_id",
     "gen_person": "person_id",
 }
@@ -289,6 +289,9 @@ def test_advocacy_and_contest(world_store: Path) -> None:
     assert {a[1] for a in advocates} == {"gaggle", "social_hub"}
     assert any(a[2] for a in advocates)
     assert {p for (p,) in q(world_store, "SELECT DISTINCT platform FROM advocacy_post")} == {"gaggle", "social_hub"}
+    # each platform numbers its own posts: the two share post ids
+    assert q(world_store, "SELECT COUNT(*) FROM advocacy_post a JOIN advocacy_post b "
+             "ON a.post_id = b.post_id AND a.platform < b.platform")[0][0] > 0
 
     def adv_sessions(lo: str, hi: str) -> int:
         return q(world_store, "SELECT COALESCE(SUM(sessions), 0) FROM ga4_row WHERE date >= ? AND date < ? AND "

@@ -1,6 +1,8 @@
 {#- One row per reportable opportunity (known currency) with what the marts need:
-    sourced segment (the segment of its earliest linked lead, 'other' without one), whether an
-    advocacy / other touch influenced it (unattributed counts as other), new-customer flag (the
+    sourced segment (the segment of its earliest linked lead, 'unattributed' without one),
+    whether an advocacy / other touch influenced it, is_unattributed when it has no touch at all
+    (its 'unattributed' credit row is not a touch: it influences no segment; DEFINITIONS.md
+    "Unattributed"), new-customer flag (the
     account's first won opportunity by close date; an opportunity without account is its own
     account) and cycle length. -#}
 with touch_flags as (
@@ -46,9 +48,10 @@ select
     case when o.is_won then o.amount else 0 end                     as won_amount,
     o.owner_user_id,
     l.person_key                                                    as lead_person_key,
-    coalesce(l.segment, 'other')                                    as sourced_segment,
+    coalesce(l.segment, 'unattributed')                             as sourced_segment,
     coalesce(t.has_advocacy_touch, 0) = 1                           as is_advocacy_influenced,
-    coalesce(t.has_other_touch, 0) = 1 or coalesce(t.n_touches, 0) = 0 as is_other_influenced,
+    coalesce(t.has_other_touch, 0) = 1                              as is_other_influenced,
+    coalesce(t.n_touches, 0) = 0                                    as is_unattributed,
     coalesce(t.n_touches, 0)                                        as n_touches,
     coalesce(f.is_new_customer, false)                              as is_new_customer,
     case when o.is_won then {{ days_between('o.created_date', 'o.close_date') }} end as cycle_days

@@ -1,5 +1,6 @@
 {#- Credit per opportunity x touch x model (six models; 'unattributed' when the opportunity
-    has no touch), with the credited pipeline and won amounts in the reporting currency. -#}
+    has no touch: touch_id, channel and segment 'unattributed', never 'other'), with the
+    credited pipeline and won amounts in the reporting currency. -#}
 select
     cast(w.opportunity_id as varchar)                                    as opportunity_id,
     cast(w.touch_id as varchar)                                          as touch_id,
@@ -8,7 +9,7 @@ select
     cast(w.credit * o.amount as {{ type_double() }})                                  as credited_pipeline_amount,
     cast(case when o.is_won then w.credit * o.amount else 0 end as {{ type_double() }}) as credited_won_amount,
     cast(coalesce(t.channel, 'unattributed') as varchar)                 as channel,
-    cast(coalesce(t.segment, 'other') as varchar)                        as segment,
+    cast(coalesce(t.segment, 'unattributed') as varchar)                 as segment,
     cast(t.advocate_id as varchar)                                       as advocate_id,
     cast(t.post_id as varchar)                                           as post_id,
     cast(t.network as varchar)                                           as network,

@@ -1,9 +1,10 @@
-{#- Pipeline by the period of opportunity creation x segment x attribution model.
-    Credited under the model (segments add up to the whole): opportunities, pipeline_amount,
+{#- Pipeline by the period of opportunity creation x segment (advocacy | other | unattributed)
+    x attribution model. Credited under the model (segments add up to the whole): opportunities, pipeline_amount,
     won_amount, won_count, lost_count, new_customers (fractional credited counts), close_rate,
     avg_won_amount. Model-independent, full amounts, not additive across segments:
-    influenced_* (the opportunity has at least one touch of the segment; no touch counts as
-    other), sourced_* (the segment of the opportunity's earliest linked lead).
+    influenced_* (advocacy / other: the opportunity has at least one touch of the segment;
+    unattributed: it has no touch at all), sourced_* (the segment of the opportunity's earliest
+    linked lead; unattributed without a linked lead).
     median_cycle_days: won opportunities credited to the segment under the model. -#}
 with credit as (
     select
@@ -61,7 +62,7 @@ opp_periods as (
 ),
 
 segments as (
-    select 'advocacy' as segment union all select 'other'
+    select 'advocacy' as segment union all select 'other' union all select 'unattributed'
 ),
 
 full_amounts as (
@@ -70,9 +71,11 @@ full_amounts as (
         p.period_start,
         s.segment,
         sum(case when (s.segment = 'advocacy' and p.is_advocacy_influenced)
-                   or (s.segment = 'other' and p.is_other_influenced) then p.amount else 0 end)     as influenced_pipeline,
+                   or (s.segment = 'other' and p.is_other_influenced)
+                   or (s.segment = 'unattributed' and p.is_unattributed) then p.amount else 0 end)     as influenced_pipeline,
         sum(case when (s.segment = 'advocacy' and p.is_advocacy_influenced)
-                   or (s.segment = 'other' and p.is_other_influenced) then p.won_amount else 0 end) as influenced_won,
+                   or (s.segment = 'other' and p.is_other_influenced)
+                   or (s.segment = 'unattributed' and p.is_unattributed) then p.won_amount else 0 end) as influenced_won,
         sum(case when p.sourced_segment = s.segment then p.amount else 0 end)                        as sourced_pipeline,
         sum(case when p.sourced_segment = s.segment then p.won_amount else 0 end)                    as sourced_won
     from opp_periods as p
