@@ -35,6 +35,16 @@ class WorldConfig:
     share_sessions_without_visitor_id: float = 0.03  # GA events sent without the custom dimension
     share_salesforce_only_leads: float = 0.05      # leads typed into Salesforce by sales
     share_hubspot_only_deals: float = 0.08         # deals created in HubSpot and never synced
+    # Emails that are no identity: a role/placeholder address (info@<account>, test@test.com)
+    # typed by different people, and one address typed on a flood of form fills (a booth's
+    # demo laptop). Linking on them would merge strangers (DEFINITIONS.md "People").
+    share_role_emails: float = 0.03
+    share_flood_emails: float = 0.03
+    # Of the colleagues added to an opportunity: the contact role added weeks after the
+    # contact (a role dated after a past as_of), or a lead converted weeks later into the
+    # existing opportunity (a conversion dated after it).
+    share_late_colleague_roles: float = 0.25
+    share_colleague_leads: float = 0.25
 
     # Funnel: advocacy-sourced leads convert at ``advocacy_conversion_lift`` x the base rates.
     lead_to_mql: float = 0.45

@@ -28,6 +28,7 @@ from connectors.sandbox.genutil import (
     date_str,
     iso_sf,
     iso_z,
+    rng_for,
 )
 
 HS_SOURCE = {
@@ -50,6 +51,10 @@ SF_TO_HS_STAGE = {
 HS_STAGE_META = {s[0]: s for s in catalog.HUBSPOT_DEAL_PIPELINE["stages"]}
 PRODUCTS = ("Analytics Suite", "Forecast Pro", "Data Connect", "Platform")
 SYNC_MS = 3 * MIN_MS          # the HubSpot<->Salesforce sync runs every few minutes
+# Addresses many different people type into a form (the account's domain filled in) and the
+# one address of the form-fill flood: none of them identifies a person.
+ROLE_EMAILS = ("info@{domain}", "sales@{domain}", "noreply@{domain}", "test@test.com")
+FLOOD_EMAIL = "booth.demo@gmail.com"
 RECYCLE_MS = DAY_MS           # multiplied by config.recycle_bin_days
 
 
@@ -176,6 +181,13 @@ def plan_person(rng: random.Random, ctx: Ctx, ids: Ids, *, t0: int, account: int
         "post": visitor.get("post") if web else None,
         "lead_source": LEAD_SOURCE[channel] if web else rng.choice(("Phone Inquiry", "Trade Show")),
     }
+    # A stream of its own, so that the day's stream (everything else) is unchanged by it.
+    erng = rng_for(cfg.seed, "email", num)
+    x = erng.random()
+    if x < cfg.share_role_emails:
+        p["email"] = erng.choice(ROLE_EMAILS).format(domain=acct["domain"])
+    elif x < cfg.share_role_emails + cfg.share_flood_emails:
+        p["email"] = FLOOD_EMAIL
     if web:
         p["hs_id"] = ids.hs("contacts")
         p["lead_at"] = t0 + rng.randint(MIN_MS, 10 * MIN_MS)
@@ -260,6 +272,7 @@ def plan_person(rng: random.Random, ctx: Ctx, ids: Ids, *, t0: int, account: int
                 }
                 if opp["colleague"]["at"] >= stages[-1][1]:
                     opp["colleague"]["at"] = conv + HOUR_MS
+                _late_colleague(cfg, ids, opp["colleague"])
     p["opp"] = opp
 
     # One LeadHistory id for 'created' and one per status change (+ conversion).
@@ -288,6 +301,23 @@ def plan_person(rng: random.Random, ctx: Ctx, ids: Ids, *, t0: int, account: int
     # Late edits: someone touches the record weeks later.
     p["edits"] = sorted(t0 + _u(rng, 14, 120) for _ in range(rng.choice((0, 0, 0, 0, 0, 1, 1, 2))))
     return p
+
+
+def _late_colleague(cfg: WorldConfig, ids: Ids, col: dict) -> None:
+    """How the colleague joins the opportunity: a contact with its role at once (``contact``),
+    a contact whose role is added 5-40 days later (``late_role``), or a lead typed in at
+    ``at`` and converted 5-40 days later into the existing opportunity (``lead``: the contact
+    and its role appear at the conversion)."""
+    crng = rng_for(cfg.seed, "colleague", col["pid"])
+    x = crng.random()
+    later = col["at"] + _u(crng, 5, 40)
+    if x < cfg.share_late_colleague_roles:
+        col.update(kind="late_role", role_at=later)
+    elif x < cfg.share_late_colleague_roles + cfg.share_colleague_leads:
+        col.update(kind="lead", conv_at=later, lead_id=ids.sf("Lead"),
+                   lh_ids=ids.sf_many("LeadHistory", 2))
+    else:
+        col.update(kind="contact")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -496,8 +526,11 @@ def render(p: dict, cutoff: int, ctx: Ctx) -> Rendered:
         ))
     col = (opp or {}).get("colleague")
     if col and conv is not None and col["at"] < cutoff:
+        is_lead = col.get("kind") == "lead"
+        has_contact = not is_lead or col["conv_at"] < cutoff
         out.truth.append((
-            col["pid"], None, col["email"], None, None, col["contact_id"], "other", "offline",
+            col["pid"], None, col["email"], None, col["lead_id"] if is_lead else None,
+            col["contact_id"] if has_contact else None, "other", "offline",
             None, None, None, None, None, iso_z(col["at"]),
         ))
     out.next_ms = min(future) if future else None
@@ -521,6 +554,50 @@ def _source_data(channel: str, url_utm: dict, url: str) -> tuple[str | None, str
     if channel == "referral":
         return "partner.com", "https://partner.com/integrations"
     return "URL", url
+
+
+def _render_colleague(col: dict, opp: dict, ctx: Ctx, acct: dict, rep: dict, out: Rendered,
+                      seen: Callable[[int | None], bool]) -> None:
+    """The colleague's records (see :func:`_late_colleague`); plans from before the kinds
+    existed are plain contacts."""
+    multi = ctx.multi
+    kind = col.get("kind", "contact")
+    contact_at = role_at = col["at"]
+    if kind == "late_role":
+        role_at = col["role_at"]
+    elif kind == "lead":
+        converted = seen(col["conv_at"])
+        contact_at = role_at = col["conv_at"]
+        values = {
+            "FirstName": col["first"], "LastName": col["last"], "Email": col["email"],
+            "Company": acct["name"], "LeadSource": "Trade Show", "OwnerId": rep["user_id"],
+            "Status": "Closed - Converted" if converted else "Open - Not Contacted",
+            "IsConverted": converted, catalog.CURRENCY_FIELD: acct["currency"],
+        }
+        if converted:
+            values.update(ConvertedDate=date_str(col["conv_at"]), ConvertedAccountId=acct["sf_id"],
+                          ConvertedContactId=col["contact_id"], ConvertedOpportunityId=opp["id"])
+        out.sf.append(sf_row("Lead", col["lead_id"], col["at"],
+                             col["conv_at"] if converted else col["at"], values, multi))
+        out.sf.append(sf_row("LeadHistory", col["lh_ids"][0], col["at"], None, {
+            "LeadId": col["lead_id"], "Field": "created", "DataType": "Text",
+            "CreatedById": rep["user_id"]}, multi))
+        if not converted:
+            return
+        out.sf.append(sf_row("LeadHistory", col["lh_ids"][1], col["conv_at"], None, {
+            "LeadId": col["lead_id"], "Field": "Status", "OldValue": "Open - Not Contacted",
+            "NewValue": "Closed - Converted", "DataType": "DynamicEnum",
+            "CreatedById": rep["user_id"]}, multi))
+    out.sf.append(sf_row("Contact", col["contact_id"], contact_at, contact_at, {
+        "FirstName": col["first"], "LastName": col["last"], "Email": col["email"],
+        "AccountId": acct["sf_id"], "OwnerId": rep["user_id"],
+        catalog.CURRENCY_FIELD: acct["currency"],
+    }, multi))
+    if seen(role_at):
+        out.sf.append(sf_row("OpportunityContactRole", col["ocr_id"], role_at, role_at, {
+            "OpportunityId": opp["id"], "ContactId": col["contact_id"],
+            "Role": "Influencer", "IsPrimary": False,
+        }, multi))
 
 
 def _render_opp(p: dict, opp: dict, cutoff: int, ctx: Ctx, acct: dict, rep: dict,
@@ -562,15 +639,7 @@ def _render_opp(p: dict, opp: dict, cutoff: int, ctx: Ctx, acct: dict, rep: dict
             }, multi))
         col = opp.get("colleague")
         if col and seen(col["at"]):
-            out.sf.append(sf_row("Contact", col["contact_id"], col["at"], col["at"], {
-                "FirstName": col["first"], "LastName": col["last"], "Email": col["email"],
-                "AccountId": acct["sf_id"], "OwnerId": rep["user_id"],
-                catalog.CURRENCY_FIELD: acct["currency"],
-            }, multi))
-            out.sf.append(sf_row("OpportunityContactRole", col["ocr_id"], col["at"], col["at"], {
-                "OpportunityId": opp["id"], "ContactId": col["contact_id"],
-                "Role": "Influencer", "IsPrimary": False,
-            }, multi))
+            _render_colleague(col, opp, ctx, acct, rep, out, seen)
     # HubSpot deal: HubSpot-only, or the sync's mirror a few minutes behind Salesforce.
     lag = 0 if opp["hs_only"] else opp["deal_delay"]
     if not seen(conv + lag):

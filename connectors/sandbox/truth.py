@@ -17,7 +17,7 @@ Money is kept at full precision and rounded to cents only in the output.
 
 Shape (all lists sorted, all money in the reporting currency rounded to cents)::
 
-    meta: seed, scale, clock, as_of (= clock - 1 day), reporting_currency, vars{...},
+    meta: seed, scale, clock, as_of (default clock - 1 day; compute_truth(as_of=...)), reporting_currency, vars{...},
           ga4_other_row_threshold, touch_id (its recipe), models
     observable | world:
       counts: {"<schema>.<table>": {live, deleted[, sessions]}}       (same in both parts)
@@ -44,7 +44,8 @@ Shape (all lists sorted, all money in the reporting currency rounded to cents)::
                  inferred_stages{stage: people}}
       identity: {people, records{...}, people_in_both_crms, people_hubspot_only,
                  people_salesforce_only, people_with_visitor_id, people_with_ga4_touch,
-                 people_after_as_of}
+                 records_after_as_of, emails_skipped, emails_skipped_by_reason,
+                 email_skipped_records, largest_group}
       ga4: {days, rows, collapsed_days, other_row_sessions, sessions_without_visitor_id,
             total_sessions, threshold}
       data_quality: {quarantined_opportunities, unclassified_rows, unclassified_source_medium,
@@ -78,6 +79,7 @@ from connectors.sandbox.truth_rules import (
     Rates,
     classify,
     collapse_other,
+    email_skip_reason,
     md5,
     model_credits,
     normalise,
@@ -237,14 +239,18 @@ def _classify(source: str, medium: str, campaign: str, content: str, term: str) 
 class World:
     """Everything the two parts share: live records, people, stages, opportunities."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, as_of: dt.date | None = None) -> None:
         self.conn = conn
         self.meta = self._meta()
         clock = parse_date(self.meta.get("clock"))
         if clock is None:
             raise ValueError("the store has no clock (meta 'clock')")
         self.clock = clock
-        self.as_of = clock - dt.timedelta(days=1)
+        # The last day with data by default; an earlier as_of sees the store as it stood then
+        # as far as dates tell (records, roles, conversions, rates dated after it are ignored).
+        self.as_of = as_of if as_of is not None else clock - dt.timedelta(days=1)
+        if self.as_of >= clock:
+            raise ValueError(f"as_of {self.as_of} is not before the store's clock {clock}")
         self.reporting_currency = str(self.meta.get("corporate_currency") or "USD")
         self.threshold = int(self.meta.get("ga4_other_row_threshold") or 0)
         self.fiscal = int(VARS["fiscal_year_start_month"])
@@ -314,41 +320,58 @@ class World:
                 self.truth_ids[f"sf_contact:{row[3]}"].add(vid)
 
     # -- people --------------------------------------------------------------------------------
+    def converted_by_as_of(self, lead: dict[str, Any]) -> bool:
+        """A lead's conversion links (contact, opportunity) count from its ConvertedDate."""
+        d = parse_date(lead.get("ConvertedDate"))
+        return d is None or d <= self.as_of
+
     def _build_people(self) -> None:
+        """People: the records created by as_of, joined by their CRM links and by emails that
+        identify (not a role/placeholder address, on at most MAX_RECORDS_PER_EMAIL records)."""
         uf = _UnionFind()
-        created: dict[str, dt.datetime | None] = {}
+        created: dict[str, dt.datetime] = {}
         emails: dict[str, list[str]] = defaultdict(list)
         contacts, leads, sf_contacts = self.hs["contacts"], self.sf["Lead"], self.sf["Contact"]
-        for cid, p in contacts.items():
-            k = f"hubspot:{cid}"
-            uf.add(k)
-            created[k] = parse_datetime(p.get("createdate"))
-            if _email(p.get("email")):
-                emails[_email(p.get("email"))].append(k)
-        for lid, f in leads.items():
-            k = f"sf_lead:{lid}"
-            uf.add(k)
-            created[k] = parse_datetime(f.get("CreatedDate"))
-            if _email(f.get("Email")):
-                emails[_email(f.get("Email"))].append(k)
-        for cid, f in sf_contacts.items():
-            k = f"sf_contact:{cid}"
-            uf.add(k)
-            created[k] = parse_datetime(f.get("CreatedDate"))
-            if _email(f.get("Email")):
-                emails[_email(f.get("Email"))].append(k)
+        self.records_after_as_of = 0
+        self.record_counts: dict[str, int] = defaultdict(int)
+        for prefix, records, created_field, email_field in (
+                ("hubspot", contacts, "createdate", "email"), ("sf_lead", leads, "CreatedDate", "Email"),
+                ("sf_contact", sf_contacts, "CreatedDate", "Email")):
+            for rid, fields in records.items():
+                k = f"{prefix}:{rid}"
+                at = parse_datetime(fields.get(created_field))
+                if at is None or at.date() > self.as_of:
+                    self.records_after_as_of += at is not None
+                    continue
+                uf.add(k)
+                created[k] = at
+                self.record_counts[prefix] += 1
+                if _email(fields.get(email_field)):
+                    emails[_email(fields.get(email_field))].append(k)
+
+        def link(a: str, b: str) -> None:
+            if a in created and b in created:
+                uf.union(a, b)
+
         for cid, p in contacts.items():
             lead = _text(p.get("salesforceleadid"))
-            if lead and lead in leads:
-                uf.union(f"hubspot:{cid}", f"sf_lead:{lead}")
+            if lead:
+                link(f"hubspot:{cid}", f"sf_lead:{lead}")
             contact = _text(p.get("salesforcecontactid"))
-            if contact and contact in sf_contacts:
-                uf.union(f"hubspot:{cid}", f"sf_contact:{contact}")
+            if contact:
+                link(f"hubspot:{cid}", f"sf_contact:{contact}")
         for lid, f in leads.items():
             contact = _text(f.get("ConvertedContactId"))
-            if contact and contact in sf_contacts:
-                uf.union(f"sf_lead:{lid}", f"sf_contact:{contact}")
-        for members in emails.values():
+            if contact and self.converted_by_as_of(f):
+                link(f"sf_lead:{lid}", f"sf_contact:{contact}")
+        self.emails_skipped: dict[str, int] = defaultdict(int)
+        self.email_skipped_records = 0
+        for email, members in emails.items():
+            reason = email_skip_reason(email, len(members))
+            if reason is not None:
+                self.emails_skipped[reason] += 1
+                self.email_skipped_records += len(members)
+                continue
             for other in members[1:]:
                 uf.union(members[0], other)
 
@@ -357,22 +380,14 @@ class World:
             groups[uf.find(k)].append(k)
         self.people: dict[str, Person] = {}
         self.person_of: dict[str, str] = {}
-        self.people_after_as_of = 0
-        self.people_without_date = 0
+        self.largest_group = max((len(m) for m in groups.values()), default=0)
         for members in groups.values():
             members.sort()
             key = md5(members[0])
-            times = [created[m] for m in members if created[m] is not None]
             for m in members:
                 self.person_of[m] = key
-            if not times:
-                self.people_without_date += 1
-                continue
-            lead_at = min(times)
+            lead_at = min(created[m] for m in members)
             lead_date = lead_at.date()
-            if lead_date > self.as_of:
-                self.people_after_as_of += 1
-                continue
             captured: set[str] = set()
             true_ids: set[str] = set()
             for m in members:
@@ -433,11 +448,14 @@ class World:
 
         for ocr in self.sf["OpportunityContactRole"].values():
             opp, contact = _text(ocr.get("OpportunityId")), _text(ocr.get("ContactId"))
+            role_date = parse_date(ocr.get("CreatedDate"))
+            if role_date is not None and role_date > self.as_of:
+                continue  # a contact role added after as_of did not exist on as_of
             if opp and contact in self.sf["Contact"]:
                 link(opp, f"sf_contact:{contact}")
         for lid, f in self.sf["Lead"].items():
             opp = _text(f.get("ConvertedOpportunityId"))
-            if opp:
+            if opp and self.converted_by_as_of(f):
                 link(opp, f"sf_lead:{lid}")
         for deal_id, contact_ids in self.deal_contacts.items():
             for cid in contact_ids:
@@ -462,7 +480,9 @@ class World:
             if created is None or created > self.as_of:
                 continue
             code = _text(currency) or self.reporting_currency
-            rate = self.rates.rate(code, close)
+            # the rate of the close date, but never of a day after as_of (no rate was known
+            # then for a later day): min(close date, as_of), as_of without a close date
+            rate = self.rates.rate(code, min(close, self.as_of) if close else self.as_of)
             if rate is None or rate == 0:
                 self.quarantined.append(oid)
                 continue
@@ -1094,15 +1114,19 @@ def _identity(world: World, st: PartState, *, observable: bool) -> dict[str, Any
         with_vid += bool(person.captured_ids if observable else person.true_ids)
     return {
         "people": len(world.people),
-        "records": {"hubspot_contacts": len(world.hs["contacts"]),
-                    "salesforce_leads": len(world.sf["Lead"]),
-                    "salesforce_contacts": len(world.sf["Contact"])},
+        "records": {"hubspot_contacts": world.record_counts["hubspot"],
+                    "salesforce_leads": world.record_counts["sf_lead"],
+                    "salesforce_contacts": world.record_counts["sf_contact"]},
         "people_in_both_crms": both,
         "people_hubspot_only": hs_only,
         "people_salesforce_only": sf_only,
         "people_with_visitor_id": with_vid,
         "people_with_ga4_touch": with_touch,
-        "people_after_as_of": world.people_after_as_of,
+        "records_after_as_of": world.records_after_as_of,
+        "emails_skipped": sum(world.emails_skipped.values()),
+        "emails_skipped_by_reason": dict(sorted(world.emails_skipped.items())),
+        "email_skipped_records": world.email_skipped_records,
+        "largest_group": world.largest_group,
     }
 
 
@@ -1175,11 +1199,13 @@ def _gap(world: World, obs: PartState, wld: PartState, obs_stats: dict[str, Any]
     }
 
 
-def compute_truth(store_path: str | Path, *, sample_size: int = 25) -> dict[str, Any]:
-    """The truth file of a world store (JSON-serialisable, deterministic, sorted lists)."""
+def compute_truth(store_path: str | Path, *, sample_size: int = 25,
+                  as_of: dt.date | None = None) -> dict[str, Any]:
+    """The truth file of a world store (JSON-serialisable, deterministic, sorted lists), as of
+    ``as_of`` (default: the day before the store's clock, its last day with data)."""
     conn = sqlite3.connect(f"file:{Path(store_path)}?mode=ro", uri=True)
     try:
-        world = World(conn)
+        world = World(conn, as_of)
         obs_rows, obs_stats = world.ga_rows(observable=True)
         wld_rows, wld_stats = world.ga_rows(observable=False)
         obs = build_part(world, obs_rows, observable=True)

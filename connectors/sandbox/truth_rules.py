@@ -12,6 +12,7 @@ import bisect
 import dataclasses
 import datetime as dt
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from urllib.parse import unquote_plus
 
@@ -43,6 +44,42 @@ LEAD_STATUS_STAGE = {
 
 def md5(text: str) -> str:
     return hashlib.md5(text.encode("utf-8")).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------
+# Identity: emails that link no records (seed identity_email_exclusions, var
+# identity_max_records_per_email)
+# ---------------------------------------------------------------------------------------------
+MAX_RECORDS_PER_EMAIL = 10
+EMAIL_EXCLUSIONS: tuple[tuple[str, str], ...] = (
+    *((f"{local}@%", "role address") for local in (
+        "info", "sales", "contact", "hello", "marketing", "support", "admin", "office",
+        "enquiries", "inquiries", "team")),
+    *((f"{local}@%", "no-reply address") for local in (
+        "noreply", "no-reply", "donotreply", "do-not-reply")),
+    ("test@%", "placeholder"), ("%@test.com", "placeholder"), ("%@example.com", "placeholder"),
+    ("%@example.org", "placeholder"), ("%@example.net", "placeholder"), ("none@%", "placeholder"),
+    ("na@%", "placeholder"), ("noemail@%", "placeholder"), ("unknown@%", "placeholder"),
+)
+
+
+def like(value: str, pattern: str) -> bool:
+    """SQL LIKE (``%`` any characters, ``_`` any one character; no escape character)."""
+    rx = "".join(".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern)
+    return re.fullmatch(rx, value, flags=re.DOTALL) is not None
+
+
+def email_skip_reason(email: str, n_records: int, *,
+                      exclusions: Iterable[tuple[str, str]] = EMAIL_EXCLUSIONS,
+                      max_records: int = MAX_RECORDS_PER_EMAIL) -> str | None:
+    """Why a normalised email links no records (None: it links them): the smallest reason of
+    the exclusion patterns it matches, else too many records carry it."""
+    reasons = [reason for pattern, reason in exclusions if like(email, pattern.strip().lower())]
+    if reasons:
+        return min(reasons)
+    if n_records > max_records:
+        return f"shared by more than {max_records} records"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ For each scale (``--scales 0.1,1``):
    the page sizes the APIs allow (see :func:`full_minimum`; the table says what it counts);
 4. ``Sandbox.advance(days)`` and an **incremental sync** of each source: requests and records
    against what changed in the world;
-5. ``dbt build`` over the warehouse when ``dbt_project/dbt_project.yml`` exists.
+5. ``dbt build`` over the warehouse when ``dbt_project/dbt_project.yml`` exists, with the
+   identity models' time and rows (:mod:`pipelines.cli.bench_identity`); then the identity
+   models alone on a 30k-record group and on 500k records (``--no-identity-stress`` skips it).
 
 The result is printed as markdown; ``--write`` puts it into ``docs/PERFORMANCE.md`` between
 ``<!-- bench:start -->`` and ``<!-- bench:end -->`` with the machine, date and commit, and
@@ -42,6 +44,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pipelines.cli import bench_identity
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -70,6 +74,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--advance-days", type=int, default=1,
                         help="days the world moves on before the incremental sync (default 1; 0 skips it)")
     parser.add_argument("--no-dbt", action="store_true", help="skip the dbt build")
+    parser.add_argument("--no-identity-stress", action="store_true",
+                        help="skip the identity models on a 30k-record group and on 500k records")
     parser.add_argument("--workdir", default="",
                         help="where worlds, warehouses and logs go (default: a temporary directory, removed)")
     parser.add_argument("--write", action="store_true",
@@ -623,6 +629,8 @@ def bench_scale(scale: float, seed: int, sources: list[str], workdir: Path, *,
 
     if dbt:
         result["dbt"] = _dbt(store_path, warehouse, logs)
+        if result["dbt"].get("code") == 0:
+            result["identity"] = bench_identity.from_build(logs.parent / "dbt-target", warehouse)
     return result
 
 
@@ -705,7 +713,8 @@ def _kinds(kinds: dict[str, int]) -> str:
     return ", ".join(f"{k} {n:,}" for k, n in kinds.items())
 
 
-def render(results: list[dict[str, Any]], info: dict[str, str], argv: str) -> str:
+def render(results: list[dict[str, Any]], info: dict[str, str], argv: str,
+           identity_stress: list[dict[str, Any]] | None = None) -> str:
     lines = [
         f"Measured {info['date']} on {info['cores']} cores ({info['cpu']}), {info['memory']} RAM, "
         f"{info['os']}, Python {info['python']}, DuckDB {info['duckdb']}; commit {info['commit']}. "
@@ -800,6 +809,7 @@ def render(results: list[dict[str, Any]], info: dict[str, str], argv: str) -> st
         recs = [sum(row.get("records") or 0 for row in r.get("full", [])) for r in results]
         lines.append("| *(records, all sources)* | " + " | ".join(f"{n:,}" for n in recs)
                      + (f" | {recs[-1] / recs[0]:.1f}× |" if recs[0] else " | – |"))
+    lines += bench_identity.render(results, identity_stress or [])
     lines += ["", "API holdings per scale (what the minimum is computed from):", ""]
     for r in results:
         h = r.get("holdings") or {}
@@ -844,6 +854,7 @@ def run(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir).resolve() if keep else Path(tempfile.mkdtemp(prefix="advocacy-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     results: list[dict[str, Any]] = []
+    stress: list[dict[str, Any]] = []
     failed = False
     try:
         for scale in scales:
@@ -852,6 +863,9 @@ def run(args: argparse.Namespace) -> int:
             r["advance_days"] = args.advance_days
             results.append(r)
             failed = failed or any(row["code"] != 0 for row in r.get("full", []) + r.get("incremental", []))
+        if not args.no_dbt and not args.no_identity_stress:
+            stress = bench_identity.stress(workdir)
+            failed = failed or any(row["code"] != 0 for row in stress)
     finally:
         if not keep:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -859,12 +873,14 @@ def run(args: argparse.Namespace) -> int:
         [f"--scales {','.join(f'{s:g}' for s in scales)}", f"--seed {args.seed}"]
         + ([f"--sources {','.join(sources)}"] if args.sources else [])
         + ([f"--advance-days {args.advance_days}"] if args.advance_days != 1 else [])
-        + (["--no-dbt"] if args.no_dbt else []))
+        + (["--no-dbt"] if args.no_dbt else [])
+        + (["--no-identity-stress"] if args.no_identity_stress else []))
     info = machine()
-    section = render(results, info, argv)
+    section = render(results, info, argv, stress)
     print("\n" + section)
     if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info, "results": results}, indent=1,
+        Path(args.json).write_text(json.dumps({"machine": info, "results": results,
+                                               "identity_stress": stress}, indent=1,
                                               default=str) + "\n")
     if args.write:
         write_doc(Path(args.out), section)

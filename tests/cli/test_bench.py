@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import bench
+from pipelines.cli import bench, bench_identity
 
 
 def test_request_classifiers() -> None:
@@ -74,7 +74,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     bench.add_arguments(parser)
     args = parser.parse_args(["--scales", "0.03", "--sources", "hubspot,salesforce,advocacy_platform",
                               "--write", "--out", str(doc), "--json", str(out),
-                              "--workdir", str(tmp_path / "work")])
+                              "--workdir", str(tmp_path / "work"), "--no-identity-stress"])
     assert bench.run(args) == 0
 
     data = json.loads(out.read_text())
@@ -92,6 +92,10 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert full["advocacy_platform"]["records"] > 0
     # the dbt step: a clean build (own target and log folders) over what was synced
     assert result["dbt"]["code"] == 0 and "ERROR=0" in result["dbt"]["summary"], result["dbt"]
+    # the identity models' time and rows of that build
+    ident = result["identity"]
+    assert ident["records"] > ident["people"] > 0 and set(ident["models"]) == set(bench_identity.MODELS)
+    assert "**Identity stitching**" in doc.read_text()
     incremental = {row["source"]: row for row in result["incremental"]}
     inc = incremental["hubspot"]
     # an incremental run reads what changed (search), plus the lists every run must read:
@@ -104,3 +108,14 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert "old figures" not in text
     assert text.startswith("# Performance\n\nprose before") and text.rstrip().endswith("prose after")
     assert "| 0.03 | hubspot |" in text and "requests / min" in text
+
+
+@pytest.mark.slow
+def test_identity_stress_groups_a_chain_into_one_person(tmp_path: Path) -> None:
+    """The identity models alone on a synthetic raw layer (small here; make bench: a 30k group
+    and 500k records): a chain of contact -> lead (id) -> next contact (email) is one person."""
+    rows = bench_identity.stress(tmp_path, (("chain", 2_000, True),))
+    (chain,) = rows
+    assert chain["code"] == 0 and (chain["records"], chain["people"], chain["largest_group"]) == (2_000, 1, 2_000)
+    assert chain["edges"] == 2_000 - 1 and chain["union_find_seconds"] is not None
+    assert "| chain | 2,000 |" in "\n".join(bench_identity.render([], rows))

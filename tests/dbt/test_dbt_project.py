@@ -340,6 +340,14 @@ def test_data_quality_equals_truth(built: dict, truth: dict) -> None:
     for r in obs["segments"]["by_segment_basis"]:
         by_basis[r["segment_basis"]] = by_basis.get(r["segment_basis"], 0) + r["people"]
     assert {d.removeprefix("segment_basis = "): v for v, d in rows[("people_by_segment_basis", "crm")]} == by_basis
+    # emails that link nobody (role/placeholder addresses, floods) and the largest person
+    value, detail = one("identity_emails_skipped", "crm")
+    assert value == ident["emails_skipped"], detail
+    assert f"(records carrying them: {ident['email_skipped_records']})" in detail, detail
+    for reason, n in ident["emails_skipped_by_reason"].items():
+        assert f"{reason} {n}" in detail, detail
+    value, _ = one("identity_largest_group", "crm")
+    assert value == ident["largest_group"]
     value, _ = one("unknown_currency_opportunities", "crm")
     assert value == len(dq["quarantined_opportunities"])
     # quota rows in a currency without rate: left out of the quotas, and said so
@@ -575,3 +583,62 @@ def test_switching_the_advocacy_rules_off_changes_the_numbers(built: dict, raw_w
     assert before > 0 and after == 0
     hashes = {query(d, "select config_hash from marts.run_manifest")[0][0] for d in (db, built["db"])}
     assert len(hashes) == 2, "the seed change shows in the configuration hash"
+
+
+# ---------------------------------------------------------------------------------------------
+# A past as_of: nothing dated after it leaks in (DEFINITIONS.md "as_of"). In Q1 2026, so that
+# open opportunities closing in Q2 convert at a Q1 rate; the world has contact roles added and
+# leads converted after it on opportunities created before it.
+PAST_AS_OF = "2026-03-25"
+
+
+@pytest.fixture(scope="module")
+def truth_past(world_store: Path) -> dict:
+    from connectors.sandbox.truth import compute_truth
+
+    return compute_truth(world_store, as_of=dt.date.fromisoformat(PAST_AS_OF))
+
+
+@pytest.fixture(scope="module")
+def built_past(raw_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    work = tmp_path_factory.mktemp("dbt_build_past")
+    db = work / "warehouse.duckdb"
+    shutil.copy2(raw_warehouse, db)
+    proc = run_dbt(["build", "--exclude", "test_type:unit"], db, work, as_of=PAST_AS_OF)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    return {"db": db, "work": work, "proc": proc}
+
+
+def test_the_world_has_links_and_rates_dated_after_the_past_as_of(raw_warehouse: Path) -> None:
+    def n(sql: str) -> int:
+        return query(raw_warehouse, sql, [PAST_AS_OF] * sql.count("?"))[0][0]
+
+    late_roles = n("""select count(*) from salesforce.opportunity_contact_role r
+                      join salesforce.opportunity o on o.id = r.opportunity_id
+                      where cast(r.created_date as date) > ? and cast(o.created_date as date) <= ?""")
+    late_conversions = n("""select count(*) from salesforce.lead l
+                            join salesforce.opportunity o on o.id = l.converted_opportunity_id
+                            where l.converted_date > ? and cast(o.created_date as date) <= ?
+                              and cast(l.created_date as date) <= ?""")
+    later_rates = n("""select count(*) from salesforce.opportunity o
+                       where cast(o.created_date as date) <= ? and o.close_date >= date '2026-04-01'
+                         and o.currency_iso_code <> 'USD'""")
+    assert late_roles and late_conversions and later_rates
+
+
+def _past_checks() -> tuple:
+    return (test_funnel_equals_truth, test_won_revenue_by_segment_equals_truth,
+            test_attribution_equals_truth, test_advocates_equal_truth, test_reps_equal_truth,
+            test_quota_advocacy_correlation_equals_truth, test_segments_and_identity_equal_truth,
+            test_identity_equals_truth, test_data_quality_equals_truth,
+            test_pipeline_by_segment_equals_truth, test_segment_comparison_equals_truth,
+            test_web_traffic_by_segment_equals_truth, test_advocacy_value_equals_truth,
+            test_run_manifest_records_the_build)
+
+
+@pytest.mark.parametrize("check", _past_checks(), ids=lambda f: f.__name__.removeprefix("test_"))
+def test_marts_at_a_past_as_of_equal_its_truth(check, built_past: dict, truth_past: dict) -> None:
+    """Every equality of the marts with the truth holds at a past as_of too, the truth computed
+    at that as_of: roles, conversions and rates dated after it are ignored by both."""
+    assert truth_past["meta"]["as_of"] == PAST_AS_OF
+    check(built_past, truth_past)

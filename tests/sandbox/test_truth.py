@@ -345,6 +345,77 @@ def test_identity_links(mini: Mini) -> None:
     assert t["observable"]["counts"]["hubspot.contacts"] == {"live": 3, "deleted": 1}
 
 
+def test_role_addresses_and_email_floods_link_nobody(mini: Mini) -> None:
+    """Only an email that identifies someone links records: not a role/placeholder address of
+    the seed identity_email_exclusions, and on at most MAX_RECORDS_PER_EMAIL records."""
+    mini.contact(1, "2026-02-01", email="info@acme.com")
+    mini.contact(2, "2026-02-02", email=" INFO@acme.com")
+    mini.lead("00Q1", "2026-02-03", Email="test@test.com")
+    mini.lead("00Q2", "2026-02-03", Email="test@test.com")
+    # a flood: one address on 11 records (> 10) links none of them ...
+    for i in range(11):
+        mini.contact(100 + i, "2026-03-01", email="booth@gmail.com")
+    # ... while 10 records of one address are one person, and CRM ids still link
+    for i in range(10):
+        mini.contact(200 + i, "2026-03-02", email="jo@corp.com")
+    mini.contact(300, "2026-03-03", email="info@corp.com", salesforceleadid="00Q3")
+    mini.lead("00Q3", "2026-03-03", Email="info@corp.com")
+    t = mini.truth()
+    ident = t["observable"]["identity"]
+    assert ident["people"] == 2 + 2 + 11 + 1 + 1
+    assert ident["emails_skipped"] == 4 and ident["email_skipped_records"] == 2 + 2 + 11 + 2
+    assert ident["emails_skipped_by_reason"] == {"placeholder": 1, "role address": 2,
+                                                 "shared by more than 10 records": 1}
+    assert ident["largest_group"] == 10
+
+
+def test_seed_email_exclusions_match_the_truths() -> None:
+    import csv
+
+    from connectors.sandbox.truth_rules import EMAIL_EXCLUSIONS
+
+    seed = Path(__file__).resolve().parents[2] / "dbt_project" / "seeds" / "identity_email_exclusions.csv"
+    with seed.open(newline="") as f:
+        rows = [(r["pattern"], r["reason"]) for r in csv.DictReader(f)]
+    assert sorted(rows) == sorted(EMAIL_EXCLUSIONS)
+
+
+def test_past_as_of_ignores_later_roles_conversions_and_rates(mini: Mini) -> None:
+    """At a past as_of nothing dated after it counts: records, contact roles, conversions, and
+    an amount converts at the rate of min(close date, as_of)."""
+    mini.sf("CurrencyType", "02cU", IsoCode="USD", ConversionRate=1.0, IsCorporate=True)
+    mini.sf("DatedConversionRate", "04w1", IsoCode="EUR", ConversionRate=0.5,
+            StartDate="2026-01-01", NextStartDate="2026-04-01")
+    mini.sf("DatedConversionRate", "04w2", IsoCode="EUR", ConversionRate=0.8,
+            StartDate="2026-04-01", NextStartDate="9999-12-31")
+    mini.sf("Contact", "003A", created="2026-02-01", Email="a@x.com")
+    mini.sf("Contact", "003B", created="2026-02-01", Email="b@x.com")
+    mini.lead("00QC", "2026-02-01", Email="c@x.com", ConvertedDate="2026-03-20",
+              ConvertedOpportunityId="006A", ConvertedContactId="003C")
+    mini.sf("Contact", "003C", created="2026-03-20", Email="c-new@x.com")
+    mini.opp("006A", "2026-02-10", "2026-04-20", 800.0, currency="EUR", contacts=("003A",))
+    mini.sf("OpportunityContactRole", "00KB", created="2026-03-25", OpportunityId="006A",
+            ContactId="003B")                                        # role added on 03-25
+    past = mini.truth(as_of=dt.date(2026, 3, 15))
+    now = mini.truth()
+    w, _, _ = mini.parts()
+    assert w.opportunities["006A"].linked == sorted(
+        key_of(m) for m in ("sf_contact:003A", "sf_contact:003B", "sf_contact:003C"))
+    a_past, a_now = past["observable"]["attribution"], now["observable"]["attribution"]
+    # close 04-20 is after the past as_of: converted at the rate of 03-15 (0.5), not 0.8
+    assert a_past["pipeline_total"] == 1600.0 and a_now["pipeline_total"] == 1000.0
+    assert past["meta"]["as_of"] == "2026-03-15"
+    ident = past["observable"]["identity"]
+    assert ident["people"] == 3 and ident["records_after_as_of"] == 1
+    # on 03-15 only 003A's person is linked to the opportunity (so reaches that stage)
+    assert sum(r["opportunities"] for r in past["observable"]["funnel"]
+               if r["period_grain"] == "month") == 1
+    assert sum(r["opportunities"] for r in now["observable"]["funnel"]
+               if r["period_grain"] == "month") == 3
+    with pytest.raises(ValueError, match="not before the store's clock"):
+        mini.truth(as_of=dt.date(2026, 7, 1))
+
+
 def test_monotone_stages_with_inference(mini: Mini) -> None:
     # Person A: SQL (HubSpot) before MQL (Salesforce), opportunity created before both.
     mini.contact(1, "2026-01-05", email="a@x.com", salesforceleadid="00QA",

@@ -2,7 +2,8 @@
     salesforceopportunityid is the same opportunity and is dropped; one without is its own
     (opportunity_id = 'hubspot:<deal id>'). Only opportunities created by as_of; a close after
     as_of counts as not (yet) closed. Amounts in the reporting currency at the dated cross rate
-    of the close date (see macro convert_to_reporting); an unknown currency is flagged
+    of min(close date, as_of) - as_of without a close date: no rate of a later day was known
+    on as_of (see macro convert_to_reporting); an unknown currency is flagged
     (is_currency_known = false) and every downstream model excludes it. Null amount -> 0. -#}
 with salesforce as (
     select
@@ -57,13 +58,16 @@ unified as (
 ),
 
 in_scope as (
-    select *
+    select
+        unified.*,
+        case when close_date is null or close_date > {{ as_of_date() }} then {{ as_of_date() }}
+             else close_date end                  as rate_date
     from unified
     where created_at is not null
       and created_date <= {{ as_of_date() }}
 ),
 
-{{ convert_to_reporting('in_scope', 'currency_code', 'close_date') }}
+{{ convert_to_reporting('in_scope', 'currency_code', 'rate_date') }}
 
 select
     opportunity_id,

@@ -1,6 +1,8 @@
 {#- People linked to an opportunity (DEFINITIONS.md): Salesforce contact roles and the lead
     converted into it; for HubSpot-only deals the deal -> contact associations. Records are
-    mapped to their persons (int_person_records). Reportable opportunities only (known
+    mapped to their persons (int_person_records). Nothing dated after as_of links: a contact
+    role created after it, a lead converted (ConvertedDate) after it. HubSpot associations
+    carry no date and always link. Reportable opportunities only (known
     currency). is_earliest_lead marks the linked person with the earliest lead_created_at
     (ties: person_key): the opportunity's "lead", which decides its sourced segment. -#}
 with opps as (
@@ -12,10 +14,12 @@ with opps as (
 record_links as (
     select ocr.opportunity_id, 'sf_contact:' || ocr.contact_id as record_key, 'contact_role' as link_type
     from {{ ref('stg_salesforce__opportunity_contact_roles') }} as ocr
+    where ocr.created_at is null or {{ to_reporting_date('ocr.created_at') }} <= {{ as_of_date() }}
     union all
     select l.converted_opportunity_id, 'sf_lead:' || l.lead_id, 'converted_lead'
     from {{ ref('stg_salesforce__leads') }} as l
     where l.converted_opportunity_id is not null
+      and (l.converted_date is null or l.converted_date <= {{ as_of_date() }})
     union all
     select 'hubspot:' || a.deal_id, 'hubspot:' || a.contact_id, 'deal_association'
     from {{ ref('stg_hubspot__deal_contact_associations') }} as a

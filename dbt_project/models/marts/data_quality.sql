@@ -10,6 +10,26 @@ with people as (
     from {{ ref('int_people') }} as p
 ),
 
+identity_emails as (
+    select
+        sum(case when not is_linking then 1 else 0 end)                     as n_skipped,
+        sum(case when not is_linking then n_records else 0 end)             as n_records
+    from {{ ref('int_identity_emails') }}
+),
+
+identity_skip_reasons as (
+    select skip_reason || ' ' || cast(count(*) as varchar) as label,
+           row_number() over (order by count(*) desc, skip_reason) as pick
+    from {{ ref('int_identity_emails') }}
+    where not is_linking
+    group by skip_reason
+),
+
+identity_groups as (
+    select max(group_records) as largest, count(distinct root_record_key) as n_groups
+    from {{ ref('int_identity_components') }}
+),
+
 bases as (
     select segment_basis, count(*) as n from {{ ref('int_person_segments') }} group by segment_basis
 ),
@@ -91,6 +111,20 @@ checks as (
            case when {{ safe_divide('n_matched', 'n_people') }} >= 0.5 then 'pass' else 'warn' end as status,
            'people with at least one GA4 touch: ' || cast(n_matched as varchar) || ' of ' || cast(n_people as varchar) as detail
     from people
+
+    union all
+    select 'identity_emails_skipped', 'crm', cast(coalesce(n_skipped, 0) as {{ type_double() }}),
+           cast(null as {{ type_double() }}), 'info',
+           'emails that link no records (records carrying them: ' || cast(coalesce(n_records, 0) as varchar)
+           || '): ' || coalesce((select {{ dbt.listagg('label', "'; '", 'order by pick') }} from identity_skip_reasons), 'none')
+    from identity_emails
+
+    union all
+    select 'identity_largest_group', 'crm', cast(coalesce(largest, 0) as {{ type_double() }}),
+           cast({{ var('identity_max_records_per_email', 10) | int }} as {{ type_double() }}),
+           case when coalesce(largest, 0) <= {{ var('identity_max_records_per_email', 10) | int }} then 'pass' else 'warn' end,
+           'person records in the largest identity group (groups: ' || cast(coalesce(n_groups, 0) as varchar) || ')'
+    from identity_groups
 
     union all
     select 'people_by_segment_basis', 'crm', cast(n as {{ type_double() }}), cast(null as {{ type_double() }}), 'info',
