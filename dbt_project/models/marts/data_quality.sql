@@ -72,6 +72,7 @@ ga_loss as (
         count(*)                                                       as days
     from {{ ref('stg_ga4__report_days') }}
     where report_name = 'visitor_sessions'
+      and report_date <= {{ as_of_date() }}  -- the days the sessions below count (nothing after as_of)
 ),
 
 ga_sessions as (
