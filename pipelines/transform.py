@@ -53,7 +53,7 @@ if using_dagster_dev() or _manifest_is_stale():
 
 
 class DbtBuildConfig(dg.Config):
-    as_of: str = ""             # YYYY-MM-DD; empty = the dbt var's default (today)
+    as_of: str = ""             # YYYY-MM-DD; empty = the dbt var's default (yesterday in the reporting time zone)
     full_refresh: bool = False
 
 

@@ -318,3 +318,36 @@ def test_single_currency(tmp_path: Path) -> None:
     assert q(path, "SELECT COUNT(*) FROM sf_record WHERE fields LIKE '%CurrencyIsoCode%'")[0][0] == 0
     assert {c for (c,) in q(path, "SELECT DISTINCT json_extract(props, '$.deal_currency_code') FROM hubspot_object WHERE object_type='deals'")} == {"USD"}
     assert json.loads(q(path, "SELECT value FROM meta WHERE key='multi_currency'")[0][0]) is False
+
+
+def test_identity_traps_and_late_links(world_store: Path) -> None:
+    """The world holds what real CRMs hold and a naive product gets wrong: role/placeholder
+    addresses typed by different people, one address on a flood of form fills (more records
+    than identity_max_records_per_email), colleagues whose contact role or lead conversion
+    comes weeks after the opportunity (after a past as_of)."""
+    from connectors.sandbox.people import FLOOD_EMAIL
+
+    emails = q(world_store, """
+        SELECT lower(trim(e)), COUNT(*) FROM (
+            SELECT json_extract(props, '$.email') AS e FROM hubspot_object
+            WHERE object_type = 'contacts' AND archived = 0
+            UNION ALL
+            SELECT json_extract(fields, '$.Email') FROM sf_record
+            WHERE sobject IN ('Lead', 'Contact') AND is_deleted = 0 AND purged = 0)
+        GROUP BY 1""")
+    by_email = dict(emails)
+    assert by_email.get(FLOOD_EMAIL, 0) > 10
+    assert by_email.get("test@test.com", 0) >= 2
+    assert any(e.startswith(("info@", "sales@", "noreply@")) for e in by_email)
+    # contact roles created well after their opportunity; leads converted into an opportunity
+    # that existed before the lead was converted
+    late_roles = q(world_store, """
+        SELECT COUNT(*) FROM sf_record r JOIN sf_record o
+          ON o.sobject = 'Opportunity' AND o.id = json_extract(r.fields, '$.OpportunityId')
+        WHERE r.sobject = 'OpportunityContactRole' AND r.created_date > o.created_date
+          AND julianday(substr(r.created_date, 1, 10)) - julianday(substr(o.created_date, 1, 10)) > 7""")[0][0]
+    late_conversions = q(world_store, """
+        SELECT COUNT(*) FROM sf_record l JOIN sf_record o
+          ON o.sobject = 'Opportunity' AND o.id = json_extract(l.fields, '$.ConvertedOpportunityId')
+        WHERE l.sobject = 'Lead' AND json_extract(l.fields, '$.ConvertedDate') > substr(o.created_date, 1, 10)""")[0][0]
+    assert late_roles > 0 and late_conversions > 0
