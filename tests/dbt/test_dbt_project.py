@@ -531,6 +531,17 @@ def test_run_manifest_records_the_build(built: dict, truth: dict) -> None:
     assert funnel_rows == query(built["db"], "select count(*) from marts.funnel_by_segment")[0][0]
 
 
+def test_run_manifest_keeps_its_history_through_full_refresh(built: dict, tmp_path: Path) -> None:
+    """`--full-refresh` rebuilds every incremental model but appends to the build history."""
+    db = tmp_path / built["db"].name
+    shutil.copy2(built["db"], db)
+    before = query(db, "select run_id from marts.run_manifest")
+    proc = run_dbt(["run", "--full-refresh", "--select", "run_manifest"], db, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    after = query(db, "select run_id from marts.run_manifest")
+    assert len(after) == len(before) + 1 and set(before) < set(after)
+
+
 def test_docs_generate(built: dict) -> None:
     proc = run_dbt(["docs", "generate"], built["db"], built["work"])
     assert proc.returncode == 0, proc.stdout[-3000:]
