@@ -28,7 +28,7 @@ BUILD = ["build", "--resource-type", "model", "--resource-type", "seed",
 # Quarters are reported at their close here (maturity_days 0), so that the sandbox's cohorts,
 # which convert within weeks, visibly grow after their reporting date.
 VARS = {"maturity_days": 0}
-PAST_AS_OF = "2026-04-30"       # Q3 2025 .. Q1 2026 reported (on each quarter's last day)
+PAST_AS_OF = "2026-03-31"       # Q3 2025 .. Q1 2026 reported (on each quarter's last day)
 GROWING_QUARTER = "2026-01-01"  # Q1 2026: reported 2026-03-31, keeps converting afterwards
 SNAPSHOTS = ("funnel_by_segment_reported", "pipeline_by_segment_reported")
 
@@ -111,9 +111,20 @@ def runs(world_store: Path, world_config, tmp_path_factory: pytest.TempPathFacto
         proc = run_dbt(BUILD, db, work, as_of=day, nightly=True, dbt_vars=VARS)
         assert proc.returncode == 0, proc.stdout[-4000:]
         out[label] = {"versions": _versions(db), "funnel": _funnel(db, GROWING_QUARTER),
-                      "restatements": query(db, "select * from marts.restatements")}
+                      "restatements": query(db, "select * from marts.restatements"),
+                      "reported": {seg: tuple(rest) for seg, *rest in query(db, """
+                          select segment, leads, mqls, sqls, opportunities, won, won_amount
+                          from snapshots.funnel_by_segment_reported
+                          where period_start = ? and dbt_valid_to is null""", [GROWING_QUARTER])},
+                      "reported_credit": query(db, """
+                          select s.segment, s.model, s.opportunities, round(p.opportunities, 6)
+                          from snapshots.pipeline_by_segment_reported as s
+                          left join marts.pipeline_by_segment as p
+                            on p.period_grain = 'quarter' and p.period_start = s.period_start
+                           and p.segment = s.segment and p.model = s.model
+                          where s.period_start = ? and s.dbt_valid_to is null""", [GROWING_QUARTER])}
 
-    build(PAST_AS_OF, "past")            # the nightly run of 2026-05-01
+    build(PAST_AS_OF, "past")            # the nightly run of 2026-04-01
     # a backfill of that day run later (today's date): not a reporting run, the snapshots'
     # inputs are empty (only they are rebuilt: they decide)
     proc = run_dbt(["run", "--select", "funnel_by_segment_reported_quarters",
@@ -139,9 +150,20 @@ def test_only_a_reporting_run_writes_the_snapshots(runs: dict) -> None:
 
 
 @pytest.mark.slow
+def test_a_quarter_is_reported_as_the_marts_showed_it_on_its_reporting_date(runs: dict) -> None:
+    """Q1 2026 is reported on 2026-03-31: the snapshot holds the funnel (and credited counts)
+    the marts showed in the run of that as_of, and still does two months later."""
+    past, today = runs["past"], runs["today"]
+    assert past["reported"] and past["reported"] == past["funnel"]
+    assert today["reported"] == past["funnel"]
+    assert past["reported_credit"] and all(
+        abs(got - want) <= 1e-6 for _, _, got, want in past["reported_credit"])
+
+
+@pytest.mark.slow
 def test_growth_after_the_reporting_date_is_no_restatement(runs: dict) -> None:
     past, today = runs["past"], runs["today"]
-    # the world grew: the reported quarter's cohort gained stages and wins after 2026-04-30
+    # the world grew: the reported quarter's cohort gained stages and wins after 2026-03-31
     assert past["funnel"] != today["funnel"], "the test world must grow after the reporting date"
     for s in SNAPSHOTS:
         keys = [k for k, _ in today["versions"][s]]
