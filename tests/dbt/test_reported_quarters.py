@@ -21,10 +21,11 @@ from pathlib import Path
 import pytest
 from test_dbt_project import _env, query, run_dbt
 
-# What a reporting run builds: models, seeds and snapshots (the data and unit tests are
-# exercised by test_dbt_project; leaving them out keeps these three builds quick).
-BUILD = ["build", "--resource-type", "model", "--resource-type", "seed",
-         "--resource-type", "snapshot"]
+# What a reporting run builds, as far as these tests read it: the snapshots, restatements and
+# the two marts they freeze, with everything upstream (the data and unit tests, and the other
+# marts, are exercised by test_dbt_project; leaving them out keeps these three builds quick).
+BUILD = ["build", "--select", "+restatements", "+funnel_by_segment", "+pipeline_by_segment",
+         "--resource-type", "model", "--resource-type", "seed", "--resource-type", "snapshot"]
 # Quarters are reported at their close here (maturity_days 0), so that the sandbox's cohorts,
 # which convert within weeks, visibly grow after their reporting date.
 VARS = {"maturity_days": 0}
