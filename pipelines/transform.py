@@ -54,7 +54,25 @@ if using_dagster_dev() or _manifest_is_stale():
 
 class DbtBuildConfig(dg.Config):
     as_of: str = ""             # YYYY-MM-DD; empty = the dbt var's default (yesterday in the reporting time zone)
+    run_date: str = ""          # YYYY-MM-DD the run treats as today; empty = the real date
     full_refresh: bool = False
+
+
+# The nightly production build runs the data tests (they check the data) but not the dbt unit
+# tests: those check the SQL against fixed rows, give the same answer every night, and run in
+# the test suite (`make test`: tests/dbt), where a change to the project is made.
+PRODUCTION_EXCLUDES = ["--exclude-resource-type", "unit_test"]
+
+
+def dbt_build_args(config: DbtBuildConfig) -> list[str]:
+    """The ``dbt build`` arguments of the nightly job."""
+    args = ["build", *PRODUCTION_EXCLUDES]
+    dbt_vars = {k: v for k, v in (("as_of", config.as_of), ("run_date", config.run_date)) if v}
+    if dbt_vars:
+        args += ["--vars", json.dumps(dbt_vars)]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    return args
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool="duckdb")
@@ -62,12 +80,7 @@ def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: D
     # Sources that are not configured still get their (empty) raw tables: staging reads them all.
     with Warehouse() as wh:
         wh.ensure_raw_layer()
-    args = ["build"]
-    if config.as_of:
-        args += ["--vars", json.dumps({"as_of": config.as_of})]
-    if config.full_refresh:
-        args.append("--full-refresh")
-    yield from dbt.cli(args, context=context).stream()
+    yield from dbt.cli(dbt_build_args(config), context=context).stream()
 
 
 dbt_resource = DbtCliResource(

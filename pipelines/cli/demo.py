@@ -134,7 +134,9 @@ def run_nightly_job(as_of: dt.date) -> bool:
     job = defs.resolve_job_def("nightly")
     result = job.execute_in_process(
         run_config={
-            "ops": {"dbt_models": {"config": {"as_of": as_of.isoformat()}}},
+            # the sandbox's today is the day after as_of: a reporting run (writes the snapshots)
+            "ops": {"dbt_models": {"config": {"as_of": as_of.isoformat(),
+                                              "run_date": (as_of + dt.timedelta(days=1)).isoformat()}}},
             # step failures still print; the per-event chatter stays in the Dagster UI's logs
             "loggers": {"console": {"config": {"log_level": "WARNING"}}},
         },

@@ -44,15 +44,23 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def run_dbt(args: list[str], db: Path, work: Path, project: Path = PROJECT,
-            as_of: str | None = None, tz: str | None = None) -> subprocess.CompletedProcess:
+            as_of: str | None = None, tz: str | None = None,
+            nightly: bool = False, dbt_vars: dict | None = None) -> subprocess.CompletedProcess:
     """dbt as users run it (``--project-dir dbt_project --profiles-dir dbt_project``), with
     the build artefacts and logs kept out of the project tree; ``tz`` sets the process's
-    local time zone (``TZ``)."""
+    local time zone (``TZ``). ``nightly``: the run's date is the day after ``as_of`` (var
+    run_date), as for the nightly run on the sandbox's clock: a reporting run, which writes
+    the snapshots of reported quarters; ``dbt_vars`` any other vars."""
     cmd = [str(DBT), *args, "--project-dir", str(project), "--profiles-dir", str(project),
            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
            "--no-use-colors"]
+    dbt_vars = dict(dbt_vars or {})
     if as_of:
-        cmd += ["--vars", json.dumps({"as_of": as_of})]
+        dbt_vars["as_of"] = as_of
+        if nightly:
+            dbt_vars["run_date"] = (dt.date.fromisoformat(as_of) + dt.timedelta(days=1)).isoformat()
+    if dbt_vars:
+        cmd += ["--vars", json.dumps(dbt_vars)]
     extra = {"DUCKDB_PATH": str(db), **({"TZ": tz} if tz else {})}
     return subprocess.run(cmd, cwd=REPO, env=_env(extra),
                           capture_output=True, text=True, timeout=600)
@@ -95,7 +103,8 @@ def built(raw_warehouse: Path, truth: dict, tmp_path_factory: pytest.TempPathFac
     started = time.monotonic()
     # on a machine away from UTC: no mart may depend on the local time zone (the raw layer's
     # timestamps are UTC; the truth is computed in UTC)
-    proc = run_dbt(["build"], db, work, as_of=truth["meta"]["as_of"], tz="America/New_York")
+    proc = run_dbt(["build"], db, work, as_of=truth["meta"]["as_of"], tz="America/New_York",
+                   nightly=True)
     return {"db": db, "work": work, "proc": proc, "seconds": time.monotonic() - started}
 
 
@@ -531,32 +540,15 @@ def test_run_manifest_records_the_build(built: dict, truth: dict) -> None:
     assert funnel_rows == query(built["db"], "select count(*) from marts.funnel_by_segment")[0][0]
 
 
-def test_snapshots_version_only_restated_numbers(built: dict, truth: dict, tmp_path: Path) -> None:
-    """The next nightly run (a later as_of, the same data) writes no new version of a closed
-    quarter: only a changed number may. Cheap: on a copy of the built warehouse, rebuild the
-    snapshot inputs with as_of + 1 day (which also closes the next quarter: new keys, not new
-    versions) and run `dbt snapshot` alone."""
-    db = tmp_path / built["db"].name  # the same file name: DuckDB views name their catalog
+def test_run_manifest_keeps_its_history_through_full_refresh(built: dict, tmp_path: Path) -> None:
+    """`--full-refresh` rebuilds every incremental model but appends to the build history."""
+    db = tmp_path / built["db"].name
     shutil.copy2(built["db"], db)
-    snapshots = ("funnel_by_segment_snapshot", "pipeline_by_segment_snapshot")
-
-    def versions() -> dict[str, list[tuple]]:
-        return {s: query(db, f"""select snapshot_key, dbt_valid_to is null
-                                 from snapshots.{s} order by 1, 2""") for s in snapshots}
-
-    before = versions()
-    assert all(before.values()), "the build wrote the snapshots"
-    next_day = (dt.date.fromisoformat(truth["meta"]["as_of"]) + dt.timedelta(days=1)).isoformat()
-    for args in (["run", "--select", "funnel_by_segment_closed_quarters",
-                  "pipeline_by_segment_closed_quarters"], ["snapshot"]):
-        proc = run_dbt(args, db, tmp_path, as_of=next_day)
-        assert proc.returncode == 0, proc.stdout[-4000:]
-    after = versions()
-    for s in snapshots:
-        keys = [k for k, _ in after[s]]
-        assert len(keys) == len(set(keys)), f"{s}: a new version although no number changed"
-        assert all(current for _, current in after[s]), s
-        assert set(before[s]) <= set(after[s]), s
+    before = query(db, "select run_id from marts.run_manifest")
+    proc = run_dbt(["run", "--full-refresh", "--select", "run_manifest"], db, tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    after = query(db, "select run_id from marts.run_manifest")
+    assert len(after) == len(before) + 1 and set(before) < set(after)
 
 
 def test_docs_generate(built: dict) -> None:
@@ -564,6 +556,20 @@ def test_docs_generate(built: dict) -> None:
     assert proc.returncode == 0, proc.stdout[-3000:]
     catalog = json.loads((built["work"] / "target" / "catalog.json").read_text())
     assert "model.advocacy_attribution.funnel_by_segment" in catalog["nodes"]
+    # every column of every model as built (the catalog) has a description in the project
+    manifest = json.loads((built["work"] / "target" / "manifest.json").read_text())
+    models = {uid: node for uid, node in catalog["nodes"].items() if uid.startswith("model.")}
+    assert len(models) >= 40
+    undocumented = sorted(
+        f"{manifest['nodes'][uid]['name']}.{col.lower()}"
+        for uid, node in models.items() for col in node["columns"]
+        if not manifest["nodes"][uid]["columns"].get(col.lower(), {}).get("description", "").strip())
+    assert not undocumented, f"{len(undocumented)} model columns lack a description: {undocumented[:20]}"
+    # and every mart has at least one unit test with hand-computed rows
+    marts = {n["name"] for n in manifest["nodes"].values()
+             if n["resource_type"] == "model" and n["fqn"][1] == "marts" and n["fqn"][2] != "snapshot_inputs"}
+    tested = {t["model"] for t in manifest["unit_tests"].values()}
+    assert len(marts) >= 12 and not marts - tested, sorted(marts - tested)
 
 
 def test_switching_the_advocacy_rules_off_changes_the_numbers(built: dict, raw_warehouse: Path,

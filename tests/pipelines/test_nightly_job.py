@@ -166,3 +166,32 @@ def test_a_source_not_configured_materializes_empty_tables_and_passes_its_checks
     assert len(evaluations) == len(tables) and all(e.passed for e in evaluations)
     assert {e.check_name for e in evaluations} == {QUARANTINE_CHECK}
 
+
+
+def test_the_nightly_build_leaves_unit_tests_to_make_test() -> None:
+    """The nightly job's `dbt build` selects every model, seed, snapshot and data test but no
+    unit test (they run in the test suite): listed by `dbt ls` with the job's own arguments."""
+    import json
+    import subprocess
+
+    from pipelines.transform import DBT_EXECUTABLE, DBT_PROJECT_DIR, DbtBuildConfig, dbt_build_args
+
+    args = dbt_build_args(DbtBuildConfig(as_of="2026-06-30", run_date="2026-07-01"))
+    assert args[0] == "build" and "--full-refresh" not in args
+
+    def kinds(selection: list[str]) -> dict[str, int]:
+        proc = subprocess.run(
+            [DBT_EXECUTABLE, "ls", *selection, "--quiet", "--output", "json", "--output-keys",
+             "resource_type", "--project-dir", str(DBT_PROJECT_DIR), "--profiles-dir",
+             str(DBT_PROJECT_DIR)], capture_output=True, text=True, timeout=300, cwd=DBT_PROJECT_DIR)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        out: dict[str, int] = {}
+        for line in proc.stdout.splitlines():
+            kind = json.loads(line)["resource_type"]
+            out[kind] = out.get(kind, 0) + 1
+        return out
+
+    everything, nightly = kinds([]), kinds(args[1:])
+    assert everything.get("unit_test", 0) > 0 and "unit_test" not in nightly
+    assert {k: v for k, v in everything.items() if k != "unit_test"} == nightly
+    assert json.loads(args[args.index("--vars") + 1]) == {"as_of": "2026-06-30", "run_date": "2026-07-01"}

@@ -6,7 +6,9 @@
         several forecasting types (e.g. opportunity revenue and product revenue) measure the
         same targets differently and must not add up.
       * else (no ForecastingQuota row at all) the rep_quotas seed, rep matched by email to the
-        Salesforce user.
+        Salesforce user. A seed row whose email matches no user is kept with a null user_id:
+        int_rep_quotas leaves it out and data_quality counts it (unmatched_seed_quotas), so a
+        typo in the seed is never dropped silently.
     is_currency_known = false: no rate for the quota's currency (or the reporting currency):
     quota_amount is null, int_rep_quotas leaves the row out and data_quality counts it. -#}
 {%- set chosen_type = var('quota_forecasting_type_id', none) -%}
@@ -60,7 +62,7 @@ seeded as (
         nullif(upper(trim(q.currency)), '')       as currency_code,
         cast(null as varchar)                     as forecasting_type_id
     from {{ ref('rep_quotas') }} as q
-    inner join {{ ref('stg_salesforce__users') }} as u on u.email_normalized = lower(trim(q.rep_email))
+    left join {{ ref('stg_salesforce__users') }} as u on u.email_normalized = lower(trim(q.rep_email))
 ),
 
 chosen as (

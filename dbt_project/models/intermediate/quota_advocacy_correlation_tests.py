@@ -8,7 +8,6 @@ import datetime as dt
 import math
 
 import pyarrow as pa
-from scipy import stats
 
 
 def t_test_p(r, n):
@@ -16,6 +15,10 @@ def t_test_p(r, n):
         return None
     if abs(r) >= 1.0:
         return 0.0
+    # imported where needed only (see segment_comparison_tests.p_value): most quarters have
+    # fewer reps than min_n_for_stats and need no scipy at all.
+    from scipy import stats
+
     t = r * math.sqrt((n - 2) / (1 - r * r))
     return float(2 * stats.t.sf(abs(t), n - 2))
 

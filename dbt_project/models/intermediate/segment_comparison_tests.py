@@ -9,12 +9,16 @@ import datetime as dt
 import math
 
 import pyarrow as pa
-from scipy import stats
 
 
 def p_value(x1, n1, x2, n2, min_n):
     if n1 < min_n or n2 < min_n:
         return None, f"n below min_n_for_stats ({min_n}): advocacy_n={n1}, other_n={n2}"
+    # scipy is imported here, where a p-value is computed, not at module level: importing
+    # scipy.stats costs about a second and much memory, and a build whose every n is below
+    # min_n_for_stats (a small company) never needs it.
+    from scipy import stats
+
     total, successes = n1 + n2, x1 + x2
     failures = total - successes
     expected = [n1 * successes / total, n1 * failures / total,

@@ -5,7 +5,8 @@
     whose sourcing touch is the advocate's, by lead period (mqls_sourced = those of them with an
     MQL date); opportunities / pipeline / won influenced: opportunities created in the period
     with at least one of the advocate's touches in their window (full amounts).
-    top_post_id / top_network: most clicks in the period (ties: id / name). -#}
+    top_post_platform + top_post_id / top_network: most clicks in the period (ties: platform
+    and id / name); a post is keyed by (platform, post_id), two platforms may number alike. -#}
 with posts as (
     select * from {{ ref('int_advocacy_posts') }}
 ),
@@ -22,11 +23,11 @@ post_totals as (
 ),
 
 top_post as (
-    select period_grain, period_start, advocate_id, post_id as top_post_id
+    select period_grain, period_start, advocate_id, platform as top_post_platform, post_id as top_post_id
     from (
-        select period_grain, period_start, advocate_id, post_id,
+        select period_grain, period_start, advocate_id, platform, post_id,
                row_number() over (partition by period_grain, period_start, advocate_id
-                                  order by clicks desc, post_id) as pick
+                                  order by clicks desc, platform, post_id) as pick
         from post_periods
     ) as ranked
     where pick = 1
@@ -127,6 +128,7 @@ joined as (
         coalesce(i.opportunities_influenced, 0) as opportunities_influenced,
         coalesce(i.pipeline_influenced, 0)      as pipeline_influenced,
         coalesce(i.won_influenced, 0)           as won_influenced,
+        tp.top_post_platform,
         tp.top_post_id,
         tn.top_network
     from grid as g
@@ -163,6 +165,7 @@ select
     cast(won_influenced as {{ type_double() }})             as won_influenced,
     cast(rank() over (partition by period_grain, period_start order by clicks desc) as bigint)              as rank_by_clicks,
     cast(rank() over (partition by period_grain, period_start order by pipeline_influenced desc) as bigint) as rank_by_pipeline,
+    cast(top_post_platform as varchar)         as top_post_platform,
     cast(top_post_id as varchar)               as top_post_id,
     cast(top_network as varchar)               as top_network
 from joined

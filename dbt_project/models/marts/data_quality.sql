@@ -51,6 +51,19 @@ unknown_currency_quotas as (
       and user_id is not null
 ),
 
+unmatched_seed_quotas as (
+    select count(*) as n, min(row_id) as example
+    from {{ ref('int_quota_rows') }}
+    where quota_source = 'rep_quotas_seed'
+      and user_id is null
+),
+
+unknown_currency_values as (
+    select count(*) as n, min(value_currency) as example
+    from {{ ref('int_advocacy_post_values') }}
+    where not is_currency_known
+),
+
 unclassified as (
     select norm_source, norm_medium, sum(sessions) as sessions, count(*) as n_rows
     from {{ ref('int_ga4_sessions') }}
@@ -148,6 +161,20 @@ checks as (
            case when n > 0 then 'warn' else 'pass' end,
            case when n > 0 then 'quota rows left out of quota_amount (attainment), e.g. ' || example else 'none' end
     from unknown_currency_quotas
+
+    union all
+    select 'unmatched_seed_quotas', 'quotas', cast(n as {{ type_double() }}), 0.0,
+           case when n > 0 then 'warn' else 'pass' end,
+           case when n > 0 then 'rep_quotas seed rows whose rep_email matches no Salesforce user, left out of every quota, e.g. '
+                                || example else 'none' end
+    from unmatched_seed_quotas
+
+    union all
+    select 'unknown_currency_values', 'advocacy_platform', cast(n as {{ type_double() }}), 0.0,
+           case when n > 0 then 'warn' else 'pass' end,
+           case when n > 0 then 'posts whose network_values currency has no rate to the reporting currency, left out of advocacy_value money, e.g. '
+                                || example else 'none' end
+    from unknown_currency_values
 
     union all
     select 'unclassified_utms', 'ga4', cast(count(*) as {{ type_double() }}), 0.0,

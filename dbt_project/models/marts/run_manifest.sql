@@ -1,6 +1,9 @@
-{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail') }}
+{{ config(materialized='incremental', incremental_strategy='append', on_schema_change='fail',
+          full_refresh=false) }}
 {#- One row per build (appended): as_of, the configuration hash (vars + seed checksums), the
-    dbt version and the row counts of the marts as built. -#}
+    dbt version and the row counts of the marts as built. full_refresh=false: the manifest is
+    the history of builds, so `dbt build --full-refresh` (which rebuilds every other
+    incremental model) appends to it like any build instead of wiping it. -#}
 {%- set marts = ['funnel_by_segment', 'segment_comparison', 'attribution_credit', 'pipeline_by_segment',
                  'advocate_leaderboard', 'rep_quota_vs_advocacy', 'quota_advocacy_correlation',
                  'web_traffic_by_segment', 'advocacy_value', 'data_quality'] -%}

@@ -1,5 +1,11 @@
 {#- Advocacy vs other per cohort period x stage transition, with the Newcombe interval of the
-    difference (SQL macro) and the p-value of the Python model segment_comparison_tests. -#}
+    difference (SQL macro) and the p-value of the Python model segment_comparison_tests.
+    Both are inference about the difference, so both are null together when either segment
+    has fewer than min_n_for_stats people at the start of the transition (stat_note says so):
+    an interval excluding 0 beside a null p-value would read as a finding the product declines
+    to make. -#}
+{%- set min_n = var('min_n_for_stats', 30) | int -%}
+{%- set big_enough = 'c.advocacy_n >= ' ~ min_n ~ ' and c.other_n >= ' ~ min_n -%}
 select
     cast(c.period_grain as varchar)      as period_grain,
     cast(c.period_start as date)         as period_start,
@@ -12,8 +18,8 @@ select
     cast(c.other_rate as {{ type_double() }})         as other_rate,
     cast(c.lift as {{ type_double() }})               as lift,
     cast(c.difference as {{ type_double() }})         as difference,
-    cast(c.difference_ci_low as {{ type_double() }})  as difference_ci_low,
-    cast(c.difference_ci_high as {{ type_double() }}) as difference_ci_high,
+    cast(case when {{ big_enough }} then c.difference_ci_low end as {{ type_double() }})  as difference_ci_low,
+    cast(case when {{ big_enough }} then c.difference_ci_high end as {{ type_double() }}) as difference_ci_high,
     cast(t.p_value as {{ type_double() }})            as p_value,
     cast(t.stat_note as varchar)         as stat_note
 from {{ ref('int_segment_comparison') }} as c
