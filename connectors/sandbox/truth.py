@@ -440,11 +440,14 @@ class World:
     def _build_opportunities(self) -> None:
         self.opportunities: dict[str, Opportunity] = {}
         linked: dict[str, set[str]] = defaultdict(set)
+        # the day each person became linked to each opportunity (None: undated, i.e. always)
+        linked_on: dict[tuple[str, str], list[dt.date | None]] = defaultdict(list)
 
-        def link(opp_id: str, member: str) -> None:
+        def link(opp_id: str, member: str, on: dt.date | None = None) -> None:
             key = self.person_of.get(member)
             if key in self.people:
                 linked[opp_id].add(key)
+                linked_on[(opp_id, key)].append(on)
 
         for ocr in self.sf["OpportunityContactRole"].values():
             opp, contact = _text(ocr.get("OpportunityId")), _text(ocr.get("ContactId"))
@@ -452,11 +455,11 @@ class World:
             if role_date is not None and role_date > self.as_of:
                 continue  # a contact role added after as_of did not exist on as_of
             if opp and contact in self.sf["Contact"]:
-                link(opp, f"sf_contact:{contact}")
+                link(opp, f"sf_contact:{contact}", role_date)
         for lid, f in self.sf["Lead"].items():
             opp = _text(f.get("ConvertedOpportunityId"))
             if opp and self.converted_by_as_of(f):
-                link(opp, f"sf_lead:{lid}")
+                link(opp, f"sf_lead:{lid}", parse_date(f.get("ConvertedDate")))
         for deal_id, contact_ids in self.deal_contacts.items():
             for cid in contact_ids:
                 if cid in self.hs["contacts"]:
@@ -495,6 +498,10 @@ class World:
                 earliest=earliest,
             )
         self.quarantined.sort()
+        # a person reaches the opportunity/won stage of an opportunity no earlier than the day
+        # of their link to it (any undated link: always linked)
+        self.linked_date: dict[tuple[str, str], dt.date | None] = {
+            k: (None if any(d is None for d in ds) else min(ds)) for k, ds in linked_on.items()}
         self.opps_of: dict[str, list[Opportunity]] = defaultdict(list)
         for oid in sorted(self.opportunities):
             for k in self.opportunities[oid].linked:
@@ -532,9 +539,10 @@ class World:
                     for stage, dates in status_dates.get(rid, {}).items():
                         own[stage].extend(dates)
             for opp in self.opps_of.get(person.key, []):
-                own["opportunity"].append(opp.created_date)
+                on = self.linked_date.get((opp.opportunity_id, person.key))
+                own["opportunity"].append(max(opp.created_date, on) if on else opp.created_date)
                 if opp.is_won and opp.close_date is not None:
-                    own["won"].append(opp.close_date)
+                    own["won"].append(max(opp.close_date, on) if on else opp.close_date)
             dates: dict[str, dt.date | None] = {}
             inferred: dict[str, bool] = {}
             nxt: dt.date | None = None

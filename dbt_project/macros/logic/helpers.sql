@@ -3,6 +3,11 @@
     case when {{ a }} is null then {{ b }} when {{ b }} is null then {{ a }} when {{ a }} <= {{ b }} then {{ a }} else {{ b }} end
 {%- endmacro %}
 
+{#- The later of two values, either of which may be null (then the other). -#}
+{% macro greatest_not_null(a, b) -%}
+    case when {{ a }} is null then {{ b }} when {{ b }} is null then {{ a }} when {{ a }} >= {{ b }} then {{ a }} else {{ b }} end
+{%- endmacro %}
+
 {# The six attribution models of DESIGN.md section 8, in display order. #}
 {% macro attribution_models() -%}
     {{ return(['first_touch', 'last_touch', 'linear', 'u_shaped', 'w_shaped', 'time_decay']) }}

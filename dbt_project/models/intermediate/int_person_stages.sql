@@ -5,7 +5,10 @@
         hs_v2_date_entered_*) of its contacts and the Salesforce LeadHistory Status changes of
         its leads into a status the seed salesforce_lead_status_mapping maps to that stage;
       opportunity = earliest created_date of its (reportable) opportunities;
-      won = earliest close_date of its won opportunities.
+      won = earliest close_date of its won opportunities;
+      (for both, a person linked to the opportunity later, a contact role added or a lead
+      converted after that date, reaches the stage on the day of the link: linked_date of
+      int_opportunity_people).
     Monotone: from won backwards each stage date = min(own date, next stage's date); a stage
     with no own date but a later stage gets the later date and is_<stage>_inferred. The lead
     date itself is the cohort anchor and is not moved. -#}
@@ -36,11 +39,12 @@ salesforce_events as (
 ),
 
 opportunity_events as (
-    select op.person_key, 'opportunity' as stage, o.created_date as stage_date
+    select op.person_key, 'opportunity' as stage,
+           {{ greatest_not_null('o.created_date', 'op.linked_date') }} as stage_date
     from {{ ref('int_opportunity_people') }} as op
     inner join {{ ref('int_opportunities') }} as o on o.opportunity_id = op.opportunity_id
     union all
-    select op.person_key, 'won', o.close_date
+    select op.person_key, 'won', {{ greatest_not_null('o.close_date', 'op.linked_date') }}
     from {{ ref('int_opportunity_people') }} as op
     inner join {{ ref('int_opportunities') }} as o on o.opportunity_id = op.opportunity_id
     where o.is_won
