@@ -62,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        # urllib3 logs each of its own connection retries (with the whole URL); ours are
+        # logged once per attempt by connectors.retry, and the failure line says the rest
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     if getattr(args, "_missing", False):
         print(f"advocacy: this command is not available in this build ({args._module})", file=sys.stderr)
         return 2
