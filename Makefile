@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 SEED ?= 7
 SCALE ?= 1
+# The Dagster instance `make demo` records its run in and `make dagster` shows: one folder,
+# kept across runs (a DAGSTER_HOME of your own wins).
+DAGSTER_HOME ?= $(abspath data/dagster)
+PORT ?= 3000
 
 .PHONY: env demo test lint sandbox truth dagster docs bench clean
 
@@ -18,8 +22,9 @@ $(BIN)/python: pyproject.toml uv.lock
 
 env: $(BIN)/python
 
+# V=1 prints every detail (otherwise in data/demo.log)
 demo: env
-	$(BIN)/advocacy demo --seed $(SEED) --scale $(SCALE)
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/advocacy demo --seed $(SEED) --scale $(SCALE) $(if $(V),-v)
 
 test: env
 	$(BIN)/pytest -q
@@ -34,7 +39,8 @@ truth: env
 	$(BIN)/advocacy sandbox truth --seed $(SEED) --scale $(SCALE) --out data/truth.json
 
 dagster: env
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
+	@mkdir -p $(DAGSTER_HOME)
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 docs: env
 	DUCKDB_PATH=$(abspath data/warehouse.duckdb) $(BIN)/dbt docs generate --project-dir dbt_project --profiles-dir dbt_project
