@@ -24,6 +24,7 @@ from dagster_dbt import (
 from dagster_dbt.dbt_project import using_dagster_dev
 
 from connectors.warehouse import Warehouse, warehouse_path
+from pipelines.dbt_checks import describe_test
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 # The dbt of this environment, whether or not the virtualenv is on PATH.
@@ -67,8 +68,17 @@ class DbtBuildConfig(dg.Config):
 # by default dagster-dbt logs each as an observation plus a warning ("AssetObservation instead
 # of an AssetCheckResult"), twice. Singular tests reading several models name their mart in
 # their dbt meta (dbt_project/tests/invariants) for the same reason.
-translator = DagsterDbtTranslator(
-    settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+class _Translator(DagsterDbtTranslator):
+    """dagster-dbt's defaults, plus a description on every dbt-test check (pipelines/dbt_checks.py)."""
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):  # noqa: ANN001, ANN201
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id], manifest))
+
+
+translator = _Translator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool="duckdb",
