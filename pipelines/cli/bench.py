@@ -63,7 +63,8 @@ _PROJECT_VARS = re.compile(r"^(HUBSPOT_|SALESFORCE_|GA4_|GOOGLE_APPLICATION_CRED
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--scales", default="0.1,1",
                         help="comma-separated world scales to measure (default 0.1,1)")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7,
+                        help="seed of the simulated company measured at every scale (default 7)")
     parser.add_argument("--sources", default="",
                         help="comma-separated sources (default: all of hubspot, salesforce, ga4, "
                              "advocacy_platform)")
