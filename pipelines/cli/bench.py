@@ -526,6 +526,8 @@ def _sync(source: str, env: dict[str, str], logs: Path, label: str, sandbox: Any
           tallies: dict[str, Tally]) -> dict[str, Any]:
     for tally in tallies.values():
         tally.reset()
+    # an empty env file: the sync reads the sandbox's environment only, never a .env lying here
+    (logs / "no.env").write_text("")
     run = run_module_child("pipelines.cli.main", ["sync", "--source", source, "--quiet",
                                               "--env-file", str(logs / "no.env")],
                            env, logs / f"{label}-{source}")
