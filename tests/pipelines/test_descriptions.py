@@ -24,7 +24,7 @@ def test_every_check_and_sensor_has_a_description():
 def test_the_dbt_docs_home_page_describes_the_project():
     import json
 
-    from pipelines.transform import dbt_project   # parses the project when its manifest is stale
+    from pipelines.transform import dbt_project  # parses the project when its manifest is stale
 
     docs = json.loads(dbt_project.manifest_path.read_text())["docs"]
     overview = docs["doc.advocacy_attribution.__overview__"]["block_contents"]
