@@ -144,17 +144,19 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
             # staging reads them all (an optional source must mean no rows, not a failed build).
             wh.ensure_raw_layer()
             results = []
+            started = time.monotonic()
             for name in names:
                 results.append(sync_one(name, settings, wh, progress, args.full_refresh))
-                progress.write_line(status_line(results[-1]))   # as each source ends
+                if results[-1].failed or not args.quiet:
+                    progress.write_line(status_line(results[-1]))   # as each source ends
     finally:
         outcome.restore_logs(saved_logging)
-    say(summary(results, sum(r.seconds for r in results), path), out)
+    say(summary(results, time.monotonic() - started, path), out)
     return 1 if any(r.failed for r in results) else 0
 
 
 @dataclasses.dataclass
-class Outcome:
+class SourceOutcome:
     """What became of one source: its result, and how it ended."""
 
     result: SyncResult
@@ -169,39 +171,39 @@ class Outcome:
 
 
 def sync_one(name: str, settings: Settings, wh: Warehouse, progress: Progress,
-             full_refresh: bool) -> Outcome:
+             full_refresh: bool) -> SourceOutcome:
     t0 = time.monotonic()
     try:
         cls = registry.source_class(name)
     except (ImportError, AttributeError) as exc:
-        return Outcome(SyncResult(name, skipped="not available"), outcome.NA,
+        return SourceOutcome(SyncResult(name, skipped="not available"), outcome.NA,
                        f"not available in this build ({type(exc).__name__}: {exc})")
     try:
         result = cls(settings, wh, progress).sync(full_refresh=full_refresh)
     except SourceNotConfigured as exc:
         reason = str(exc).removeprefix(f"{name}: ").removeprefix("skipped, ")
-        return Outcome(SyncResult(name, skipped=reason), outcome.SKIP, f"not configured: {reason}")
+        return SourceOutcome(SyncResult(name, skipped=reason), outcome.SKIP, f"not configured: {reason}")
     except InvalidSetting as exc:     # validated above; a connector's own parse agrees
         text = str(exc)
         what, _, fix = text.partition(": ")
-        return Outcome(SyncResult(name, stopped=text), outcome.FAIL, what, fix,
+        return SourceOutcome(SyncResult(name, stopped=text), outcome.FAIL, what, fix,
                        time.monotonic() - t0)
     except SourceStopped as exc:
         # the connectors say "<source> stopped: ..." themselves; the status line names both
         text = str(exc).removeprefix(f"{name} stopped: ").removeprefix(f"{name}: ")
-        return Outcome(SyncResult(name, stopped=text), outcome.FAIL, f"stopped: {text}",
+        return SourceOutcome(SyncResult(name, stopped=text), outcome.FAIL, f"stopped: {text}",
                        outcome.hint(name, text), time.monotonic() - t0)
     except Exception as exc:  # noqa: BLE001 - one source failing must not hide the others
         log.debug("%s failed", name, exc_info=True)
         text = f"{type(exc).__name__}: {exc}"
-        return Outcome(SyncResult(name, stopped=text), outcome.FAIL, f"failed: {text}",
+        return SourceOutcome(SyncResult(name, stopped=text), outcome.FAIL, f"failed: {text}",
                        outcome.hint(name, text), time.monotonic() - t0)
     seconds = time.monotonic() - t0
-    return Outcome(result, outcome.OK, f"{result.records} records in {seconds:.1f}s",
+    return SourceOutcome(result, outcome.OK, f"{result.records} records in {seconds:.1f}s",
                    seconds=seconds)
 
 
-def status_line(o: Outcome) -> str:
+def status_line(o: SourceOutcome) -> str:
     return outcome.line(o.status, o.result.source, outcome.shorten(o.detail), o.fix)
 
 
@@ -209,7 +211,7 @@ STATUS_WORDS = {outcome.OK: "ok", outcome.SKIP: "skipped", outcome.FAIL: "FAILED
                 outcome.NA: "not available"}
 
 
-def summary(results: list[Outcome], seconds: float, path: object) -> str:
+def summary(results: list[SourceOutcome], seconds: float, path: object) -> str:
     header = ("source", "object", "records", "deleted", "quarantined", "seconds")
     rows: list[tuple[str, ...]] = []
     for o in results:
