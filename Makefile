@@ -5,6 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 SEED ?= 7
 SCALE ?= 1
+# The Dagster instance `make demo` records its run in and `make dagster` shows: one folder,
+# kept across runs (a DAGSTER_HOME of your own wins).
+DAGSTER_HOME ?= $(abspath data/dagster)
+PORT ?= 3000
 
 .PHONY: env demo test lint sandbox truth dagster docs bench clean
 
@@ -18,8 +22,9 @@ $(BIN)/python: pyproject.toml uv.lock
 
 env: $(BIN)/python
 
+# V=1 prints every detail (otherwise in data/demo.log)
 demo: env
-	$(BIN)/advocacy demo --seed $(SEED) --scale $(SCALE)
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/advocacy demo --seed $(SEED) --scale $(SCALE) $(if $(V),-v)
 
 test: env
 	$(BIN)/pytest -q
@@ -34,10 +39,22 @@ truth: env
 	$(BIN)/advocacy sandbox truth --seed $(SEED) --scale $(SCALE) --out data/truth.json
 
 dagster: env
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
+	@mkdir -p $(DAGSTER_HOME)
+	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
+# Builds the dbt documentation site into dbt_project/target and says how to open it; SERVE=1
+# serves it on loopback (DOCS_PORT, default 8080) until interrupted.
+DOCS_PORT ?= 8080
 docs: env
-	DUCKDB_PATH=$(abspath data/warehouse.duckdb) $(BIN)/dbt docs generate --project-dir dbt_project --profiles-dir dbt_project
+	@mkdir -p data
+	DUCKDB_PATH=$(abspath data/warehouse.duckdb) $(BIN)/dbt docs generate --static --quiet --project-dir dbt_project --profiles-dir dbt_project
+	@echo "dbt docs: every model and mart column described (column types from data/warehouse.duckdb once built)."
+ifeq ($(SERVE),)
+	@echo "Open $(abspath dbt_project/target/static_index.html) in a browser (one file, works offline),"
+	@echo "or run: make docs SERVE=1   (serves http://127.0.0.1:$(DOCS_PORT) until Ctrl-C; DOCS_PORT=... for another port)"
+else
+	$(BIN)/dbt docs serve --project-dir dbt_project --profiles-dir dbt_project --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
+endif
 
 bench: env
 	$(BIN)/advocacy bench

@@ -3,7 +3,7 @@
 Tables (``connectors/schema.py``): contacts, companies, deals, deal_contact_associations,
 owners, deal_pipelines.
 
-How a sync reads (DESIGN.md section 5, api_wire.md part A):
+How a sync reads (docs/ARCHITECTURE.md, "How each source is read"):
 
 * **First run / --full-refresh**: the list endpoint (``GET /crm/v3/objects/{t}``, limit 100,
   ascending id) to the end: one request per 100 records, the cheapest full read, and no

@@ -1,6 +1,6 @@
 """Salesforce -> DuckDB raw layer (schema ``salesforce``), incremental and crash-safe.
 
-Per object, in this order (DESIGN.md section 5, api_wire.md part B):
+Per object, in this order (docs/ARCHITECTURE.md, "How each source is read"):
 
 1. ``describe()``: select every field the org has that is not compound/binary. Fields our
    table does not know become drift columns typed by :func:`connectors.schema.salesforce_type`;

@@ -2,7 +2,7 @@
 
 simple-salesforce does everything after login, but it hard-codes the login hosts
 (``https://{domain}.salesforce.com``), does not retry anything and cannot refresh a session
-it was handed. So (DESIGN.md section 4, api_wire.md B.1/B.4):
+it was handed. So (.env.example, docs/ARCHITECTURE.md "How each source is read"):
 
 * the token comes from ``{SALESFORCE_LOGIN_URL}/services/oauth2/token`` (password or
   client-credentials grant), obtained here with ``requests``, or from

@@ -2,7 +2,7 @@
 
 Connectors, dbt sources and tests all read this module, so a column is named once.
 
-Naming (DESIGN.md section 5): the API's field names in snake case, as Fivetran names them
+Naming (docs/ARCHITECTURE.md, "The raw layer"): the API's field names in snake case, as Fivetran names them
 (``IsConverted`` -> ``is_converted``, ``GA_Client_ID__c`` -> ``ga_client_id_c``); HubSpot
 properties flattened to columns under their own names. Every table also has ``_synced_at``
 (when the row was last written) and ``_is_deleted`` (the source deleted/archived it).
@@ -22,7 +22,7 @@ import re
 
 SCHEMAS = ("hubspot", "salesforce", "ga4", "advocacy_platform")
 SYNC_STATE_TABLE = "_sync_state"   # <schema>._sync_state (object, cursor JSON, ...)
-QUARANTINE_TABLE = "_quarantine"   # <schema>._quarantine (DESIGN.md section 5)
+QUARANTINE_TABLE = "_quarantine"   # <schema>._quarantine (docs/ARCHITECTURE.md, "The raw layer")
 META_COLUMNS = {"_synced_at": "TIMESTAMP", "_is_deleted": "BOOLEAN"}
 
 

@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import logging
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TextIO
 
+# InvalidSetting is re-exported: connectors and their tests import it from here
+from connectors.settings import (
+    DEFAULT_HISTORY_DAYS,
+    HISTORY_START_VARIABLE,
+    InvalidSetting,
+    parse_history_start,
+)
 from connectors.warehouse import Warehouse
+
+__all__ = ["InvalidSetting"]
 
 
 class SourceNotConfigured(Exception):
@@ -29,21 +38,10 @@ class SourceStopped(Exception):
     """The source cannot go on (e.g. API limit exceeded); what was committed stays."""
 
 
-class InvalidSetting(ValueError):
-    """An environment variable holds a value no source can use. The message is one line naming
-    the variable, the value and the expected form; every source raises it the same way, before
-    any request, so ``advocacy sync`` prints the same line for each."""
-
-
-HISTORY_START_VARIABLE = "HISTORY_START_DATE"
-DEFAULT_HISTORY_DAYS = 730          # "two years back" (DESIGN.md section 4)
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Environment variables (DESIGN.md section 4), read once. Secrets stay in here and are
-    never part of any repr, log line or metadata."""
+    """Environment variables (every one is documented in .env.example), read once. Secrets
+    stay in here and are never part of any repr, log line or metadata."""
 
     env: Mapping[str, str] = dataclasses.field(repr=False)
 
@@ -63,28 +61,18 @@ class Settings:
 
     def history_start(self, default_days: int | None = DEFAULT_HISTORY_DAYS, *,
                       today: dt.date | None = None) -> dt.date | None:
-        """``HISTORY_START_DATE``: the first date a full sync reads (DESIGN.md section 4), as an
-        ISO date ``YYYY-MM-DD``. Unset or blank: ``default_days`` before ``today`` (UTC), or
+        """``HISTORY_START_DATE``: the first date a full sync reads, as an ISO date
+        ``YYYY-MM-DD``. Unset or blank: ``default_days`` before ``today`` (UTC), or
         ``None`` when ``default_days`` is ``None`` (the caller has its own default, e.g. GA4's
-        ``730daysAgo`` in the property's calendar). Anything else raises
-        :class:`InvalidSetting`. What the date bounds is the source's business: each connector
-        documents it in its module docstring."""
-        value = self.get(HISTORY_START_VARIABLE)
-        if value is None or not value.strip():
-            if default_days is None:
-                return None
-            today = today or dt.datetime.now(dt.UTC).date()
-            return today - dt.timedelta(days=default_days)
-        text = value.strip()
-        try:
-            if not _ISO_DATE.fullmatch(text):
-                raise ValueError(text)
-            return dt.date.fromisoformat(text)
-        except ValueError:
-            raise InvalidSetting(
-                f"{HISTORY_START_VARIABLE}={value!r} is not a date: expected YYYY-MM-DD (e.g. "
-                f"2024-07-01), or leave it empty for {DEFAULT_HISTORY_DAYS} days back"
-            ) from None
+        ``730daysAgo`` in the property's calendar). Anything else, or a date after today,
+        raises :class:`InvalidSetting` (:func:`connectors.settings.parse_history_start`).
+        What the date bounds is the source's business: each connector documents it in its
+        module docstring."""
+        day = parse_history_start(self.get(HISTORY_START_VARIABLE), today=today)
+        if day is not None or default_days is None:
+            return day
+        today = today or dt.datetime.now(dt.UTC).date()
+        return today - dt.timedelta(days=default_days)
 
     def require(self, source: str, *names: str) -> None:
         missing = [n for n in names if not self.get(n)]
@@ -149,9 +137,17 @@ class Finding:
         return f"[{mark}] {self.source}: {self.what}" + (f" -> {self.fix}" if self.fix and not self.ok else "")
 
 
+# Progress also goes out as records of this logger (not propagated: they are not log lines),
+# for a caller that draws its own display, e.g. `advocacy demo` whose sync runs inside Dagster.
+progress_events = logging.getLogger("connectors.progress")
+progress_events.propagate = False
+
+
 class Progress:
     """One line per page on a terminal (rewritten in place), plain lines otherwise. Every
-    line passes through ``redact`` first (notes and messages can quote an API's answer)."""
+    line passes through ``redact`` first (notes and messages can quote an API's answer).
+    Whatever else must be written to the same stream (log records) goes through
+    :meth:`write_line`, which first clears a line being rewritten."""
 
     def __init__(self, stream: TextIO | None = None, *, quiet: bool = False,
                  redact: Callable[[str], str] | None = None) -> None:
@@ -160,11 +156,20 @@ class Progress:
         self._redact = redact or (lambda text: text)
         self._started: dict[str, float] = {}
         self._tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self._partial = False     # a progress line without its newline is on the terminal
+
+    def _event(self, kind: str, source: str, obj: str, **values: object) -> None:
+        if progress_events.isEnabledFor(logging.INFO):
+            progress_events.info("%s %s.%s", kind, source, obj,
+                                 extra={"progress": {"kind": kind, "source": source,
+                                                     "object": obj, **values}})
 
     def start(self, source: str, obj: str) -> None:
         self._started[f"{source}.{obj}"] = time.monotonic()
+        self._event("start", source, obj)
 
     def page(self, source: str, obj: str, pages: int, records: int) -> None:
+        self._event("page", source, obj, pages=pages, records=records)
         if self.quiet:
             return
         elapsed = max(1e-6, time.monotonic() - self._started.get(f"{source}.{obj}", time.monotonic()))
@@ -172,27 +177,33 @@ class Progress:
         line = self._redact(line)
         if self._tty:
             self.stream.write("\r\x1b[2K" + line)
+            self._partial = True
         elif pages == 1 or pages % 20 == 0:
             self.stream.write(line + "\n")
         self.stream.flush()
 
     def done(self, source: str, result: ObjectResult) -> None:
+        self._event("done", source, result.object, records=result.records, pages=result.pages,
+                    deleted=result.deleted, quarantined=result.quarantined, seconds=result.seconds)
         if self.quiet:
             return
-        if self._tty:
-            self.stream.write("\r\x1b[2K")
         extra = f", {result.deleted} deleted" if result.deleted else ""
         extra += f", {result.quarantined} quarantined" if result.quarantined else ""
         extra += f" ({result.note})" if result.note else ""
-        self.stream.write(self._redact(
-            f"{source}.{result.object}: {result.records} records in {result.pages} pages, "
-            f"{result.seconds:.1f}s{extra}") + "\n")
-        self.stream.flush()
+        self.write_line(f"{source}.{result.object}: {result.records} records in {result.pages} "
+                        f"pages, {result.seconds:.1f}s{extra}")
 
     def message(self, text: str) -> None:
         if not self.quiet:
-            self.stream.write(self._redact(text) + "\n")
-            self.stream.flush()
+            self.write_line(text)
+
+    def write_line(self, text: str) -> None:
+        """A whole line on the progress stream, after clearing a line being rewritten."""
+        if self._partial:
+            self.stream.write("\r\x1b[2K")
+            self._partial = False
+        self.stream.write(self._redact(text) + "\n")
+        self.stream.flush()
 
 
 class Source:

@@ -1,7 +1,7 @@
 """The DuckDB raw layer: idempotent upserts, cursors committed with their rows, quarantine.
 
-Every connector writes through :class:`Warehouse`, so the guarantees of DESIGN.md section 5
-are made in one place:
+Every connector writes through :class:`Warehouse`, so the raw layer's guarantees
+(docs/ARCHITECTURE.md, "The raw layer") are made in one place:
 
 * a batch is reduced to the latest version of each key before the upsert (DuckDB's
   ``ON CONFLICT DO UPDATE`` would otherwise keep the *first* of two rows with one key);
@@ -20,6 +20,7 @@ import datetime as dt
 import hashlib
 import json
 import os
+import re
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -49,13 +50,72 @@ def payload_hash(payload: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+class WarehouseUnavailable(Exception):
+    """The warehouse file cannot be opened: one line naming the file, the cause and the fix
+    (:meth:`line`), instead of DuckDB's or the OS's traceback."""
+
+    def __init__(self, path: Path, cause: str, fix: str, pid: int | None = None) -> None:
+        super().__init__(f"cannot open {path}: {cause}")
+        self.path, self.cause, self.fix, self.pid = path, cause, fix, pid
+
+    def line(self) -> str:
+        return f"{self} -> {self.fix}"
+
+
+_LOCK_PID = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
+
+
+def _process_name(pid: int) -> str:
+    """The command line of ``pid`` (Linux ``/proc``), shortened; empty when unknown."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    words = [w for w in raw.decode(errors="replace").split("\0") if w]
+    text = " ".join(" ".join([Path(words[0]).name, *words[1:]]).split()) if words else ""
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def unavailable(path: Path, exc: BaseException) -> WarehouseUnavailable:
+    """What a failed open of ``path`` means for the user: who holds the lock, or which
+    permission is missing, and what to do."""
+    elsewhere = "or point DUCKDB_PATH at another file"
+    text = str(exc)
+    lock = _LOCK_PID.search(text)
+    if lock:
+        pid = int(lock["pid"])
+        name = _process_name(pid) or Path(lock["exe"]).name
+        return WarehouseUnavailable(
+            path, f"locked by another process (PID {pid}: {name})",
+            f"wait for it to finish or stop it (kill {pid}): one process at a time may open "
+            f"the file for writing (a sync, `dagster dev`, a SQL client), {elsewhere}",
+            pid)
+    if isinstance(exc, OSError) and exc.strerror:
+        cause = f"{exc.strerror} ({exc.filename})" if exc.filename else exc.strerror
+    else:
+        cause = text.removeprefix("IO Error: ").split(". See also")[0]
+    if "ermission denied" in cause or "Read-only file system" in cause:
+        fix = f"make {path.parent} writable for this user, {elsewhere}"
+    elif "No such file" in cause:
+        fix = f"create {path.parent}, {elsewhere}"
+    else:
+        fix = f"check that {path} is a DuckDB file this user can write, {elsewhere}"
+    return WarehouseUnavailable(path, cause, fix)
+
+
 class Warehouse:
-    """One DuckDB connection to the warehouse file. Not shared across threads."""
+    """One DuckDB connection to the warehouse file. Not shared across threads. Opening it
+    raises :class:`WarehouseUnavailable` (file, cause, fix) when the file is locked by another
+    process or cannot be created."""
 
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path else warehouse_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = duckdb.connect(str(self.path), read_only=read_only)
+        try:
+            if not read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.conn = duckdb.connect(str(self.path), read_only=read_only)
+        except (OSError, duckdb.IOException) as exc:
+            raise unavailable(self.path, exc) from exc
         self._columns: dict[str, dict[str, str]] = {}
         self._in_tx = False
         self._lock = threading.Lock()

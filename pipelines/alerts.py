@@ -117,7 +117,10 @@ def failed_checks(instance: dg.DagsterInstance, run_id: str) -> list[tuple[str, 
 
 
 @dg.run_failure_sensor(name="alert_on_run_failure", default_status=dg.DefaultSensorStatus.RUNNING,
-                       monitor_all_code_locations=False)
+                       monitor_all_code_locations=False,
+                       description="Posts one message to ALERT_WEBHOOK_URL (Slack-compatible) per "
+                                   "failed run: a source stopped, dbt failed, or an error-severity "
+                                   "check failed. Does nothing while ALERT_WEBHOOK_URL is unset.")
 def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     """A failed run (a source stopped, dbt failed, an error check failed) -> one message."""
     run = context.dagster_run
@@ -128,7 +131,11 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
 
 
 @dg.run_status_sensor(run_status=dg.DagsterRunStatus.SUCCESS, name="alert_on_failed_checks",
-                      default_status=dg.DefaultSensorStatus.RUNNING)
+                      default_status=dg.DefaultSensorStatus.RUNNING,
+                      description="Posts one message to ALERT_WEBHOOK_URL per run that succeeded "
+                                  "with failed warning-severity checks (quarantined rows, dbt "
+                                  "tests set to warn), listing them. Does nothing while "
+                                  "ALERT_WEBHOOK_URL is unset.")
 def alert_on_failed_checks(context: dg.RunStatusSensorContext) -> None:
     """A run that succeeded but with failed (warning-severity) asset checks -> one message
     listing them. Error-severity failures fail the run and reach :func:`alert_on_run_failure`."""

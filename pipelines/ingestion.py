@@ -13,6 +13,7 @@ import dagster as dg
 
 from connectors import schema as raw
 from connectors.registry import SOURCES, source_class
+from connectors.settings import validate
 from connectors.source import Progress, Settings, SourceNotConfigured, SourceStopped
 from connectors.warehouse import Warehouse
 
@@ -66,6 +67,13 @@ def build_ingestion_asset(source: str) -> dg.AssetsDefinition:
                     pool="duckdb")
     def _sync(context: dg.AssetExecutionContext, config: SyncConfig):
         settings = Settings.from_environment()
+        # The same validation as `advocacy check` and `advocacy sync`, before any request: a
+        # bad value fails the step with the variable and the fix, and is never retried.
+        problems = validate(settings.env, [source])
+        if problems:
+            raise dg.Failure(description="\n".join(p.line() for p in problems),
+                             metadata={"invalid settings": [p.variable for p in problems]},
+                             allow_retries=False)
         with Warehouse() as wh:
             for t in tables:   # empty tables even for a source not configured: dbt reads them all
                 wh.ensure_table(t)

@@ -14,10 +14,17 @@ import sys
 from pathlib import Path
 
 import dagster as dg
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 from dagster_dbt.dbt_project import using_dagster_dev
 
 from connectors.warehouse import Warehouse, warehouse_path
+from pipelines.dbt_checks import describe_test
 
 DBT_PROJECT_DIR = Path(__file__).resolve().parents[1] / "dbt_project"
 # The dbt of this environment, whether or not the virtualenv is on PATH.
@@ -75,7 +82,25 @@ def dbt_build_args(config: DbtBuildConfig) -> list[str]:
     return args
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool="duckdb")
+# dbt tests on the sources (the raw tables) become asset checks of the ingestion assets too;
+# by default dagster-dbt logs each as an observation plus a warning ("AssetObservation instead
+# of an AssetCheckResult"), twice. Singular tests reading several models name their mart in
+# their dbt meta (dbt_project/tests/invariants) for the same reason.
+class _Translator(DagsterDbtTranslator):
+    """dagster-dbt's defaults, plus a description on every dbt-test check (pipelines/dbt_checks.py)."""
+
+    def get_asset_check_spec(self, asset_spec, manifest, unique_id, project):  # noqa: ANN001, ANN201
+        spec = super().get_asset_check_spec(asset_spec, manifest, unique_id, project)
+        if spec is None or spec.description:
+            return spec
+        return spec._replace(description=describe_test(manifest["nodes"][unique_id], manifest))
+
+
+translator = _Translator(settings=DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool="duckdb",
+            dagster_dbt_translator=translator)
 def dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, config: DbtBuildConfig):
     # Sources that are not configured still get their (empty) raw tables: staging reads them all.
     with Warehouse() as wh:

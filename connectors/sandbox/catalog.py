@@ -251,7 +251,7 @@ GA4_STORE_METRICS = {
 # ---------------------------------------------------------------------------------------------
 # Advocacy platform exports: two platforms' layouts of the same post.
 # ---------------------------------------------------------------------------------------------
-# "gaggle" uses the DESIGN.md default UTM convention:
+# "gaggle" uses the default UTM convention (docs/DEFINITIONS.md, "Touches"):
 #     utm_medium=advocacy, utm_source=<network>, utm_campaign=<campaign>,
 #     utm_content=<advocate id>, utm_term=<post id>
 # "social_hub" puts the advocate id in utm_campaign:

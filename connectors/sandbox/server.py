@@ -10,7 +10,7 @@
 
 and serves HubSpot (http), Salesforce (https) and GA4 (http) on 127.0.0.1 with one shared
 :class:`~connectors.sandbox.fakes.base.FaultPlan`. :meth:`Sandbox.env` is the product's
-configuration (DESIGN.md section 4) pointing at the fakes.
+configuration (.env.example) pointing at the fakes.
 """
 
 from __future__ import annotations

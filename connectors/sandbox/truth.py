@@ -208,7 +208,7 @@ def _text(value: Any) -> str:
 
 
 def _advocate_id(value: Any) -> str:
-    """Advocate ids match case-insensitively (DESIGN.md section 6): trimmed, lower-cased, like
+    """Advocate ids match case-insensitively (docs/DEFINITIONS.md, "Advocates and reps"): trimmed, lower-cased, like
     the UTM-derived ones (``normalise``)."""
     return _text(value).lower()
 

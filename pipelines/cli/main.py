@@ -17,31 +17,41 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("sandbox", "generate"): ("connectors.sandbox.commands.generate", "generate a sandbox world into a store file"),
     ("sandbox", "serve"): ("connectors.sandbox.commands.serve", "serve the sandbox world through local fakes of the three APIs"),
     ("sandbox", "truth"): ("connectors.sandbox.commands.truth", "write the sandbox world's truth file (JSON)"),
-    ("check",): ("pipelines.cli.check", "check credentials, permissions, custom fields and the GA4 dimension"),
-    ("sync",): ("pipelines.cli.sync", "sync the sources into the DuckDB raw layer"),
-    ("demo",): ("pipelines.cli.demo", "generate, serve, sync and build a sandbox world; print the headline tables"),
-    ("bench",): ("pipelines.cli.bench", "measure sync and build at several scales"),
+    ("check",): ("pipelines.cli.check", "validate the settings and check credentials, permissions, custom fields, the GA4 dimension and the warehouse, one line per finding with its fix"),
+    ("sync",): ("pipelines.cli.sync", "sync the configured sources into the DuckDB raw layer (DUCKDB_PATH)"),
+    ("demo",): ("pipelines.cli.demo", "the whole product on a simulated company: generate, serve through local fakes, sync and build with Dagster, print the headline tables"),
+    ("bench",): ("pipelines.cli.bench", "measure requests, time and memory of sync and build at several scales (docs/PERFORMANCE.md)"),
 }
+
+GROUPS = {"sandbox": "the simulated company and its local fakes of HubSpot, Salesforce and GA4 "
+                     "(generate, serve, truth)"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="advocacy",
-        description="Employee-advocacy attribution: GA4 + HubSpot + Salesforce -> DuckDB.",
+        description="Employee-advocacy attribution: GA4 + HubSpot + Salesforce + advocacy-"
+                    "platform exports -> DuckDB -> dbt marts.",
+        epilog="Try it without credentials: `advocacy demo`. With your accounts: copy "
+               ".env.example to .env, fill it in, then `advocacy check` and `advocacy sync`. "
+               "`advocacy COMMAND --help` describes each command's options.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="print debug details on stderr too: every log record, the traceback "
+                             "of a failure (secrets stay redacted)")
     top = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     groups: dict[str, argparse._SubParsersAction] = {}
     for path, (module_name, help_text) in COMMANDS.items():
         if len(path) == 1:
-            sub = top.add_parser(path[0], help=help_text)
+            sub = top.add_parser(path[0], help=help_text, description=help_text)
         else:
             if path[0] not in groups:
-                group_parser = top.add_parser(path[0], help=f"{path[0]} commands")
+                group_parser = top.add_parser(path[0], help=GROUPS[path[0]],
+                                              description=GROUPS[path[0]])
                 groups[path[0]] = group_parser.add_subparsers(
                     dest=f"{path[0]}_command", metavar="COMMAND", required=True
                 )
-            sub = groups[path[0]].add_parser(path[1], help=help_text)
+            sub = groups[path[0]].add_parser(path[1], help=help_text, description=help_text)
         sub.set_defaults(_module=module_name)
         try:
             module = importlib.import_module(module_name)
@@ -62,6 +72,10 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if not args.verbose:
+        # urllib3 logs each of its own connection retries (with the whole URL); ours are
+        # logged once per attempt by connectors.retry, and the failure line says the rest
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
     if getattr(args, "_missing", False):
         print(f"advocacy: this command is not available in this build ({args._module})", file=sys.stderr)
         return 2

@@ -1,14 +1,20 @@
 """``advocacy sync [--source NAME ...] [--full-refresh] [--quiet]``: run the source
 connectors into the DuckDB raw layer (``DUCKDB_PATH``) and print what each object wrote.
 
-A source whose variables are absent is skipped with one line; a source that stops (API limit,
-revoked token) keeps what it committed, the others still run, and the exit code is 1.
-Secrets (``Settings.secrets()``) are redacted from every message printed.
+Before any work every setting is validated (:func:`connectors.settings.validate`): a bad value
+stops the sync with one line per problem (variable, problem, fix), and nothing is requested.
+Nothing configured at all, or a warehouse that cannot be opened (another process holds its
+lock, a read-only folder), is one line naming the fix, too. A source whose variables are absent
+is skipped with one line; a source that fails (API limit, revoked token) keeps what it
+committed, the others still run, and the exit code is 1. Status lines and the summary use one
+vocabulary (:mod:`pipelines.cli.outcome`): ``ok``, ``skip``, ``FAIL`` with its fix. Secrets
+(``Settings.secrets()``) are redacted from every message printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
@@ -16,7 +22,9 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from connectors import registry
+from connectors.settings import validate
 from connectors.source import (
+    InvalidSetting,
     ObjectResult,
     Progress,
     Settings,
@@ -25,7 +33,8 @@ from connectors.source import (
     SyncResult,
     redact,
 )
-from connectors.warehouse import Warehouse, warehouse_path
+from connectors.warehouse import Warehouse, WarehouseUnavailable, warehouse_path
+from pipelines.cli import outcome
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +43,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", action="append", choices=list(registry.SOURCES), metavar="NAME",
                         help=f"sync only this source (repeatable): {', '.join(registry.SOURCES)}")
     parser.add_argument("--full-refresh", action="store_true",
-                        help="ignore the saved cursors and read everything again")
-    parser.add_argument("--quiet", action="store_true", help="no progress lines, summary only")
-    parser.add_argument("--env-file", default=".env", help="file of environment variables (default .env)")
+                        help="ignore the saved cursors and read everything again; records HubSpot "
+                             "or Salesforce no longer return at all are marked deleted")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress lines on stderr, only failures and the summary")
+    parser.add_argument("--env-file", metavar="PATH",
+                        help="file of environment variables (default: .env when it exists; the "
+                             "real environment wins over the file)")
 
 
 class RedactingFilter(logging.Filter):
@@ -93,66 +106,123 @@ def redact_logs(secrets: Iterable[str]) -> RedactingFilter:
 def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    settings = Settings.from_environment(getattr(args, "env_file", ".env"))
+    env_file = getattr(args, "env_file", None)
+    try:
+        settings = outcome.load_settings(env_file)
+    except outcome.NotConfigured as exc:
+        err.write(exc.line() + "\n")
+        return 1
     redact_logs(settings.secrets())
     names = args.source or list(registry.SOURCES)
-    progress = Progress(err, quiet=args.quiet, redact=settings.redact)
-    path = warehouse_path(settings.env)
-    results: list[SyncResult] = []
-    failed = False
-    started = time.monotonic()
 
     def say(text: str, stream: TextIO = err) -> None:
         stream.write(settings.redact(text) + "\n")
         stream.flush()
 
-    with Warehouse(path) as wh:
-        # Every raw table exists after a sync, empty for a source not configured: dbt's staging
-        # reads them all (an optional source must mean no rows, not a failed build).
-        wh.ensure_raw_layer()
-        for name in names:
-            try:
-                cls = registry.source_class(name)
-            except (ImportError, AttributeError) as exc:
-                say(f"{name}: not available in this build ({type(exc).__name__}: {exc})")
-                results.append(SyncResult(name, skipped="not available"))
-                continue
-            t0 = time.monotonic()
-            try:
-                source = cls(settings, wh, progress)
-                result = source.sync(full_refresh=args.full_refresh)
-            except SourceNotConfigured as exc:
-                say(str(exc) if str(exc).startswith(name) else f"{name}: skipped, {exc}")
-                results.append(SyncResult(name, skipped=str(exc)))
-                continue
-            except SourceStopped as exc:
-                failed = True
-                say(f"{name}: STOPPED: {exc}")
-                results.append(SyncResult(name, stopped=str(exc)))
-                continue
-            except Exception as exc:  # noqa: BLE001 - one source failing must not hide the others
-                failed = True
-                log.debug("%s failed", name, exc_info=True)
-                say(f"{name}: FAILED after {time.monotonic() - t0:.1f}s: {type(exc).__name__}: {exc}")
-                results.append(SyncResult(name, stopped=f"{type(exc).__name__}: {exc}"))
-                continue
-            results.append(result)
-
+    try:
+        configured = outcome.require_a_source(settings, names, env_file)
+    except outcome.NotConfigured as exc:
+        say(exc.line())
+        return 1
+    problems = validate(settings.env, configured)
+    if problems:
+        for problem in problems:
+            say(outcome.line(outcome.FAIL, "settings", problem.what(), problem.fix))
+        say("sync not started: fix the settings above (`advocacy check` validates them too)")
+        return 1
+    path = warehouse_path(settings.env)
+    try:
+        wh = Warehouse(path)
+    except WarehouseUnavailable as exc:
+        say(outcome.line(outcome.FAIL, "warehouse", str(exc), exc.fix))
+        return 1
+    progress = Progress(err, quiet=args.quiet, redact=settings.redact)
+    saved_logging = outcome.route_logs_through(progress)
+    try:
+        with wh:
+            # Every raw table exists after a sync, empty for a source not configured: dbt's
+            # staging reads them all (an optional source must mean no rows, not a failed build).
+            wh.ensure_raw_layer()
+            results = []
+            started = time.monotonic()
+            for name in names:
+                results.append(sync_one(name, settings, wh, progress, args.full_refresh))
+                if results[-1].failed or not args.quiet:
+                    progress.write_line(status_line(results[-1]))   # as each source ends
+    finally:
+        outcome.restore_logs(saved_logging)
     say(summary(results, time.monotonic() - started, path), out)
-    return 1 if failed else 0
+    return 1 if any(r.failed for r in results) else 0
 
 
-def summary(results: list[SyncResult], seconds: float, path: object) -> str:
+@dataclasses.dataclass
+class SourceOutcome:
+    """What became of one source: its result, and how it ended."""
+
+    result: SyncResult
+    status: str                 # outcome.OK / SKIP / FAIL / NA
+    detail: str = ""            # why it was skipped, or how it failed
+    fix: str = ""
+    seconds: float = 0.0
+
+    @property
+    def failed(self) -> bool:
+        return self.status == outcome.FAIL
+
+
+def sync_one(name: str, settings: Settings, wh: Warehouse, progress: Progress,
+             full_refresh: bool) -> SourceOutcome:
+    t0 = time.monotonic()
+    try:
+        cls = registry.source_class(name)
+    except (ImportError, AttributeError) as exc:
+        return SourceOutcome(SyncResult(name, skipped="not available"), outcome.NA,
+                       f"not available in this build ({type(exc).__name__}: {exc})")
+    try:
+        result = cls(settings, wh, progress).sync(full_refresh=full_refresh)
+    except SourceNotConfigured as exc:
+        reason = str(exc).removeprefix(f"{name}: ").removeprefix("skipped, ")
+        return SourceOutcome(SyncResult(name, skipped=reason), outcome.SKIP, f"not configured: {reason}")
+    except InvalidSetting as exc:     # validated above; a connector's own parse agrees
+        text = str(exc)
+        what, _, fix = text.partition(": ")
+        return SourceOutcome(SyncResult(name, stopped=text), outcome.FAIL, what, fix,
+                       time.monotonic() - t0)
+    except SourceStopped as exc:
+        # the connectors say "<source> stopped: ..." themselves; the status line names both
+        text = str(exc).removeprefix(f"{name} stopped: ").removeprefix(f"{name}: ")
+        return SourceOutcome(SyncResult(name, stopped=text), outcome.FAIL, f"stopped: {text}",
+                       outcome.hint(name, text), time.monotonic() - t0)
+    except Exception as exc:  # noqa: BLE001 - one source failing must not hide the others
+        log.debug("%s failed", name, exc_info=True)
+        text = f"{type(exc).__name__}: {exc}"
+        return SourceOutcome(SyncResult(name, stopped=text), outcome.FAIL, f"failed: {text}",
+                       outcome.hint(name, text), time.monotonic() - t0)
+    seconds = time.monotonic() - t0
+    return SourceOutcome(result, outcome.OK, f"{result.records} records in {seconds:.1f}s",
+                   seconds=seconds)
+
+
+def status_line(o: SourceOutcome) -> str:
+    return outcome.line(o.status, o.result.source, outcome.shorten(o.detail), o.fix)
+
+
+STATUS_WORDS = {outcome.OK: "ok", outcome.SKIP: "skipped", outcome.FAIL: "FAILED",
+                outcome.NA: "not available"}
+
+
+def summary(results: list[SourceOutcome], seconds: float, path: object) -> str:
     header = ("source", "object", "records", "deleted", "quarantined", "seconds")
     rows: list[tuple[str, ...]] = []
-    for r in results:
-        if r.skipped or r.stopped:
-            label = "(stopped)" if r.stopped else (
-                "(not available)" if r.skipped == "not available" else "(skipped)")
-            rows.append((r.source, label, "", "", "", ""))
+    for o in results:
+        objects = o.result.objects
+        if o.status != outcome.OK or not objects:
+            # a failed source keeps what it committed: its objects, then the verdict
+            rows.extend(_row(o.result.source, obj) for obj in objects)
+            rows.append((o.result.source, f"({STATUS_WORDS[o.status]})", "", "", "",
+                         f"{o.seconds:.1f}" if o.seconds else ""))
             continue
-        for o in r.objects:
-            rows.append(_row(r.source, o))
+        rows.extend(_row(o.result.source, obj) for obj in objects)
     widths = [max(len(h), *(len(row[i]) for row in rows)) if rows else len(h)
               for i, h in enumerate(header)]
 
@@ -161,14 +231,15 @@ def summary(results: list[SyncResult], seconds: float, path: object) -> str:
                          for i, (c, w) in enumerate(zip(cells, widths, strict=True)))
 
     lines = [fmt(header), fmt(tuple("-" * w for w in widths)), *(fmt(r) for r in rows)]
-    objects = [o for r in results for o in r.objects]
-    records = sum(o.records for o in objects)
-    deleted = sum(o.deleted for o in objects)
-    quarantined = sum(o.quarantined for o in objects)
-    synced = sum(1 for r in results if not r.skipped and not r.stopped)
+    objects = [obj for o in results for obj in o.result.objects]
+    records = sum(obj.records for obj in objects)
+    deleted = sum(obj.deleted for obj in objects)
+    quarantined = sum(obj.quarantined for obj in objects)
+    counts = {status: sum(1 for o in results if o.status == status) for status in STATUS_WORDS}
+    sources = ", ".join(f"{n} {STATUS_WORDS[s]}" for s, n in counts.items() if n)
     lines.append(
-        f"total: {records} records, {deleted} deleted, {quarantined} quarantined from "
-        f"{synced} source(s) in {seconds:.1f}s -> {path}"
+        f"total: {records} records, {deleted} deleted, {quarantined} quarantined; sources: "
+        f"{sources}; {seconds:.1f}s -> {path}"
     )
     return "\n".join(lines)
 

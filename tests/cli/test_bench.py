@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.cli import bench, bench_identity
+from pipelines.cli import bench
+from pipelines.cli.bench import identity as bench_identity
 
 
 def test_request_classifiers() -> None:

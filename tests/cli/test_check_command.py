@@ -22,7 +22,7 @@ def run_check(env: dict[str, str], cwd: Path, *args: str) -> subprocess.Complete
             if k in os.environ}
     base["PYTHONPATH"] = str(ROOT)
     return subprocess.run(
-        [sys.executable, "-m", "pipelines.cli.main", "check", "--env-file", str(cwd / "absent.env"), *args],
+        [sys.executable, "-m", "pipelines.cli.main", "check", *args],   # cwd holds no .env
         env={**base, **env}, cwd=cwd, capture_output=True, text=True, timeout=300,
     )
 
@@ -80,14 +80,17 @@ def test_missing_ga4_dimension_fails_with_a_fix(sandbox_env, tmp_path):
 
 
 def test_unconfigured_sources_are_skipped_not_failed(tmp_path):
-    # (salesforce is left out: its check() reports missing variables as a FAIL finding)
-    proc = run_check({"DUCKDB_PATH": str(tmp_path / "w.duckdb")}, tmp_path, "--source", "ga4",
+    # (salesforce is left out: its check() reports missing variables as a FAIL finding); one
+    # source is configured: with none at all, check fails (tests/cli/test_first_hour.py)
+    (tmp_path / "exports").mkdir()
+    proc = run_check({"DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+                      "ADVOCACY_EXPORTS_DIR": str(tmp_path / "exports")}, tmp_path, "--source", "ga4",
                      "--source", "advocacy_platform", "--source", "hubspot")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     skipped = [line for line in proc.stdout.splitlines() if line.startswith("[skip]")]
     assert any("ga4: not configured: GA4_PROPERTY_ID, GOOGLE_APPLICATION_CREDENTIALS not set" in s
                for s in skipped), proc.stdout
-    assert any(s.startswith("[skip] advocacy_platform: not configured: ADVOCACY_EXPORTS_DIR")
+    assert any(s.startswith("[skip] hubspot: not configured: HUBSPOT_ACCESS_TOKEN")
                for s in skipped)
 
 
@@ -98,7 +101,8 @@ def test_unwritable_warehouse_folder_fails(tmp_path):
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
         target = locked / "warehouse.duckdb"
-    proc = run_check({"DUCKDB_PATH": str(target)}, tmp_path, "--source", "ga4")
+    proc = run_check({"DUCKDB_PATH": str(target), "ADVOCACY_EXPORTS_DIR": str(tmp_path)}, tmp_path,
+                     "--source", "advocacy_platform")
     assert proc.returncode == 1
     assert proc.stdout.splitlines()[0].startswith("[FAIL] warehouse:")
     assert "DUCKDB_PATH" in proc.stdout.splitlines()[0]

@@ -55,16 +55,18 @@ def test_sync_verbose_never_prints_secrets(sandbox, sandbox_env, tmp_path):
     proc = advocacy("-v", "sync", "--source", "hubspot", env=command_env(bad, tmp_path / "b.duckdb"),
                     cwd=tmp_path)
     assert proc.returncode == 1
-    assert "hubspot: STOPPED" in proc.stderr and "401" in proc.stderr
+    assert "[FAIL] hubspot: stopped: " in proc.stderr and "401" in proc.stderr
     assert bad["HUBSPOT_ACCESS_TOKEN"] not in proc.stdout + proc.stderr
 
 
 def test_unconfigured_source_is_skipped_with_one_line(tmp_path):
-    proc = advocacy("sync", "--source", "hubspot", env=command_env({}, tmp_path / "wh.duckdb"), cwd=tmp_path)
+    (tmp_path / "exports").mkdir()
+    env = command_env({"ADVOCACY_EXPORTS_DIR": str(tmp_path / "exports")}, tmp_path / "wh.duckdb")
+    proc = advocacy("sync", "--source", "hubspot", "--source", "advocacy_platform", env=env, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert "hubspot: skipped, HUBSPOT_ACCESS_TOKEN not set" in proc.stderr
+    assert "[skip] hubspot: not configured: HUBSPOT_ACCESS_TOKEN not set (see .env.example)" in proc.stderr
     assert "Traceback" not in proc.stderr
-    assert "(skipped)" in proc.stdout
+    assert "(skipped)" in proc.stdout and "1 ok, 1 skipped" in proc.stdout
 
 
 def test_killed_sync_resumes_without_duplicates(fresh_sandbox, hubspot_state, tmp_path):
@@ -118,16 +120,16 @@ def test_secret_in_a_source_exception_is_not_printed_even_with_its_traceback(tmp
                       tmp_path / "wh.duckdb")
     proc = advocacy("-v", "sync", "--source", "advocacy_platform", env=env, cwd=tmp_path)
     assert proc.returncode == 1
-    assert "advocacy_platform: FAILED" in proc.stderr and "exports-***" in proc.stderr
+    assert "[FAIL] advocacy_platform: failed: " in proc.stderr and "exports-***" in proc.stderr
     assert "Traceback" in proc.stderr and "FileNotFoundError" in proc.stderr   # it was logged
     assert secret not in proc.stdout + proc.stderr
 
 
-def run_in_process(monkeypatch, env: dict[str, str]) -> int:
+def run_in_process(monkeypatch, env: dict[str, str], err: io.StringIO) -> int:
     monkeypatch.setattr(Settings, "from_environment", classmethod(lambda cls, env_file=None: cls(env)))
     args = argparse.Namespace(source=["advocacy_platform"], full_refresh=False, quiet=True,
-                              env_file="absent.env")
-    return sync_command.run(args, out=io.StringIO(), err=io.StringIO())
+                              env_file=None)
+    return sync_command.run(args, out=io.StringIO(), err=err)
 
 
 def test_log_filter_redacts_tracebacks_and_is_added_once(monkeypatch, tmp_path):
@@ -140,9 +142,11 @@ def test_log_filter_redacts_tracebacks_and_is_added_once(monkeypatch, tmp_path):
     level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    during = io.StringIO()   # while it runs, the sync writes log records with its progress
     try:
-        assert run_in_process(monkeypatch, env) == 1
-        assert run_in_process(monkeypatch, env) == 1
+        assert run_in_process(monkeypatch, env, during) == 1
+        assert run_in_process(monkeypatch, env, during) == 1
+        assert root.handlers.count(handler) == 1, "the caller's handler is back after the sync"
         filters = [f for f in handler.filters if isinstance(f, sync_command.RedactingFilter)]
         assert len(filters) == 1, handler.filters
         # a record logged with exc_info by anyone is redacted too, stack included
@@ -154,8 +158,11 @@ def test_log_filter_redacts_tracebacks_and_is_added_once(monkeypatch, tmp_path):
         root.removeHandler(handler)
         root.setLevel(level)
     text = stream.getvalue()
-    assert text.count("Traceback") >= 3 and "RuntimeError: token *** rejected" in text
-    assert "FileNotFoundError" in text and secret not in text
+    assert text.count("Traceback") == 1 and "RuntimeError: token *** rejected" in text
+    assert secret not in text
+    logged = during.getvalue()
+    assert logged.count("Traceback") == 2 and "FileNotFoundError" in logged
+    assert secret not in logged
 
 
 def test_redact_hides_every_secret_of_any_length():

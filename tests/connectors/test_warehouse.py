@@ -1,4 +1,4 @@
-"""The shared warehouse's guarantees (DESIGN.md section 5)."""
+"""The shared warehouse's guarantees (docs/ARCHITECTURE.md, "The raw layer")."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ def test_hubspot_only_company_builds(world_store: Path, tmp_path: Path) -> None:
                               env=env, capture_output=True, text=True, timeout=300)
     assert sync.returncode == 0, sync.stdout + sync.stderr
     for source in ("salesforce", "ga4", "advocacy_platform"):
-        assert f"{source}: skipped" in sync.stderr, sync.stderr
+        assert f"[skip] {source}: not configured" in sync.stderr, sync.stderr
     dbt = subprocess.run(
         [str(Path(sys.executable).with_name("dbt")), "build", "--project-dir", str(PROJECT),
          "--profiles-dir", str(PROJECT), "--target-path", str(tmp_path / "target"),

@@ -2,7 +2,7 @@
 owners, v4 associations), served from the world store. Plain HTTP; driven in tests by the real
 ``hubspot-api-client``.
 
-Behaviour (see ``shared/reference/api_wire.md`` parts A and E):
+Behaviour (as HubSpot's CRM API documentation describes it; the client library is the judge):
 
 * ``Authorization: Bearer <access_token>`` or 401 ``INVALID_AUTHENTICATION``.
 * Every response carries a ``Date`` header on the sandbox clock, as HubSpot sends its own:

@@ -2,8 +2,8 @@
 getDeleted/getUpdated, limits and record counts, Composite Batch, Bulk API 2.0 query jobs)
 served from the world store.
 
-The real ``simple_salesforce`` client (REST and ``bulk2``) is the judge: see
-``shared/reference/api_wire.md`` part B for the wire facts this follows. It must be served over
+The real ``simple_salesforce`` client (REST and ``bulk2``) is the judge, and Salesforce's own
+REST and Bulk API 2.0 documentation the source of the wire facts it follows. It must be served over
 HTTPS (simple-salesforce hard-codes ``https://``)::
 
     app = SalesforceApp(store_path)

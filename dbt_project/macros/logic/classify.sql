@@ -1,5 +1,5 @@
 {#-
-  UTM normalisation and classification (DESIGN.md section 6, DEFINITIONS.md "Touches").
+  UTM normalisation and classification (docs/DEFINITIONS.md, "Touches").
 
   normalise_utm(expr): URL-decode (percent-decoding, + as space), trim, lower-case; null -> ''.
 

@@ -8,7 +8,7 @@
     case when {{ a }} is null then {{ b }} when {{ b }} is null then {{ a }} when {{ a }} >= {{ b }} then {{ a }} else {{ b }} end
 {%- endmacro %}
 
-{# The six attribution models of DESIGN.md section 8, in display order. #}
+{# The six attribution models (docs/DEFINITIONS.md, "Attribution"), in display order. #}
 {% macro attribution_models() -%}
     {{ return(['first_touch', 'last_touch', 'linear', 'u_shaped', 'w_shaped', 'time_decay']) }}
 {%- endmacro %}

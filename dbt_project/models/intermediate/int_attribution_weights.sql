@@ -1,4 +1,4 @@
-{#- Credit per opportunity x touch x model (DESIGN.md section 8, DEFINITIONS.md "Attribution"):
+{#- Credit per opportunity x touch x model (docs/DEFINITIONS.md, "Attribution"):
       first_touch / last_touch: 1 to the first / last touch;
       linear: 1/n;
       u_shaped: n=1 -> 1; n=2 -> 1/2 each; n>=3 -> 0.4 first, 0.4 last, 0.2/(n-2) each middle;

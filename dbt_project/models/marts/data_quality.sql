@@ -1,4 +1,4 @@
-{#- Data quality checks, one row per check x source (DESIGN.md section 9): value, threshold,
+{#- Data quality checks, one row per check x source (docs/DEFINITIONS.md): value, threshold,
     status (pass | warn | info) and a detail. Quarantine counts come from every
     <schema>._quarantine table that exists (macro quarantine_counts). -#}
 with people as (

@@ -1,6 +1,9 @@
 -- Credited totals equal pipeline and won totals, per model, in attribution_credit and in
 -- pipeline_by_segment (each grain), and every reportable opportunity is credited. The models
 -- come from attribution_models(), so a model missing from a mart fails too.
+{#- Reads several models: Dagster shows it as an asset check of pipeline_by_segment, the mart it guards
+    (without this, dagster-dbt logs an observation and a warning instead of a check). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'pipeline_by_segment'}}}) }}
 with truth as (
     select sum(amount) as pipeline, sum(won_amount) as won, count(*) as n
     from {{ ref('int_opportunity_summary') }}

@@ -8,6 +8,9 @@
 --   * int_touches (GA4 rows x int_person_visitors): the sessions of its GA4 touches = each
 --     person-touch GA4 row's sessions times the number of distinct people carrying its visitor
 --     id (a visitor id shared by two people belongs to both, DEFINITIONS.md) - no more.
+{#- Reads several models: Dagster shows it as an asset check of attribution_credit, the mart it guards
+    (without this, dagster-dbt logs an observation and a warning instead of a check). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'attribution_credit'}}}) }}
 with posts as (
     select sum(clicks) as clicks, sum(engagements) as engagements
     from {{ ref('int_advocacy_posts') }}

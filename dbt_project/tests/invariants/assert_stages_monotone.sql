@@ -6,6 +6,9 @@
 --   * an inferred stage carries the next stage's date;
 -- and funnel_by_segment counts each stage from exactly these dates (no person lost or doubled
 -- between int_person_stages and the funnel).
+{#- Reads several models: Dagster shows it as an asset check of funnel_by_segment, the mart it guards
+    (without this, dagster-dbt logs an observation and a warning instead of a check). -#}
+{{ config(meta={'dagster': {'ref': {'name': 'funnel_by_segment'}}}) }}
 with stages as (
     select * from {{ ref('int_person_stages') }}
 ),

@@ -9,7 +9,7 @@ with live as (
 select
     post_id,
     lower(trim(platform))                                   as platform,
-    -- case-insensitive like the UTM-derived ids (DESIGN.md section 6): ADV_0001 = adv_0001
+    -- case-insensitive like the UTM-derived ids (docs/DEFINITIONS.md, "Advocates and reps"): ADV_0001 = adv_0001
     lower(trim(advocate_id))                                as advocate_id,
     nullif(lower(trim(advocate_email)), '')                 as advocate_email_normalized,
     nullif(trim(advocate_name), '')                         as advocate_name,

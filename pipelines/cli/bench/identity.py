@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MODELS = ("int_identity_records", "int_identity_emails", "int_identity_edges",
           "int_identity_components", "int_person_records")
 UNION_FIND = "int_identity_components"
