@@ -19,8 +19,11 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
+import re
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,11 +36,71 @@ from connectors import schema as raw
 from connectors.schema import Table, quote
 
 DEFAULT_PATH = "data/warehouse.duckdb"
+# DuckDB admits one writing process per file. A second writer (the schedule's run beside a
+# run started by hand, a sync beside `dbt build`, a DuckDB client left open) waits this long
+# for the first to finish before giving up with a message naming the holder.
+LOCK_WAIT_VARIABLE = "DUCKDB_LOCK_WAIT_SECONDS"
+DEFAULT_LOCK_WAIT_SECONDS = 600.0
+_LOCK_HOLDER = re.compile(r"Conflicting lock is held in (?P<program>.*?) \(PID (?P<pid>\d+)\)")
+
+log = logging.getLogger(__name__)
+
+
+class WarehouseLocked(RuntimeError):
+    """Another process held the warehouse file for longer than the wait allows."""
 
 
 def warehouse_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env.get("DUCKDB_PATH") or DEFAULT_PATH).expanduser().resolve()
+
+
+def lock_holder(error: BaseException) -> str | None:
+    """``"PID 123 (/usr/bin/python3)"`` from DuckDB's lock error, None for any other error."""
+    text = str(error)
+    if "Could not set lock" not in text:
+        return None
+    match = _LOCK_HOLDER.search(text)
+    return f"PID {match['pid']} ({match['program']})" if match else "another process"
+
+
+def lock_wait_seconds(env: Mapping[str, str] | None = None) -> float:
+    env = os.environ if env is None else env
+    value = (env.get(LOCK_WAIT_VARIABLE) or "").strip()
+    try:
+        return max(0.0, float(value)) if value else DEFAULT_LOCK_WAIT_SECONDS
+    except ValueError:
+        raise ValueError(f"{LOCK_WAIT_VARIABLE}={value!r} is not a number of seconds") from None
+
+
+def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float | None = None,
+            sleep: Any = time.sleep) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` that waits (bounded) while another process holds the file's lock,
+    saying once who holds it, instead of failing at the first attempt."""
+    wait = lock_wait_seconds() if wait_seconds is None else wait_seconds
+    deadline = time.monotonic() + wait
+    delay, told = 0.2, False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            holder = lock_holder(exc)
+            if holder is None:
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseLocked(
+                    f"the warehouse {path} is in use by {holder} and stayed locked for "
+                    f"{wait:.0f}s: DuckDB allows one writing process. Wait for that process "
+                    f"(another sync, a dbt build or Dagster run, a DuckDB client left open) to "
+                    f"finish or close it, or raise {LOCK_WAIT_VARIABLE}"
+                ) from None
+            if not told:
+                log.warning("warehouse %s is locked by %s; waiting up to %.0fs for it",
+                            path, holder, wait)
+                told = True
+            sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
 
 
 def utcnow() -> dt.datetime:
@@ -55,7 +118,7 @@ class Warehouse:
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
         self.path = Path(path) if path else warehouse_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = duckdb.connect(str(self.path), read_only=read_only)
+        self.conn = connect(self.path, read_only=read_only)
         self._columns: dict[str, dict[str, str]] = {}
         self._in_tx = False
         self._lock = threading.Lock()
