@@ -115,10 +115,11 @@ def payload_hash(payload: Any) -> str:
 class Warehouse:
     """One DuckDB connection to the warehouse file. Not shared across threads."""
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
+                 wait_seconds: float | None = None) -> None:
         self.path = Path(path) if path else warehouse_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.conn = connect(self.path, read_only=read_only)
+        self.conn = connect(self.path, read_only=read_only, wait_seconds=wait_seconds)
         self._columns: dict[str, dict[str, str]] = {}
         self._in_tx = False
         self._lock = threading.Lock()
