@@ -42,7 +42,7 @@ def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
     raw_keys = [key for asset in ingestion for key in asset.keys]
     mart_keys = [spec.key for spec in dbt_models.specs if spec.group_name == "marts"]
     fresh = freshness_checks([*raw_keys, *mart_keys], freshness_window(env))
-    job = nightly_job(partitions)
+    job = nightly_job()
     core = dg.Definitions(
         # One process, one step at a time: DuckDB allows a single writing process, and every
         # asset here writes the warehouse (the `duckdb` pool says the same across runs).

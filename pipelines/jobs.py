@@ -17,11 +17,11 @@ import dagster as dg
 WRITER_TAGS = {"advocacy/warehouse": "write"}
 
 
-def nightly_job(partitions: dg.PartitionsDefinition) -> dg.UnresolvedAssetJobDefinition:
+def nightly_job() -> dg.UnresolvedAssetJobDefinition:
+    """Every asset; partitioned like GA4's (Dagster infers it from the assets)."""
     return dg.define_asset_job(
         "nightly",
         selection=dg.AssetSelection.all(),
-        partitions_def=partitions,
         tags=WRITER_TAGS,
         description="Sync every configured source into the raw layer, then build the marts. "
                     "Its partition is GA4's latest complete day; GA4 syncs incrementally from "
@@ -46,3 +46,15 @@ def nightly_schedule(job: dg.UnresolvedAssetJobDefinition, partitions: dg.TimeWi
         return dg.RunRequest(partition_key=key)
 
     return _schedule
+
+
+def run_nightly_in_process(defs: dg.Definitions, run_config: Mapping | None = None, *,
+                           instance: dg.DagsterInstance | None = None, **kwargs: object
+                           ) -> dg.ExecuteInProcessResult:
+    """The nightly job in this process, for GA4's latest complete day, as the schedule runs it
+    (``advocacy demo`` and the tests)."""
+    job = defs.resolve_job_def("nightly")
+    key = job.partitions_def.get_last_partition_key() if job.partitions_def else None
+    return job.execute_in_process(run_config=run_config, partition_key=key,
+                                  instance=instance or dg.DagsterInstance.ephemeral(),
+                                  raise_on_error=False, **kwargs)
