@@ -40,7 +40,8 @@ def nightly_schedule(job: dg.UnresolvedAssetJobDefinition, partitions: dg.TimeWi
                  default_status=dg.DefaultScheduleStatus.RUNNING,
                  description="The nightly job for the latest complete GA4 day.")
     def _schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
-        key = partitions.get_last_partition_key(current_time=context.scheduled_execution_time)
+        keys = partitions.get_partition_keys(current_time=context.scheduled_execution_time)
+        key = keys[-1] if keys else None
         if key is None:
             return dg.SkipReason("no complete GA4 day yet since HISTORY_START_DATE")
         return dg.RunRequest(partition_key=key)
