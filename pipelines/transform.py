@@ -119,7 +119,7 @@ def dbt_build_args(config: DbtBuildConfig, *, backfill: bool) -> list[str]:
     if config.full_refresh:
         args.append("--full-refresh")
     if backfill:
-        args += ["--exclude", *NIGHTLY_ONLY]
+        args += ["--exclude", " ".join(NIGHTLY_ONLY)]   # one argument: dbt's union syntax
     return args
 
 

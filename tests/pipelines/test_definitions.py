@@ -113,7 +113,7 @@ def test_a_backfill_builds_the_marts_without_snapshots_or_a_run_manifest_row() -
     nightly = dbt_build_args(DbtBuildConfig(as_of="2026-06-30"), backfill=False)
     assert nightly == ["build", "--vars", '{"as_of": "2026-06-30"}']
     backfill = dbt_build_args(DbtBuildConfig(), backfill=True)
-    assert backfill == ["build", "--exclude", "resource_type:snapshot", "run_manifest"]
+    assert backfill == ["build", "--exclude", "resource_type:snapshot run_manifest"]
     assert "--full-refresh" in dbt_build_args(DbtBuildConfig(full_refresh=True), backfill=False)
 
 
