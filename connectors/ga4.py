@@ -30,6 +30,10 @@ a bad value raises :class:`connectors.source.InvalidSetting` before any request)
 date requested**: it is the first date of a full sync's probe and reports, and no later run's
 re-read window starts before it (dates before 2015-08-14, the Data API's first, are clamped).
 
+Backfill. :meth:`GA4Source.sync_dates` replaces exactly a range of dates (the Dagster GA4
+assets' daily partitions), clamped to ``HISTORY_START_DATE`` and the property's yesterday, and
+leaves the cursors alone, so re-reading an old month never moves the nightly re-read window.
+
 Dates are written in groups (``GROUP_ROWS``/``GROUP_DAYS``), each group in one DuckDB
 transaction, a very large day on its own: the old rows deleted, the new pages upserted
 as they arrive (``GA4_PAGE_SIZE`` rows per request, default 100,000, max 250,000, offset
