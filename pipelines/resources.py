@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import dagster as dg
 
 from connectors.source import HISTORY_START_VARIABLE, Settings
-from connectors.warehouse import DEFAULT_PATH, Warehouse, lock_wait_seconds
+from connectors.warehouse import DEFAULT_PATH, LOCK_WAIT_VARIABLE, Warehouse, lock_wait_seconds
 
 
 def _bind(variables: Mapping[str, str], env: Mapping[str, str]) -> dict[str, Any]:
@@ -138,11 +138,12 @@ class WarehouseResource(dg.ConfigurableResource):
     """The DuckDB warehouse file (``DUCKDB_PATH``) shared by the connectors and dbt."""
 
     path: str = DEFAULT_PATH
-    lock_wait_seconds: float | None = None
+    # text, as every environment variable (EnvVar binds strings only); parsed on open
+    lock_wait_seconds: str | None = None
 
     @classmethod
     def from_environment(cls, env: Mapping[str, str] | None = None) -> WarehouseResource:
-        return cls(**_bind({"path": "DUCKDB_PATH", "lock_wait_seconds": "DUCKDB_LOCK_WAIT_SECONDS"},
+        return cls(**_bind({"path": "DUCKDB_PATH", "lock_wait_seconds": LOCK_WAIT_VARIABLE},
                            os.environ if env is None else env))
 
     @property
@@ -151,9 +152,7 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.path).expanduser().resolve()
 
     def open(self, *, read_only: bool = False) -> Warehouse:
-        wait = self.lock_wait_seconds
-        if wait is None:
-            wait = lock_wait_seconds()
+        wait = lock_wait_seconds({LOCK_WAIT_VARIABLE: self.lock_wait_seconds or ""})
         return Warehouse(self.absolute_path, read_only=read_only, wait_seconds=wait)
 
 

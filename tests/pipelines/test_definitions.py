@@ -163,3 +163,38 @@ def test_data_quality_rows_above_threshold_fail_their_check() -> None:
     assert not failed.passed and failed.severity == dg.AssetCheckSeverity.WARN
     assert "hubspot: reason: bad email" in (failed.description or "")
     assert results["unclassified_utms"].passed     # no row: nothing above its threshold
+
+
+def test_every_connection_variable_reaches_its_connector(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each variable a connector reads is a resource field, and a run hands its value (bound
+    through EnvVar, resolved in the run) to the connector's settings unchanged."""
+    import re
+
+    from pipelines.resources import SOURCE_RESOURCES, resources_from_environment
+
+    bound = {var for cls in SOURCE_RESOURCES.values() for var in cls.variables().values()}
+    read = set()
+    for path in (ROOT / "connectors").glob("*.py"):
+        read |= set(re.findall(r'"((?:HUBSPOT|SALESFORCE|GA4|GOOGLE|ADVOCACY)_[A-Z_]*[A-Z])"',
+                               path.read_text()))
+    read |= {f"HUBSPOT_EXTRA_PROPERTIES_{t}" for t in ("CONTACTS", "COMPANIES", "DEALS")}
+    assert read - {"HUBSPOT_EXTRA_PROPERTIES"} <= bound, read - bound
+
+    env = {var: f"value of {var}" for var in bound} | {"HISTORY_START_DATE": "2025-01-01"}
+    env |= {"DUCKDB_PATH": str(tmp_path / "wh.duckdb"), "DUCKDB_LOCK_WAIT_SECONDS": "7"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    seen: dict[str, object] = {}
+
+    @dg.asset(required_resource_keys={*SOURCE_RESOURCES, "warehouse"})
+    def probe(context) -> None:  # (unannotated: this module postpones annotations)
+        for name in SOURCE_RESOURCES:
+            seen[name] = dict(getattr(context.resources, name).settings().env)
+        with context.resources.warehouse.open() as wh:
+            seen["warehouse"] = str(wh.path)
+
+    assert dg.materialize([probe], resources=resources_from_environment()).success
+    for name, cls in SOURCE_RESOURCES.items():
+        assert seen[name] == {var: env[var] for var in cls.variables().values()}, name
+    assert seen["warehouse"] == env["DUCKDB_PATH"]
