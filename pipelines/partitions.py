@@ -46,7 +46,7 @@ def is_backfill(context: dg.AssetExecutionContext) -> bool:
     which also catches up any day a missed night left out."""
     if context.run.tags.get(BACKFILL_TAG):
         return True
-    if not context.has_partition_key_range:
+    if not (context.has_partition_key or context.has_partition_key_range):
         return False
     latest = context.assets_def.partitions_def.get_last_partition_key()  # type: ignore[union-attr]
     key_range = context.partition_key_range

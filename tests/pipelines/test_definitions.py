@@ -198,3 +198,26 @@ def test_every_connection_variable_reaches_its_connector(tmp_path: Path,
     for name, cls in SOURCE_RESOURCES.items():
         assert seen[name] == {var: env[var] for var in cls.variables().values()}, name
     assert seen["warehouse"] == env["DUCKDB_PATH"]
+
+
+def test_only_a_run_of_the_latest_ga4_day_syncs_incrementally() -> None:
+    """The nightly run (latest day) syncs from the cursor; a backfill, or a run of an older
+    day or of a range, re-reads exactly its days."""
+    from pipelines.partitions import is_backfill
+
+    days = dg.DailyPartitionsDefinition(start_date="2026-01-01")
+    seen: list[bool] = []
+
+    @dg.asset(partitions_def=days)
+    def ga4(context) -> None:  # (unannotated: this module postpones annotations)
+        seen.append(is_backfill(context))
+
+    latest = days.get_last_partition_key()
+    instance = dg.DagsterInstance.ephemeral()
+    dg.materialize([ga4], partition_key=latest, instance=instance)
+    dg.materialize([ga4], partition_key="2026-02-01", instance=instance)
+    dg.materialize([ga4], partition_key=latest, instance=instance, tags={"dagster/backfill": "b1"})
+    dg.materialize([ga4], instance=instance, tags={
+        "dagster/asset_partition_range_start": "2026-02-01",
+        "dagster/asset_partition_range_end": latest})
+    assert seen == [False, True, True, True]
