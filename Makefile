@@ -20,13 +20,24 @@ $(BIN)/python: pyproject.toml uv.lock
 	@if command -v uv >/dev/null 2>&1; then uv sync --frozen; else $(PYTHON) -m uv sync --frozen; fi
 	@touch $(BIN)/python
 
-env: $(BIN)/python
+# The dbt manifest the Dagster definitions read, prepared here and never at import
+# (pipelines/transform.py); parsed again whenever a file of the dbt project changes.
+MANIFEST := dbt_project/target/manifest.json
+DBT_FILES := dbt_project/dbt_project.yml dbt_project/profiles.yml \
+	$(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/snapshots dbt_project/tests -type f 2>/dev/null)
+
+$(MANIFEST): $(BIN)/python $(DBT_FILES)
+	$(BIN)/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
+	@touch $(MANIFEST)
+
+env: $(BIN)/python $(MANIFEST)
 
 # V=1 prints every detail (otherwise in data/demo.log)
 demo: env
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/advocacy demo --seed $(SEED) --scale $(SCALE) $(if $(V),-v)
 
 test: env
+	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/pytest -q
 
 lint: env
@@ -38,9 +49,11 @@ sandbox: env
 truth: env
 	$(BIN)/advocacy sandbox truth --seed $(SEED) --scale $(SCALE) --out data/truth.json
 
+# The instance lives in DAGSTER_HOME with the repository's dagster.yaml (one writer: the
+# `duckdb` pool and the run queue); dbt must be on PATH for dagster-dbt's prepare_if_dev.
 dagster: env
-	@mkdir -p $(DAGSTER_HOME)
-	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
+	@mkdir -p $(DAGSTER_HOME) && cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
+	DAGSTER_HOME=$(DAGSTER_HOME) PATH="$(abspath $(BIN)):$$PATH" $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p $(PORT)
 
 # Builds the dbt documentation site into dbt_project/target and says how to open it; SERVE=1
 # serves it on loopback (DOCS_PORT, default 8080) until interrupted.

@@ -30,6 +30,10 @@ a bad value raises :class:`connectors.source.InvalidSetting` before any request)
 date requested**: it is the first date of a full sync's probe and reports, and no later run's
 re-read window starts before it (dates before 2015-08-14, the Data API's first, are clamped).
 
+Backfill. :meth:`GA4Source.sync_dates` replaces exactly a range of dates (the Dagster GA4
+assets' daily partitions), clamped to ``HISTORY_START_DATE`` and the property's yesterday, and
+leaves the cursors alone, so re-reading an old month never moves the nightly re-read window.
+
 Dates are written in groups (``GROUP_ROWS``/``GROUP_DAYS``), each group in one DuckDB
 transaction, a very large day on its own: the old rows deleted, the new pages upserted
 as they arrive (``GA4_PAGE_SIZE`` rows per request, default 100,000, max 250,000, offset
@@ -249,6 +253,7 @@ class GA4Source(Source):
         self.requests = 0
         self.quota: dict[str, int] = {}
         self.time_zone: str | None = None
+        self._move_cursor = True   # False while backfilling a date range (sync_dates)
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -413,6 +418,40 @@ class GA4Source(Source):
                 raise
         return result
 
+    def sync_dates(self, first: dt.date, last: dt.date, *,
+                   objects: list[str] | None = None) -> SyncResult:
+        """Backfill: replace exactly the dates ``first``..``last`` (the property's calendar),
+        clamped to ``HISTORY_START_DATE`` and to the property's yesterday. The cursors are
+        left alone: re-reading an old range must not move the nightly run's re-read window."""
+        self.settings.require(self.name, "GA4_PROPERTY_ID", "GOOGLE_APPLICATION_CREDENTIALS")
+        _, history_day = self.history_start()
+        first = max(first, history_day or GA4_EARLIEST)
+        specs = reports(self.visitor_dimension)
+        names = [n for n in specs if objects is None or n in objects]
+        for t in (T_VISITOR, T_TRAFFIC, T_DAYS):
+            self.warehouse.ensure_table(t)
+        result = SyncResult(self.name)
+        if not names or first > last:
+            return result
+        probe_result = ObjectResult(names[0])
+        data_days = {d: n for d, n in self.probe(first.isoformat(), probe_result).items()
+                     if d <= last}
+        if not data_days:
+            result.objects = [ObjectResult(n, requests=probe_result.requests if i == 0 else 0,
+                                           note=f"no GA4 data from {first} to {last}")
+                              for i, n in enumerate(names)]
+            return result
+        end = max(data_days)
+        self._move_cursor = False
+        try:
+            for i, name in enumerate(names):
+                res = ObjectResult(name, requests=probe_result.requests if i == 0 else 0)
+                result.objects.append(res)
+                self._sync_report(specs[name], first, end, data_days, res)
+        finally:
+            self._move_cursor = True
+        return result
+
     def probe(self, start: str, result: ObjectResult | None = None) -> dict[dt.date, int]:
         """Sessions per date from ``start`` to the property's yesterday: which dates have data
         and where the run ends, decided by GA's own calendar."""
@@ -482,8 +521,9 @@ class GA4Source(Source):
                             "WHERE date BETWEEN ? AND ?", [first, last])
             written = wh.upsert(spec.table, pa.concat_tables(group.batches)) if group.batches else 0
             wh.upsert(T_DAYS, [{"report": spec.name, **d} for d in group.days])
-            wh.set_cursor(self.schema, spec.name,
-                          {"last_date": last.isoformat(), "end_date": end.isoformat()}, written)
+            if self._move_cursor:
+                wh.set_cursor(self.schema, spec.name,
+                              {"last_date": last.isoformat(), "end_date": end.isoformat()}, written)
         res.records += written
         res.pages += group.pages
         self.progress.page(self.name, spec.name, res.pages, res.records)
@@ -510,8 +550,9 @@ class GA4Source(Source):
             wh.upsert(T_DAYS, [{"report": spec.name, "date": day, "row_count": row_count,
                                 "data_loss_from_other_row": loss,
                                 "other_row_sessions": other_sessions}])
-            wh.set_cursor(self.schema, spec.name,
-                          {"last_date": day.isoformat(), "end_date": end.isoformat()}, written)
+            if self._move_cursor:
+                wh.set_cursor(self.schema, spec.name,
+                              {"last_date": day.isoformat(), "end_date": end.isoformat()}, written)
         res.records += written
         res.pages += pages
 

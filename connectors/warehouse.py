@@ -19,9 +19,11 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,11 +36,55 @@ from connectors import schema as raw
 from connectors.schema import Table, quote
 
 DEFAULT_PATH = "data/warehouse.duckdb"
+# DuckDB admits one writing process per file. A second writer (the schedule's run beside a
+# run started by hand, a sync beside `dbt build`, a DuckDB client left open) waits this long
+# for the first to finish before giving up with a message naming the holder.
+LOCK_WAIT_VARIABLE = "DUCKDB_LOCK_WAIT_SECONDS"
+DEFAULT_LOCK_WAIT_SECONDS = 600.0
+
+log = logging.getLogger(__name__)
 
 
 def warehouse_path(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     return Path(env.get("DUCKDB_PATH") or DEFAULT_PATH).expanduser().resolve()
+
+
+def lock_wait_seconds(env: Mapping[str, str] | None = None) -> float:
+    env = os.environ if env is None else env
+    value = (env.get(LOCK_WAIT_VARIABLE) or "").strip()
+    try:
+        return max(0.0, float(value)) if value else DEFAULT_LOCK_WAIT_SECONDS
+    except ValueError:
+        raise ValueError(f"{LOCK_WAIT_VARIABLE}={value!r} is not a number of seconds") from None
+
+
+def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float | None = None,
+            sleep: Any = time.sleep) -> duckdb.DuckDBPyConnection:
+    """``duckdb.connect`` that waits (bounded) while another process holds the file's lock,
+    saying once who holds it, instead of failing at the first attempt; then
+    :class:`WarehouseLocked` naming the holder and the fix."""
+    wait = lock_wait_seconds() if wait_seconds is None else wait_seconds
+    deadline = time.monotonic() + wait
+    delay, told = 0.2, False
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only)
+        except duckdb.IOException as exc:
+            if not _LOCK_PID.search(str(exc)):
+                raise
+            held = unavailable(Path(path), exc)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise WarehouseLocked(
+                    Path(path), f"{held.cause}, still after waiting {wait:.0f}s",
+                    f"{held.fix}, or raise {LOCK_WAIT_VARIABLE}", held.pid) from None
+            if not told:
+                log.warning("warehouse %s is %s; waiting up to %.0fs for it (%s)",
+                            path, held.cause, wait, LOCK_WAIT_VARIABLE)
+                told = True
+            sleep(min(delay, left))
+            delay = min(delay * 2, 5.0)
 
 
 def utcnow() -> dt.datetime:
@@ -60,6 +106,11 @@ class WarehouseUnavailable(Exception):
 
     def line(self) -> str:
         return f"{self} -> {self.fix}"
+
+
+class WarehouseLocked(WarehouseUnavailable):
+    """Another process held the warehouse file for longer than the wait allows
+    (``DUCKDB_LOCK_WAIT_SECONDS``)."""
 
 
 _LOCK_PID = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
@@ -108,12 +159,13 @@ class Warehouse:
     raises :class:`WarehouseUnavailable` (file, cause, fix) when the file is locked by another
     process or cannot be created."""
 
-    def __init__(self, path: str | Path | None = None, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
+                 wait_seconds: float | None = None) -> None:
         self.path = Path(path) if path else warehouse_path()
         try:
             if not read_only:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.conn = duckdb.connect(str(self.path), read_only=read_only)
+            self.conn = connect(self.path, read_only=read_only, wait_seconds=wait_seconds)
         except (OSError, duckdb.IOException) as exc:
             raise unavailable(self.path, exc) from exc
         self._columns: dict[str, dict[str, str]] = {}

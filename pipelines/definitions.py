@@ -1,42 +1,60 @@
-"""Dagster definitions: ingestion assets per raw table (with their quarantine checks), the
-dbt models (dbt tests become asset checks), the nightly job, its schedule, and the alert
-sensors (``ALERT_WEBHOOK_URL``).
+"""Dagster definitions: ingestion assets per raw table (GA4's partitioned by day), the dbt
+models grouped by layer (dbt tests become asset checks), freshness and data-quality checks,
+the nightly job and its schedule, the alert and freshness sensors, and the resources (every
+connection from the environment through ``EnvVar``).
 
-`dagster dev -w workspace.yaml` loads this module. Connections come from the environment
-(`.env` is read by Dagster itself), the same variables the `advocacy` command uses.
+`dagster dev -w workspace.yaml` (or `make dagster`) loads ``defs``; Dagster reads ``.env``
+itself. :func:`build_definitions` builds them for another environment (tests).
+
+Another module adds its jobs, schedules or assets by appending a function
+``(env) -> dg.Definitions`` to :data:`EXTENSIONS` below; a job that writes the warehouse
+takes ``tags=pipelines.jobs.WRITER_TAGS`` so that the run queue keeps it single.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 
 import dagster as dg
 
-from pipelines.alerts import sensors
-from pipelines.ingestion import ingestion_assets
+from pipelines.alerts import sensors as alert_sensors
+from pipelines.checks import (
+    data_quality_thresholds,
+    freshness_checks,
+    freshness_sensor,
+    freshness_window,
+)
+from pipelines.ingestion import build_ingestion_assets
+from pipelines.jobs import nightly_job, nightly_schedule
+from pipelines.partitions import ga4_partitions
+from pipelines.resources import resources_from_environment
 from pipelines.transform import dbt_models, dbt_resource
 
-nightly_job = dg.define_asset_job(
-    "nightly",
-    selection=dg.AssetSelection.all(),
-    description="Sync every configured source into the raw layer, then build the marts.",
-)
+# (env) -> Definitions of another module, merged into these.
+EXTENSIONS: list[Callable[[Mapping[str, str]], dg.Definitions]] = []
 
-nightly_schedule = dg.ScheduleDefinition(
-    name="nightly_schedule",
-    job=nightly_job,
-    cron_schedule=os.environ.get("NIGHTLY_CRON", "0 2 * * *"),
-    execution_timezone=os.environ.get("NIGHTLY_TIMEZONE", "UTC"),
-    default_status=dg.DefaultScheduleStatus.RUNNING,
-)
 
-# One process, one step at a time: DuckDB allows a single writing process, and every asset
-# here writes the warehouse (the `duckdb` pool says the same to a multi-process executor).
-defs = dg.Definitions(
-    executor=dg.in_process_executor,
-    assets=[*ingestion_assets, dbt_models],
-    resources={"dbt": dbt_resource},
-    jobs=[nightly_job],
-    schedules=[nightly_schedule],
-    sensors=sensors,
-)
+def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
+    env = dict(os.environ if env is None else env)
+    partitions = ga4_partitions(env)
+    ingestion = build_ingestion_assets(partitions)
+    raw_keys = [key for asset in ingestion for key in asset.keys]
+    mart_keys = [spec.key for spec in dbt_models.specs if spec.group_name == "marts"]
+    fresh = freshness_checks([*raw_keys, *mart_keys], freshness_window(env))
+    job = nightly_job()
+    core = dg.Definitions(
+        # One process, one step at a time: DuckDB allows a single writing process, and every
+        # asset here writes the warehouse (the `duckdb` pool says the same across runs).
+        executor=dg.in_process_executor,
+        assets=[*ingestion, dbt_models],
+        asset_checks=[*fresh, data_quality_thresholds],
+        resources={"dbt": dbt_resource, **resources_from_environment(env)},
+        jobs=[job],
+        schedules=[nightly_schedule(job, partitions, env)],
+        sensors=[*alert_sensors, freshness_sensor(fresh)],
+    )
+    return dg.Definitions.merge(core, *(extension(env) for extension in EXTENSIONS))
+
+
+defs = build_definitions()

@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -189,26 +190,24 @@ def run_nightly_job(as_of: dt.date, console: DemoConsole) -> tuple[bool, list[st
     import dagster as dg
 
     from connectors import schema as raw
-    from pipelines.definitions import defs  # reads DUCKDB_PATH at import: set it first
+    from pipelines.definitions import build_definitions
     from pipelines.ingestion import SOURCE_SCHEMAS
+    from pipelines.jobs import run_nightly_in_process
 
     console.expected_objects = {source: len(raw.tables_of(schema))
                                 for source, schema in SOURCE_SCHEMAS.items()}
     home = Path(os.environ["DAGSTER_HOME"])
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
-        # Dagster's default storage (SQLite files in this folder) is what the demo wants: the
-        # file says so instead of a warning on every start. The sandbox is offline by design,
-        # so no usage statistics either (delete these lines to send them).
-        (home / "dagster.yaml").write_text(
-            "# written by `advocacy demo`: run and event storage in this folder (Dagster's "
-            "default)\n# the sandbox demo runs offline: no usage statistics to Dagster\n"
-            "telemetry:\n  enabled: false\n")
-    job = defs.resolve_job_def("nightly")
+        # the repository's instance settings (one writer at a time; no usage statistics: the
+        # sandbox demo runs offline), as `make dagster` uses them
+        shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
     # dagster-dbt writes dbt's lines to sys.stdout, Dagster its first-run banner: to the console
     with contextlib.redirect_stdout(StdoutSink(console)), dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            run_config={
+        # built now, from the environment the demo set (the resources bind its variables)
+        result = run_nightly_in_process(
+            build_definitions(),
+            {
                 # the sandbox's today is the day after as_of: a reporting run (writes the snapshots)
                 "ops": {"dbt_models": {"config": {"as_of": as_of.isoformat(),
                                                   "run_date": (as_of + dt.timedelta(days=1)).isoformat()}}},
@@ -217,7 +216,6 @@ def run_nightly_job(as_of: dt.date, console: DemoConsole) -> tuple[bool, list[st
                 "loggers": {"console": {"config": {"log_level": "CRITICAL"}}},
             },
             instance=instance,
-            raise_on_error=False,
         )
     failures = []
     for event in result.all_events:

@@ -59,3 +59,47 @@ def test_unknown_field_becomes_a_drift_column(wh):
     # rows without it still load
     wh.upsert(CONTACTS, [row("2", "b@x.com", t0)])
     assert wh.count(CONTACTS) == 2
+
+
+def _hold_lock(path, seconds: float):
+    """Another process opening the file read-write for ``seconds``; returns once it holds it."""
+    import subprocess
+    import sys
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); "
+         "print('locked', flush=True); time.sleep(float(sys.argv[2]))", str(path), str(seconds)],
+        stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def test_a_locked_warehouse_is_waited_for_then_opened(tmp_path, monkeypatch, caplog):
+    import time
+
+    path = tmp_path / "wh.duckdb"
+    holder = _hold_lock(path, 1.5)
+    monkeypatch.setenv("DUCKDB_LOCK_WAIT_SECONDS", "30")
+    started = time.monotonic()
+    try:
+        with caplog.at_level("WARNING"), Warehouse(path) as opened:
+            assert opened.conn.execute("select 1").fetchone() == (1,)
+    finally:
+        holder.wait(10)
+    assert time.monotonic() - started >= 0.5
+    assert f"PID {holder.pid}" in caplog.text and "waiting up to 30s" in caplog.text
+
+
+def test_a_warehouse_locked_too_long_fails_naming_the_holder(tmp_path, monkeypatch):
+    from connectors.warehouse import WarehouseLocked
+
+    path = tmp_path / "wh.duckdb"
+    holder = _hold_lock(path, 30)
+    monkeypatch.setenv("DUCKDB_LOCK_WAIT_SECONDS", "0.5")
+    try:
+        with pytest.raises(WarehouseLocked, match=rf"PID {holder.pid}") as info:
+            Warehouse(path)
+        assert "DUCKDB_LOCK_WAIT_SECONDS" in info.value.line()
+    finally:
+        holder.kill()
+        holder.wait(10)
