@@ -13,7 +13,9 @@ import os
 import dagster as dg
 
 from pipelines.alerts import sensors
+from pipelines.digest import weekly_digest, weekly_digest_schedule
 from pipelines.ingestion import ingestion_assets
+from pipelines.report_assets import report_assets
 from pipelines.transform import dbt_models, dbt_resource
 
 nightly_job = dg.define_asset_job(
@@ -34,9 +36,9 @@ nightly_schedule = dg.ScheduleDefinition(
 # here writes the warehouse (the `duckdb` pool says the same to a multi-process executor).
 defs = dg.Definitions(
     executor=dg.in_process_executor,
-    assets=[*ingestion_assets, dbt_models],
+    assets=[*ingestion_assets, dbt_models, *report_assets],
     resources={"dbt": dbt_resource},
-    jobs=[nightly_job],
-    schedules=[nightly_schedule],
+    jobs=[nightly_job, weekly_digest],
+    schedules=[nightly_schedule, weekly_digest_schedule],
     sensors=sensors,
 )

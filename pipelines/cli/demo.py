@@ -106,6 +106,13 @@ def run(args: argparse.Namespace) -> int:
         "  dbt alone:   .venv/bin/dbt build --project-dir dbt_project --profiles-dir dbt_project\n"
         "  your data:   cp .env.example .env, fill it in, `advocacy check`, then `advocacy sync`"
     )
+    from pipelines.publish import publish_dir
+    from pipelines.report import REPORT_NAME
+    from pipelines.report_assets import report_dir
+
+    # the nightly job wrote both; the report's path is the demo's last line
+    print(f"  BI files:    {publish_dir()} (Parquet + read-only DuckDB)")
+    print(f"\nReport: {report_dir() / REPORT_NAME}")
     return 0
 
 

@@ -19,6 +19,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("sandbox", "truth"): ("connectors.sandbox.commands.truth", "write the sandbox world's truth file (JSON)"),
     ("check",): ("pipelines.cli.check", "check credentials, permissions, custom fields and the GA4 dimension"),
     ("sync",): ("pipelines.cli.sync", "sync the sources into the DuckDB raw layer"),
+    ("report",): ("pipelines.cli.report", "write the HTML attribution report (and CSVs) from the marts; --publish for BI"),
     ("demo",): ("pipelines.cli.demo", "generate, serve, sync and build a sandbox world; print the headline tables"),
     ("bench",): ("pipelines.cli.bench", "measure sync and build at several scales"),
 }
