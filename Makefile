@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 SEED ?= 7
 SCALE ?= 1
 
-.PHONY: env demo test lint sandbox truth dagster docs bench clean
+.PHONY: env browser demo test lint sandbox truth dagster docs bench clean
 
 # One installer, from the lock file. uv itself comes from PyPI when missing; `python -m uv`
 # finds it wherever pip put it (user site, pyenv, a venv) without relying on PATH.
@@ -18,10 +18,18 @@ $(BIN)/python: pyproject.toml uv.lock
 
 env: $(BIN)/python
 
+# The report's browser test drives Debian's Chromium (never a browser download of a test
+# tool's own). Installed when missing; needs root (as on CI) or an existing /usr/bin/chromium.
+browser:
+	@test -x /usr/bin/chromium || { \
+		echo "installing Debian's chromium for the report's browser test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 demo: env
 	$(BIN)/advocacy demo --seed $(SEED) --scale $(SCALE)
 
-test: env
+test: env browser
 	$(BIN)/pytest -q
 
 lint: env

@@ -160,7 +160,8 @@
     document.getElementById("banner").innerHTML = '<div class="banner"><strong>' +
       (stale.length ? "A source is stale" + (bad.length > stale.length ? " and checks failed" : "") : "Data-quality checks failed") +
       ":</strong><ul>" + bad.map(function (r) {
-        return "<li>" + esc(r.check) + " (" + esc(r.source) + "): " + fact(cell("data_quality", "detail", {check: r.check, source: r.source, detail: r.detail}), "text") + "</li>";
+        var w = {check: r.check, source: r.source, detail: r.detail};
+        return "<li>" + fact(cell("data_quality", "check", w), "text") + " (" + fact(cell("data_quality", "source", w), "text") + "): " + fact(cell("data_quality", "detail", {check: r.check, source: r.source, detail: r.detail}), "text") + "</li>";
       }).join("") + "</ul></div>";
   }
 
@@ -201,7 +202,7 @@
           " and advocacy-sourced leads changed " + fact(change(qoq[2][1], qoq[2][2]), "chg") + ".");
     set("headline", reading(read) + '<div class="cards">' + cards + "</div>" +
       table(["quarter over quarter", lbl(quarterLabel(q)), lbl(P), "change"], rows) +
-      '<p class="note">Change = this quarter / previous quarter &minus; 1, the way published advocacy case studies report it. Won deals are credited counts under the selected model.</p>');
+      '<p class="note">Change = this quarter over the previous one, less one: the way published advocacy case studies report it. Won deals are credited counts under the selected model.</p>');
   }
 
   function verdict(q, tr) {
@@ -406,7 +407,7 @@
   function quality() {
     var rows = T.data_quality.map(function (r) {
       var w = {check: r.check, source: r.source, detail: r.detail};
-      return {cls: r.status === "warn" ? "warn" : "", cells: [esc(r.check), esc(r.source),
+      return {cls: r.status === "warn" ? "warn" : "", cells: [fact(cell("data_quality", "check", w), "text"), fact(cell("data_quality", "source", w), "text"),
         fact(cell("data_quality", "value", w), r.check.indexOf("rate") >= 0 || r.check.indexOf("loss") >= 0 || r.check.indexOf("without") >= 0 ? "pct" : "num2"),
         fact(cell("data_quality", "threshold", w), r.check.indexOf("rate") >= 0 || r.check.indexOf("loss") >= 0 || r.check.indexOf("without") >= 0 ? "pct" : "num2"),
         esc(r.status), '<span class="t">' + fact(cell("data_quality", "detail", w), "text") + "</span>"]};
