@@ -104,8 +104,8 @@ def post_digest(settings: Settings | None = None, database: str | Path | None = 
     database = Path(database) if database else publish_dir() / PUBLISHED_DB
     this, last, currency = weekly_figures(database)
     if report is None:
-        from pipelines.report_assets import report_dir
         from pipelines.report import REPORT_NAME
+        from pipelines.report_assets import report_dir
 
         candidate = report_dir() / REPORT_NAME
         report = candidate if candidate.exists() else None

@@ -434,3 +434,22 @@ def test_the_weekly_digest_posts_the_week_and_the_report_path(pipeline: dict[str
         assert digest.post_digest(Settings({}), database) is False and len(hook.bodies) == 1
     finally:
         hook.close()
+
+
+# ---- the command ---------------------------------------------------------------------------
+def test_advocacy_report_from_the_published_file(pipeline: dict[str, Any], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from pipelines.cli.main import main
+
+    out = tmp_path / "report"
+    published = pipeline["published"] / "advocacy.duckdb"
+    assert main(["report", "--env-file", str(tmp_path / "none"), "--warehouse", str(published),
+                 "--out", str(out)]) == 0
+    assert f"report: {out / 'advocacy_report.html'}" in capsys.readouterr().out
+    assert (out / "funnel.csv").exists()
+    # the published file carries no seeds: the value assumptions table is empty, not an error
+    assert (out / "value_assumptions.csv").read_text().count("\n") == 1
+
+    missing = tmp_path / "nowhere.duckdb"
+    assert main(["report", "--env-file", str(tmp_path / "none"), "--warehouse", str(missing)]) == 1
+    assert f"no warehouse at {missing}" in capsys.readouterr().err
