@@ -179,6 +179,27 @@ def test_the_pickers_change_what_is_shown(page: Any) -> None:
     assert page.problems == []
 
 
+def test_a_stale_source_raises_the_red_banner(browser: Any, pipeline: dict[str, Any], tmp_path: Path) -> None:
+    from pipelines.report import write_report
+
+    warehouse = tmp_path / "warehouse.duckdb"
+    shutil.copy2(pipeline["warehouse"], warehouse)
+    page = browser.new_page()
+    try:
+        page.goto(pipeline["report"].as_uri())
+        assert page.inner_text("#banner") == ""          # the sandbox's sources are fresh
+        with duckdb.connect(str(warehouse)) as conn:
+            conn.execute("""update marts.data_quality set status = 'warn', value = 30
+                            where "check" = 'freshness_hours' and source = 'ga4.visitor_sessions'""")
+        report = write_report(warehouse, tmp_path / "report")
+        page.goto(report.html.as_uri())
+        banner = page.inner_text("#banner")
+        assert "A source is stale" in banner and "ga4.visitor_sessions" in banner
+        assert page.eval_on_selector(".banner", "e => getComputedStyle(e).backgroundColor") == "rgb(198, 40, 40)"
+    finally:
+        page.close()
+
+
 # ---- every number equals the marts ----------------------------------------------------------
 def _fiscal_quarter(day: dt.date, fiscal_month: int) -> str:
     months = (day.month - fiscal_month) % 12
