@@ -34,7 +34,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = write_report(warehouse, out)
         if args.publish:
-            published = publish_marts(warehouse, publish_dir(settings.env))
+            # beside the warehouse read (PUBLISH_DIR wins), as the nightly job does
+            published = publish_marts(warehouse, publish_dir({**settings.env, "DUCKDB_PATH": str(warehouse)}))
     except MartsMissing as exc:
         print(f"advocacy report: {exc}", file=sys.stderr)
         return 1

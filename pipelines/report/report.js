@@ -198,8 +198,8 @@
       fact(ratio(sum("traffic_dow", "sessions", {period_start: q, segment: "advocacy"}), sum("traffic_dow", "sessions", {period_start: q})), "pct") +
       " of sessions and " + fact(ratio(sum("funnel", "leads", {period_start: q, segment: "advocacy"}), sum("funnel", "leads", {period_start: q})), "pct") +
       " of leads; " + (ch === null ? "no sessions in " + lbl(P) + " to compare with (not enough data)."
-        : "advocacy sessions " + (ch >= 0 ? "rose " : "fell ") + fact(change(sess[1], sess[2]), "chg") + " on " + lbl(P) +
-          " and advocacy-sourced leads changed " + fact(change(qoq[2][1], qoq[2][2]), "chg") + ".");
+        : "quarter over quarter, advocacy sessions " + fact(change(sess[1], sess[2]), "chg") + " on " + lbl(P) +
+          ", advocacy-sourced leads " + fact(change(qoq[2][1], qoq[2][2]), "chg") + ".");
     set("headline", reading(read) + '<div class="cards">' + cards + "</div>" +
       table(["quarter over quarter", lbl(quarterLabel(q)), lbl(P), "change"], rows) +
       '<p class="note">Change = this quarter over the previous one, less one: the way published advocacy case studies report it. Won deals are credited counts under the selected model.</p>');
