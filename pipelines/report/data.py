@@ -37,6 +37,11 @@ TABLE_SQL: dict[str, str] = {
         select {fq} as period_start, segment, day_of_week, isodow(date) as dow,
                sum(sessions) as sessions
         from marts.web_traffic_by_segment group by all order by 1, 2, 4""",
+    # clicks of the posts by the day of week they were posted (clicks are counted per post)
+    "clicks_dow": """
+        select period_start, dayname(posted_date) as day_of_week, isodow(posted_date) as dow,
+               sum(clicks) as clicks
+        from marts.advocacy_posts group by all order by 1, 3""",
     "advocates": """
         select * exclude (period_grain) from marts.advocate_leaderboard
         where period_grain = 'quarter' and rank_by_clicks <= {top_advocates}

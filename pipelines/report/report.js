@@ -305,19 +305,31 @@
 
   function weekday(q) {
     var p = prevQuarter(q);
-    var traces = [[q, "#3b6fd8"], [p, "#9aa3b2"]].map(function (qq) {
-      var y = series(DOW.map(function (d) { return sum("traffic_dow", "sessions", {period_start: qq[0], segment: "advocacy", day_of_week: d}); }));
-      return {type: "bar", name: quarterLabel(qq[0]), x: DOW, y: y.values, meta: {facts: y.facts}, marker: {color: qq[1]}};
-    });
+    function bars(table, col, qq, color, what) {
+      var y = series(DOW.map(function (d) {
+        var w = {period_start: qq, day_of_week: d};
+        if (table === "traffic_dow") w.segment = "advocacy";   // clicks are advocacy's alone
+        return sum(table, col, w);
+      }));
+      return {type: "bar", name: what + ", " + quarterLabel(qq), x: DOW, y: y.values, meta: {facts: y.facts}, marker: {color: color}};
+    }
+    var traces = [bars("traffic_dow", "sessions", q, "#3b6fd8", "sessions"), bars("traffic_dow", "sessions", p, "#9aa3b2", "sessions"),
+      bars("clicks_dow", "clicks", q, "#e59a2f", "clicks"), bars("clicks_dow", "clicks", p, "#f3cf9c", "clicks")];
+    traces[2].yaxis = traces[3].yaxis = "y2";
+    traces[2].xaxis = traces[3].xaxis = "x2";
     var cur = traces[0].y, best = cur.indexOf(Math.max.apply(null, cur));
+    var clicks = traces[2].y, bestClick = clicks.indexOf(Math.max.apply(null, clicks));
     var total = evaluate(sum("traffic_dow", "sessions", {period_start: q, segment: "advocacy"}));
     var read = total ? "Advocacy sessions peak on " + DOW[best] + " (" +
       fact(sum("traffic_dow", "sessions", {period_start: q, segment: "advocacy", day_of_week: DOW[best]}), "int") + " of " +
       fact(sum("traffic_dow", "sessions", {period_start: q, segment: "advocacy"}), "int") + " this quarter; " +
-      fact(sum("traffic_dow", "sessions", {period_start: p, segment: "advocacy"}), "int") + " in the previous quarter)."
+      fact(sum("traffic_dow", "sessions", {period_start: p, segment: "advocacy"}), "int") + " in the previous quarter)" +
+      (evaluate(sum("clicks_dow", "clicks", {period_start: q})) ? "; posts shared on " + DOW[bestClick] + " drew the most clicks (" +
+        fact(sum("clicks_dow", "clicks", {period_start: q, day_of_week: DOW[bestClick]}), "int") + ")." : ".")
       : "No advocacy sessions this quarter: not enough data.";
-    set("weekday", reading(read) + '<p class="note">' + st("GA4") + ' sessions from advocacy links by session date. Clicks per day are not in the marts (the platform exports clicks per post); clicks per quarter are in the headline.</p>');
-    plot("chart-weekday", traces, {barmode: "group", title: {text: "Advocacy sessions by day of week"}});
+    set("weekday", reading(read) + '<p class="note">Sessions: ' + st("GA4") + " sessions from advocacy links, by session date. Clicks: the platform export's clicks of each post, by the day the post was shared (the exports count clicks per post, not per day).</p>");
+    plot("chart-weekday", traces, {barmode: "group", title: {text: "Advocacy sessions (left) and clicks (right) by day of week"},
+      grid: {rows: 1, columns: 2, pattern: "independent"}, xaxis2: {anchor: "y2"}, yaxis2: {anchor: "x2"}});
   }
 
   function advocates(q) {

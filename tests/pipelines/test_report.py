@@ -222,6 +222,7 @@ def mart_tables(warehouse: Path) -> dict[str, list[dict[str, Any]]]:
         "value_assumptions": "select * from config.network_values",
         "data_quality": "select * from marts.data_quality",
         "traffic_dow": "select * from marts.web_traffic_by_segment",
+        "clicks_dow": "select * from marts.advocacy_posts",
     }
     out = {}
     with duckdb.connect(str(warehouse), read_only=True) as conn:
@@ -234,6 +235,8 @@ def mart_tables(warehouse: Path) -> dict[str, list[dict[str, Any]]]:
     fiscal = int(config["vars"]["fiscal_year_start_month"])
     for row in out["traffic_dow"]:   # the page's traffic is per fiscal quarter of the date
         row["period_start"] = _fiscal_quarter(row["date"], fiscal)
+    for row in out["clicks_dow"]:    # clicks by the weekday a post was shared
+        row["day_of_week"] = row["posted_date"].strftime("%A")
     return out
 
 
