@@ -449,13 +449,23 @@ def test_the_weekly_digest_posts_the_week_and_the_report_path(pipeline: dict[str
         assert f"week {this.start} to {this.end}" in text
         assert f"Advocacy sessions: {sessions:,.0f}" in text
         assert "Full report: /reports/***/advocacy_report.html" in text and secret not in text
+        # the schedule's job, as Dagster runs it: the published marts of PUBLISH_DIR, the
+        # report of REPORT_DIR
+        monkeypatch.chdir(pipeline["base"])          # no .env here
+        monkeypatch.setenv("DIGEST_WEBHOOK_URL", hook.url)
+        monkeypatch.setenv("PUBLISH_DIR", str(pipeline["published"]))
+        monkeypatch.setenv("REPORT_DIR", str(pipeline["report"].parent))
+        assert isinstance(digest.weekly_digest_schedule(dg.build_schedule_context()), dg.RunRequest)
+        assert digest.weekly_digest.execute_in_process(instance=dg.DagsterInstance.ephemeral()).success
+        assert len(hook.bodies) == 2
+        assert f"Full report: {pipeline['report']}" in hook.bodies[-1]["text"]
+        assert hook.url not in hook.bodies[-1]["text"]
         # no webhook set: the schedule skips, nothing is posted
         for name in ("DIGEST_WEBHOOK_URL", "ALERT_WEBHOOK_URL"):
             monkeypatch.delenv(name, raising=False)
-        monkeypatch.chdir(pipeline["base"])          # no .env here
         tick = digest.weekly_digest_schedule(dg.build_schedule_context())
         assert isinstance(tick, dg.SkipReason)
-        assert digest.post_digest(Settings({}), database) is False and len(hook.bodies) == 1
+        assert digest.post_digest(Settings({}), database) is False and len(hook.bodies) == 2
     finally:
         hook.close()
 
