@@ -97,6 +97,11 @@ def publish_marts(warehouse: str | Path | None = None, out_dir: str | Path | Non
             os.chmod(tmp, 0o444)  # published files are for reading
             os.replace(tmp, final)
         temps.clear()
+        # a mart dropped from the project leaves no stale file behind (published.json lists
+        # what there is; a reader holding the old file keeps reading it)
+        for stale in (out / "parquet").glob("*.parquet"):
+            if stale.stem not in result.parquet:
+                stale.unlink()
     finally:
         for tmp in temps:
             tmp.unlink(missing_ok=True)
