@@ -91,6 +91,24 @@ def test_the_nightly_job_writes_the_report_and_publishes_the_marts(pipeline: dic
     assert not [p for p in pipeline["published"].rglob("*") if p.name.startswith(".tmp_")]
 
 
+def test_advocacy_posts_add_up_to_the_leaderboard(pipeline: dict[str, Any]) -> None:
+    """marts.advocacy_posts (one row per post, joined to the advocates) adds up to the
+    leaderboard's posts, clicks and engagements per quarter and advocate - a leaderboard that
+    tests/dbt compares with the sandbox truth. (A pytest, not a dbt test: a dbt test with two
+    parents runs whenever one of them is selected, and broke partial `dbt build --select`.)"""
+    with duckdb.connect(str(pipeline["warehouse"]), read_only=True) as conn:
+        posts = conn.execute("""
+            select period_start, advocate_id, count(*), sum(clicks), sum(engagements)
+            from marts.advocacy_posts group by all order by 1, 2""").fetchall()
+        board = conn.execute("""
+            select period_start, advocate_id, posts, clicks, engagements
+            from marts.advocate_leaderboard where period_grain = 'quarter' and posts > 0
+            order by 1, 2""").fetchall()
+        unique = conn.execute("select count(*) = count(distinct (platform, post_id)) "
+                              "from marts.advocacy_posts").fetchone()[0]
+    assert posts and posts == board and unique
+
+
 # ---- the page in Chromium -----------------------------------------------------------------
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
