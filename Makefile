@@ -10,7 +10,7 @@ SCALE ?= 1
 DAGSTER_HOME ?= $(abspath data/dagster)
 PORT ?= 3000
 
-.PHONY: env demo test lint sandbox truth dagster docs bench clean
+.PHONY: env browser demo test lint sandbox truth dagster docs bench clean
 
 # One installer, from the lock file. uv itself comes from PyPI when missing; `python -m uv`
 # finds it wherever pip put it (user site, pyenv, a venv) without relying on PATH.
@@ -26,6 +26,14 @@ MANIFEST := dbt_project/target/manifest.json
 DBT_FILES := dbt_project/dbt_project.yml dbt_project/profiles.yml \
 	$(shell find dbt_project/models dbt_project/macros dbt_project/seeds dbt_project/snapshots dbt_project/tests -type f 2>/dev/null)
 
+# The report's browser test drives Debian's Chromium (never a browser download of a test
+# tool's own). Installed when missing; needs root (as on CI) or an existing /usr/bin/chromium.
+browser:
+	@test -x /usr/bin/chromium || { \
+		echo "installing Debian's chromium for the report's browser test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
 $(MANIFEST): $(BIN)/python $(DBT_FILES)
 	$(BIN)/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
 	@touch $(MANIFEST)
@@ -36,7 +44,7 @@ env: $(BIN)/python $(MANIFEST)
 demo: env
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/advocacy demo --seed $(SEED) --scale $(SCALE) $(if $(V),-v)
 
-test: env
+test: env browser
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/pytest -q
 

@@ -85,7 +85,7 @@ class Settings:
         """Values that must never appear in output (for redaction and tests)."""
         names = ("HUBSPOT_ACCESS_TOKEN", "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_PASSWORD",
                  "SALESFORCE_SECURITY_TOKEN", "SALESFORCE_CLIENT_SECRET",
-                 "ALERT_WEBHOOK_URL")     # whoever has the URL can post to the channel
+                 "ALERT_WEBHOOK_URL", "DIGEST_WEBHOOK_URL")  # whoever has a URL can post
         return [v for n in names if (v := self.get(n))]
 
     def redact(self, text: str) -> str:

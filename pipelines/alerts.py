@@ -47,11 +47,13 @@ def _classify(exc: BaseException) -> Verdict:
 
 
 def post_alert(text: str, *, settings: Settings | None = None,
-               policy: RetryPolicy | None = None) -> bool:
-    """Posts ``text`` (redacted) to ``ALERT_WEBHOOK_URL``. True when the webhook accepted it;
-    False when no webhook is configured or it kept failing (logged, never raised)."""
+               policy: RetryPolicy | None = None,
+               url_variables: tuple[str, ...] = ("ALERT_WEBHOOK_URL",)) -> bool:
+    """Posts ``text`` (redacted) to the first of ``url_variables`` that is set (default
+    ``ALERT_WEBHOOK_URL``). True when the webhook accepted it; False when no webhook is
+    configured or it kept failing (logged, never raised)."""
     settings = settings or Settings.from_environment()
-    url = (settings.get("ALERT_WEBHOOK_URL") or "").strip()
+    url = next((u.strip() for n in url_variables if (u := settings.get(n)) and u.strip()), "")
     if not url:
         return False
     body = json.dumps({"text": settings.redact(text)}).encode("utf-8")

@@ -25,9 +25,11 @@ from pipelines.checks import (
     freshness_sensor,
     freshness_window,
 )
+from pipelines.digest import weekly_digest, weekly_digest_schedule
 from pipelines.ingestion import build_ingestion_assets
 from pipelines.jobs import nightly_job, nightly_schedule
 from pipelines.partitions import ga4_partitions
+from pipelines.report_assets import report_assets
 from pipelines.resources import resources_from_environment
 from pipelines.transform import dbt_models, dbt_resource
 
@@ -47,11 +49,11 @@ def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
         # One process, one step at a time: DuckDB allows a single writing process, and every
         # asset here writes the warehouse (the `duckdb` pool says the same across runs).
         executor=dg.in_process_executor,
-        assets=[*ingestion, dbt_models],
+        assets=[*ingestion, dbt_models, *report_assets],
         asset_checks=[*fresh, data_quality_thresholds],
         resources={"dbt": dbt_resource, **resources_from_environment(env)},
-        jobs=[job],
-        schedules=[nightly_schedule(job, partitions, env)],
+        jobs=[job, weekly_digest],
+        schedules=[nightly_schedule(job, partitions, env), weekly_digest_schedule],
         sensors=[*alert_sensors, freshness_sensor(fresh)],
     )
     return dg.Definitions.merge(core, *(extension(env) for extension in EXTENSIONS))

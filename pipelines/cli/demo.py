@@ -167,6 +167,13 @@ def _run(args: argparse.Namespace, data: Path, console: DemoConsole) -> int:
         "  your own accounts:        cp .env.example .env, fill it in, then "
         ".venv/bin/advocacy check and .venv/bin/advocacy sync"
     )
+    from pipelines.publish import publish_dir
+    from pipelines.report import REPORT_NAME
+    from pipelines.report_assets import report_dir
+
+    # the nightly job wrote both; the report's path is the demo's last line
+    print(f"  BI files:    {publish_dir()} (Parquet + read-only DuckDB)")
+    print(f"\nReport: {report_dir() / REPORT_NAME}")
     return 0
 
 

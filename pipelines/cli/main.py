@@ -19,6 +19,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("sandbox", "truth"): ("connectors.sandbox.commands.truth", "write the sandbox world's truth file (JSON)"),
     ("check",): ("pipelines.cli.check", "validate the settings and check credentials, permissions, custom fields, the GA4 dimension and the warehouse, one line per finding with its fix"),
     ("sync",): ("pipelines.cli.sync", "sync the configured sources into the DuckDB raw layer (DUCKDB_PATH)"),
+    ("report",): ("pipelines.cli.report", "write the HTML attribution report (and its CSVs) from the marts; --publish for BI tools"),
     ("demo",): ("pipelines.cli.demo", "the whole product on a simulated company: generate, serve through local fakes, sync and build with Dagster, print the headline tables"),
     ("bench",): ("pipelines.cli.bench", "measure requests, time and memory of sync and build at several scales (docs/PERFORMANCE.md)"),
 }

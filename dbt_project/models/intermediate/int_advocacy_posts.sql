@@ -6,6 +6,7 @@ select
     p.post_id,
     p.advocate_id,
     coalesce(na.network, p.network_raw)     as network,
+    p.category,
     {{ to_reporting_date('p.posted_at') }}  as activity_date,
     p.clicks,
     p.engagements
