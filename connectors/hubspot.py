@@ -171,6 +171,8 @@ def _header(obj: object, name: str) -> str | None:
 
 def classify(exc: BaseException) -> Verdict:
     """Retry rate limits, server errors and broken connections; give up on the rest."""
+    if _untrusted_certificate(exc):       # configuration, not a passing fault
+        return Verdict(False, reason="TLS certificate not trusted")
     if isinstance(exc, (*_CONNECTION_ERRORS, TruncatedResponse)):
         return Verdict(True, reason=type(exc).__name__)
     status = _status(exc)
@@ -183,8 +185,18 @@ def classify(exc: BaseException) -> Verdict:
     return Verdict(False, reason=type(exc).__name__)
 
 
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """urllib3 gave up on a certificate it could not verify (the SDK's ApiException(status=0)
+    or urllib3's MaxRetryError around an SSLError)."""
+    text = f"{getattr(exc, 'reason', '')} {exc}".lower()
+    return "certificate verify failed" in text
+
+
 def api_message(exc: BaseException) -> str:
     """A short, token-free description of an API error."""
+    if _untrusted_certificate(exc):
+        return ("TLS certificate not trusted (behind a TLS-inspecting proxy? set HUBSPOT_CA_BUNDLE "
+                "or REQUESTS_CA_BUNDLE to its CA bundle)")
     status = _status(exc)
     body = getattr(exc, "body", None)
     message = ""
@@ -417,7 +429,7 @@ class HubSpotSource(Source):
             if "deal_pipelines" in wanted:
                 result.objects.append(self._sync_pipelines())
         except Exception as exc:
-            if _status(exc) is not None or classify(exc).retry:
+            if _status(exc) is not None or classify(exc).retry or _untrusted_certificate(exc):
                 raise SourceStopped(f"hubspot stopped: {api_message(exc)} "
                                     "(everything committed before this is kept)") from exc
             raise
@@ -870,7 +882,7 @@ class HubSpotSource(Source):
         try:
             result.objects.extend(sweeps.reconcile(self, [t for t in OBJECTS if not objects or t in objects]))
         except Exception as exc:
-            if _status(exc) is not None or classify(exc).retry:
+            if _status(exc) is not None or classify(exc).retry or _untrusted_certificate(exc):
                 raise SourceStopped(f"hubspot reconciliation stopped: {api_message(exc)} "
                                     "(nothing was marked deleted for the object it stopped in)") from exc
             raise
