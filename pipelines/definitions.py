@@ -1,6 +1,7 @@
 """Dagster definitions: ingestion assets per raw table (with their quarantine checks), the
-dbt models (dbt tests become asset checks), the nightly job, its schedule, and the alert
-sensors (``ALERT_WEBHOOK_URL``).
+dbt models (dbt tests become asset checks), the nightly job, its schedule, the weekly
+reconciliation job (``pipelines/reconciliation.py``) and its schedule, and the alert sensors
+(``ALERT_WEBHOOK_URL``).
 
 `dagster dev -w workspace.yaml` loads this module. Connections come from the environment
 (`.env` is read by Dagster itself), the same variables the `advocacy` command uses.
@@ -14,6 +15,7 @@ import dagster as dg
 
 from pipelines.alerts import sensors
 from pipelines.ingestion import ingestion_assets
+from pipelines.reconciliation import reconciliation_job, reconciliation_schedule
 from pipelines.transform import dbt_models, dbt_resource
 
 nightly_job = dg.define_asset_job(
@@ -36,7 +38,7 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
     assets=[*ingestion_assets, dbt_models],
     resources={"dbt": dbt_resource},
-    jobs=[nightly_job],
-    schedules=[nightly_schedule],
+    jobs=[nightly_job, reconciliation_job],
+    schedules=[nightly_schedule, reconciliation_schedule],
     sensors=sensors,
 )

@@ -1,5 +1,7 @@
-"""``advocacy sync [--source NAME ...] [--full-refresh] [--quiet]``: run the source
-connectors into the DuckDB raw layer (``DUCKDB_PATH``) and print what each object wrote.
+"""``advocacy sync [--source NAME ...] [--full-refresh] [--reconcile] [--quiet]``: run the
+source connectors into the DuckDB raw layer (``DUCKDB_PATH``) and print what each object
+wrote. ``--reconcile`` then runs each source's id-only reconciliation (a source with a
+``reconcile()`` method: records it no longer has at all are marked deleted).
 
 A source whose variables are absent is skipped with one line; a source that stops (API limit,
 revoked token) keeps what it committed, the others still run, and the exit code is 1.
@@ -9,6 +11,7 @@ Secrets (``Settings.secrets()``) are redacted from every message printed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import sys
 import time
@@ -35,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"sync only this source (repeatable): {', '.join(registry.SOURCES)}")
     parser.add_argument("--full-refresh", action="store_true",
                         help="ignore the saved cursors and read everything again")
+    parser.add_argument("--reconcile", action="store_true",
+                        help="after syncing, list every record's id and mark deleted what the source "
+                             "no longer has at all (GDPR deletes, purges); the weekly Dagster "
+                             "'reconciliation' job does the same")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, summary only")
     parser.add_argument("--env-file", default=".env", help="file of environment variables (default .env)")
 
@@ -121,6 +128,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
             try:
                 source = cls(settings, wh, progress)
                 result = source.sync(full_refresh=args.full_refresh)
+                if getattr(args, "reconcile", False) and hasattr(source, "reconcile"):
+                    result.objects.extend(dataclasses.replace(o, object=f"{o.object} (reconcile)")
+                                          for o in source.reconcile().objects)
             except SourceNotConfigured as exc:
                 say(str(exc) if str(exc).startswith(name) else f"{name}: skipped, {exc}")
                 results.append(SyncResult(name, skipped=str(exc)))
