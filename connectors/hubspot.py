@@ -82,6 +82,7 @@ from typing import Any
 import urllib3
 from urllib3.util.retry import Retry
 
+from connectors import hubspot_checks
 from connectors import hubspot_sweeps as sweeps
 from connectors import schema as raw
 from connectors.hubspot_http import client_options, property_chunks
@@ -891,6 +892,9 @@ class HubSpotSource(Source):
     # -- check -------------------------------------------------------------------------------
     def check(self) -> list[Finding]:
         self.settings.require(self.name, "HUBSPOT_ACCESS_TOKEN")
+        blocked = hubspot_checks.ca_problem(self)
+        if blocked is not None:
+            return [blocked]
         findings: list[Finding] = []
         quick = RetryPolicy(attempts=2, base_delay=0.2, max_delay=2)
         saved, self.retry_policy = self.retry_policy, quick
@@ -909,8 +913,9 @@ class HubSpotSource(Source):
                     findings.append(Finding(self.name, False, "owners not readable (HTTP 403)",
                                             f"add scope {SCOPES['owners']} to the private app"))
                 else:
-                    findings.append(Finding(self.name, False, f"cannot reach HubSpot: {api_message(exc)}",
-                                            "check HUBSPOT_BASE_URL and the network"))
+                    message = api_message(exc)
+                    findings.append(Finding(self.name, False, f"cannot reach HubSpot: {message}",
+                                            hubspot_checks.unreachable_fix(message)))
                     return findings
             for t in OBJECTS:
                 try:
@@ -947,6 +952,7 @@ class HubSpotSource(Source):
                     findings.append(Finding(self.name, False,
                                             f"{t}: HUBSPOT_EXTRA_PROPERTIES_{t.upper()} names unknown "
                                             f"properties: {', '.join(extra)}", "fix the property names"))
+            findings.extend(hubspot_checks.setting_findings(self))   # after the blockers
         finally:
             self.retry_policy = saved
         return findings

@@ -248,3 +248,37 @@ def test_a_missing_ca_bundle_is_one_clear_error(sandbox_env, tmp_path):
     with pytest.raises(InvalidSetting, match="HUBSPOT_CA_BUNDLE=.*no such file"):
         run_sync({**sandbox_env, "HUBSPOT_CA_BUNDLE": str(tmp_path / "corp-ca.pem")},
                  tmp_path / "wh.duckdb", objects=["owners"])
+
+
+# -- advocacy check ----------------------------------------------------------------------------
+def check(env: dict[str, str], tmp_path: Path) -> dict[str, object]:
+    from connectors.hubspot import HubSpotSource
+    from connectors.source import Settings
+    from connectors.warehouse import Warehouse
+
+    with Warehouse(tmp_path / "check.duckdb") as wh:
+        return {f.what: f for f in HubSpotSource(Settings(env), wh).check()}
+
+
+def test_check_names_the_fix_for_settings_that_lose_data(sandbox_env, tmp_path):
+    findings = check({**sandbox_env, "HUBSPOT_SEARCH_LOOKBACK_MINUTES": "10",
+                      "HUBSPOT_ASSOCIATION_SWEEP_DAYS": "-1"}, tmp_path)
+    (lookback,) = [f for w, f in findings.items() if w.startswith("HUBSPOT_SEARCH_LOOKBACK_MINUTES=10")]
+    assert not lookback.ok and "70" in lookback.fix
+    (sweep,) = [f for w, f in findings.items() if w.startswith("HUBSPOT_ASSOCIATION_SWEEP_DAYS=-1")]
+    assert not sweep.ok and sweep.fix
+    assert any(f.ok and w.startswith("token accepted") for w, f in findings.items())
+
+    missing = check({**sandbox_env, "SSL_CERT_FILE": str(tmp_path / "corp.pem")}, tmp_path)
+    assert [(f.ok, "PEM" in f.fix) for f in missing.values()] == [(False, True)]
+
+
+def test_check_says_to_set_the_ca_bundle_behind_a_tls_inspecting_proxy(https_hubspot, tmp_path):
+    sb, server, cert, proxy = https_hubspot
+    env = {**sb.env(), "HUBSPOT_BASE_URL": server.url, "HTTPS_PROXY": proxy.url}
+    findings = check(env, tmp_path)
+    (reach,) = [f for w, f in findings.items() if w.startswith("cannot reach HubSpot")]
+    assert "HUBSPOT_CA_BUNDLE" in reach.fix
+    ok = check({**env, "HUBSPOT_CA_BUNDLE": str(cert)}, tmp_path)
+    assert all(f.ok for f in ok.values()), [f.line() for f in ok.values()]
+    assert any(w.startswith("through the proxy http://127.0.0.1:") for w in ok)
