@@ -20,7 +20,12 @@ How a sync reads (DESIGN.md section 5, api_wire.md part A):
   DESC (limit 1): the newest modification the API knows.
 * **Incremental**: search (``POST .../search``, limit 200) filtered ``modified >= floor`` AND
   ``hs_object_id > last_id``, sorted by ``hs_object_id`` ascending, where
-  ``floor = cursor - lookback`` (10 minutes by default, for search-index lag). Before the
+  ``floor = cursor - lookback`` (``HUBSPOT_SEARCH_LOOKBACK_MINUTES``, 70 by default). The
+  search index shows changes late *and out of order*, by up to about an hour: a change may be
+  searchable before an older one, so the newest indexed change (the cursor) can pass a change
+  not indexed yet. A lookback of the lag plus 10 minutes reaches back to it on the next run;
+  upserts are idempotent, so re-reading an hour of changes costs only requests
+  (``docs/PERFORMANCE.md``). Before the
   offset reaches 10,000 the window restarts at offset 0 with ``hs_object_id > last id seen``
   and the same date floor (never an endless loop when >10k records share one timestamp).
   The next cursor is the newest modification the search index knew when the run began (a
@@ -36,8 +41,11 @@ How a sync reads (DESIGN.md section 5, api_wire.md part A):
   are in no archived list) are marked deleted in the same
   transaction as the page (and cursor) that carried the survivor: a run that stops later
   cannot lose the merge. Records deleted for good (a GDPR delete, purged from the recycle
-  bin) are in neither list: a full listing run from its first page to its last
-  (``--full-refresh``) marks deleted the live rows it did not list (reconciliation).
+  bin 90 days after it was deleted) are in neither list: a full listing run from its first
+  page to its last (``--full-refresh``) marks deleted the live rows it did not list, and so
+  does :meth:`HubSpotSource.reconcile`, an id-only listing (no properties, 100 ids per
+  request) run weekly by the Dagster ``reconciliation`` job or ``advocacy sync --reconcile``
+  (:mod:`connectors.hubspot_sweeps`). Either refuses to mark deleted most of what we hold.
 * **Crash safety**: each page's rows (and, for deals, their association rows) and the cursor
   that covers them commit in one DuckDB transaction. The cursor also records where a run is
   (list ``after`` / search id floor), so a killed run resumes where it stopped.
@@ -49,6 +57,19 @@ How a sync reads (DESIGN.md section 5, api_wire.md part A):
   more, and if it still fails is quarantined (``association read failed``), counted, and
   kept in the ``deal_contact_associations:retry`` state: every later run reads it again
   until it succeeds, whether or not the deal changes.
+* **Associations changed without touching the deal**: associating a contact with a deal
+  moves neither record's modified date, so searching for changed deals never finds it. Every
+  ``HUBSPOT_ASSOCIATION_SWEEP_DAYS`` days (default 7; 0 = every run) the deals sync reads the
+  associations of every live deal we hold (1,000 per request) and replaces their rows; a full
+  listing reads them all anyway and counts as a sweep (:mod:`connectors.hubspot_sweeps`).
+* **Long property lists** (``HUBSPOT_EXTRA_PROPERTIES_*``): list GETs carry properties in the
+  URL, and HubSpot answers ``414 URI Too Long`` past several thousand characters. Each page
+  is requested once per property chunk (:func:`connectors.hubspot_http.property_chunks`) and
+  the records merged by id. Search and batch reads carry properties in the body.
+* **Proxies and CA bundles**: ``HTTPS_PROXY``/``NO_PROXY`` and ``HUBSPOT_CA_BUNDLE`` (else
+  ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``) are handed to the client's urllib3 pool, which
+  ignores the environment by itself (:mod:`connectors.hubspot_http`). A certificate that
+  fails verification stops at once, naming the variable to set.
 * ``HISTORY_START_DATE`` bounds **nothing** here, by design: contacts, companies, deals,
   associations, owners and pipelines are state, not events, and a full sync lists them all
   (the list endpoint cannot filter by date; a ``createdate`` search filter could, but would

@@ -29,8 +29,8 @@ Behaviour (see ``shared/reference/api_wire.md`` parts A and E):
   searchable before an older one). The delay is a deterministic function of the object and
   its ``updated_at_ms`` (:func:`index_delay_ms`), counted on the sandbox clock: a change is
   invisible to search while ``updated_at_ms + delay > now``. List, get and batch read see it at
-  once (they read the database). HubSpot documents no bound; Airbyte (PR #69203) and Estuary
-  hold search reads back because of it.
+  once (they read the database). HubSpot documents no bound; Airbyte added a lookback for it
+  (PR #69203) and Estuary avoids search for very recent changes (``docs/API_BEHAVIOUR.md``).
 * URL length: a request whose target (path + query) is longer than :data:`MAX_URL_LENGTH`
   bytes is answered ``414 URI Too Long`` (an HTML body from the edge, as HubSpot's front
   answers it); long ``properties`` lists on list GETs hit it (dlt verified-sources #305,
