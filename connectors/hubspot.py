@@ -607,7 +607,7 @@ class HubSpotSource(Source):
         snapshot = cursor.get("snapshot_ms") if after else None
         res.note = "full"
         # a listing from the first page sees every live id: what we hold live and it does not
-        # list was deleted for good (GDPR delete, purged, merged away); see _reconcile
+        # list was deleted for good (GDPR delete, purged, merged away); see sweeps.mark_vanished
         complete = after is None
         if complete:
             sweeps.seen_table(self, t)

@@ -42,6 +42,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from connectors.hubspot import DEFAULT_LOOKBACK_MINUTES as HUBSPOT_LOOKBACK_MINUTES
+
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "PERFORMANCE.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
@@ -444,7 +446,7 @@ def salesforce_minimum(records: dict[str, int], described: set[str] | None) -> d
 
 
 def changes(before: dict[str, Any], after_store: Path, *, deletable: set[str] | None = None,
-            hubspot_lookback_ms: int = 600_000,
+            hubspot_lookback_ms: int = HUBSPOT_LOOKBACK_MINUTES * 60_000,
             salesforce_lookback: dt.timedelta = dt.timedelta(minutes=5)) -> dict[str, dict[str, Any]]:
     """What changed in the world since ``before`` (a :func:`holdings`), and the minimum an
     incremental run needs to read it and notice deletes:
