@@ -14,7 +14,10 @@ Real HubSpot does these, and a connector that reads only "what changed since" mi
   they are gone from the archived list too. Each advance purges records archived more than
   :data:`RECYCLE_BIN_DAYS` days before the new clock.
 
-Everything is deterministic in the seed and the clock (``rng_for``). The truth reads the
+:func:`apply` runs at the end of every ``advance`` and, without the purge, at the end of
+``generate`` (the world's past has its GDPR deletes and silent associations too, so the
+end-to-end truth test runs with them). Everything is deterministic in the seed and the clock
+(``rng_for``). The truth reads the
 store, so it accounts for all three by itself. People whose plan still has events
 (``gen_person``) are never deleted: the generator would write them again.
 """
@@ -34,8 +37,11 @@ SILENT_ASSOCIATION_SHARE = 0.01
 GDPR_DELETE_SHARE = 0.002
 
 
-def apply(conn: sqlite3.Connection, seed: int, old_clock_ms: int, new_clock_ms: int) -> dict[str, int]:
-    """Apply one advance's silent changes inside the caller's transaction; returns counts."""
+def apply(conn: sqlite3.Connection, seed: int, old_clock_ms: int, new_clock_ms: int, *,
+          purge: bool = True) -> dict[str, int]:
+    """Apply the silent changes of the period ``[old_clock_ms, new_clock_ms)`` inside the
+    caller's transaction; returns counts. ``purge=False`` leaves the recycle bin alone (a
+    generated world keeps its archived records, so a first sync sees deletes)."""
     rng = rng_for(seed, "hubspot_events", old_clock_ms, new_clock_ms)
     out = {"silent_associations": 0, "gdpr_deleted": 0, "purged": 0}
 
@@ -70,6 +76,8 @@ def apply(conn: sqlite3.Connection, seed: int, old_clock_ms: int, new_clock_ms: 
         out["gdpr_deleted"] += 1
 
     # 3. the recycle bin: archived more than 90 days ago is gone
+    if not purge:
+        return out
     cutoff = new_clock_ms - RECYCLE_BIN_DAYS * DAY_MS
     for object_type, oid in conn.execute(
             "SELECT object_type, id FROM hubspot_object WHERE archived=1 "
@@ -94,3 +102,5 @@ def _delete_for_good(conn: sqlite3.Connection, object_type: str, oid: int) -> No
     conn.execute("DELETE FROM hubspot_object WHERE object_type=? AND id=?", (object_type, oid))
     conn.execute("DELETE FROM hubspot_association WHERE (from_type=? AND from_id=?) "
                  "OR (to_type=? AND to_id=?)", (object_type, oid, object_type, oid))
+    if object_type == "contacts":   # the person lives on (in Salesforce); this record does not
+        conn.execute("UPDATE truth_person SET hubspot_contact_id = NULL WHERE hubspot_contact_id = ?", (oid,))

@@ -731,6 +731,8 @@ def generate(store_path: str | Path, config: WorldConfig, progress: Progress = N
                 w.simulate(d, month_end, cutoff)
             d = month_end
         with store.transaction(conn):
+            w.flush()
+            w.progress(f"hubspot {hubspot_events.apply(conn, config.seed, day_ms(config.world_start), cutoff, purge=False)}")
             meta = {
                 "seed": config.seed, "scale": config.scale, "clock": config.clock.isoformat(),
                 "world_start": config.world_start.isoformat(), "config": config.to_json(),
