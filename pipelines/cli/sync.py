@@ -41,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reconcile", action="store_true",
                         help="after syncing, list every record's id and mark deleted what the source "
                              "no longer has at all (GDPR deletes, purges); the weekly Dagster "
-                             "'reconciliation' job does the same")
+                             "'reconciliation' job does the same; --full-refresh already does it)")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, summary only")
     parser.add_argument("--env-file", default=".env", help="file of environment variables (default .env)")
 
@@ -128,7 +128,9 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
             try:
                 source = cls(settings, wh, progress)
                 result = source.sync(full_refresh=args.full_refresh)
-                if getattr(args, "reconcile", False) and hasattr(source, "reconcile"):
+                # a full refresh lists everything and reconciles as it goes
+                if getattr(args, "reconcile", False) and not args.full_refresh \
+                        and hasattr(source, "reconcile"):
                     result.objects.extend(dataclasses.replace(o, object=f"{o.object} (reconcile)")
                                           for o in source.reconcile().objects)
             except SourceNotConfigured as exc:
