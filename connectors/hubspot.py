@@ -20,7 +20,12 @@ How a sync reads (docs/ARCHITECTURE.md, "How each source is read"):
   DESC (limit 1): the newest modification the API knows.
 * **Incremental**: search (``POST .../search``, limit 200) filtered ``modified >= floor`` AND
   ``hs_object_id > last_id``, sorted by ``hs_object_id`` ascending, where
-  ``floor = cursor - lookback`` (10 minutes by default, for search-index lag). Before the
+  ``floor = cursor - lookback`` (``HUBSPOT_SEARCH_LOOKBACK_MINUTES``, 70 by default). The
+  search index shows changes late *and out of order*, by up to about an hour: a change may be
+  searchable before an older one, so the newest indexed change (the cursor) can pass a change
+  not indexed yet. A lookback of the lag plus 10 minutes reaches back to it on the next run;
+  upserts are idempotent, so re-reading an hour of changes costs only requests
+  (``docs/PERFORMANCE.md``). Before the
   offset reaches 10,000 the window restarts at offset 0 with ``hs_object_id > last id seen``
   and the same date floor (never an endless loop when >10k records share one timestamp).
   The next cursor is the newest modification the search index knew when the run began (a
@@ -36,8 +41,11 @@ How a sync reads (docs/ARCHITECTURE.md, "How each source is read"):
   are in no archived list) are marked deleted in the same
   transaction as the page (and cursor) that carried the survivor: a run that stops later
   cannot lose the merge. Records deleted for good (a GDPR delete, purged from the recycle
-  bin) are in neither list: a full listing run from its first page to its last
-  (``--full-refresh``) marks deleted the live rows it did not list (reconciliation).
+  bin 90 days after it was deleted) are in neither list: a full listing run from its first
+  page to its last (``--full-refresh``) marks deleted the live rows it did not list, and so
+  does :meth:`HubSpotSource.reconcile`, an id-only listing (no properties, 100 ids per
+  request) run weekly by the Dagster ``reconciliation`` job or ``advocacy sync --reconcile``
+  (:mod:`connectors.hubspot_sweeps`). Either refuses to mark deleted most of what we hold.
 * **Crash safety**: each page's rows (and, for deals, their association rows) and the cursor
   that covers them commit in one DuckDB transaction. The cursor also records where a run is
   (list ``after`` / search id floor), so a killed run resumes where it stopped.
@@ -49,6 +57,19 @@ How a sync reads (docs/ARCHITECTURE.md, "How each source is read"):
   more, and if it still fails is quarantined (``association read failed``), counted, and
   kept in the ``deal_contact_associations:retry`` state: every later run reads it again
   until it succeeds, whether or not the deal changes.
+* **Associations changed without touching the deal**: associating a contact with a deal
+  moves neither record's modified date, so searching for changed deals never finds it. Every
+  ``HUBSPOT_ASSOCIATION_SWEEP_DAYS`` days (default 7; 0 = every run) the deals sync reads the
+  associations of every live deal we hold (1,000 per request) and replaces their rows; a full
+  listing reads them all anyway and counts as a sweep (:mod:`connectors.hubspot_sweeps`).
+* **Long property lists** (``HUBSPOT_EXTRA_PROPERTIES_*``): list GETs carry properties in the
+  URL, and HubSpot answers ``414 URI Too Long`` past several thousand characters. Each page
+  is requested once per property chunk (:func:`connectors.hubspot_http.property_chunks`) and
+  the records merged by id. Search and batch reads carry properties in the body.
+* **Proxies and CA bundles**: ``HTTPS_PROXY``/``NO_PROXY`` and ``HUBSPOT_CA_BUNDLE`` (else
+  ``REQUESTS_CA_BUNDLE``, ``SSL_CERT_FILE``) are handed to the client's urllib3 pool, which
+  ignores the environment by itself (:mod:`connectors.hubspot_http`). A certificate that
+  fails verification stops at once, naming the variable to set.
 * ``HISTORY_START_DATE`` bounds **nothing** here, by design: contacts, companies, deals,
   associations, owners and pipelines are state, not events, and a full sync lists them all
   (the list endpoint cannot filter by date; a ``createdate`` search filter could, but would
@@ -82,7 +103,10 @@ from typing import Any
 import urllib3
 from urllib3.util.retry import Retry
 
+from connectors import hubspot_checks
+from connectors import hubspot_sweeps as sweeps
 from connectors import schema as raw
+from connectors.hubspot_http import client_options, property_chunks
 from connectors.retry import (
     RETRYABLE_STATUS,
     RetryPolicy,
@@ -120,7 +144,10 @@ SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
 ASSOC_BATCH = 1_000
 OWNERS_LIMIT = 100
-DEFAULT_LOOKBACK_MINUTES = 10
+# Search-index lag: HubSpot's search index shows changes late and out of order, by up to
+# about an hour (docs/API_BEHAVIOUR.md); 60 minutes of that plus 10 for clock skew and the
+# Date header's one-second resolution.
+DEFAULT_LOOKBACK_MINUTES = 70
 REQUEST_TIMEOUT = (10.0, 120.0)          # connect, read (seconds)
 ASSOC_FAILED = "association read failed"     # quarantine reason
 ASSOC_RETRY_KEY = "deal_contact_associations:retry"   # state: deal ids to read again
@@ -166,6 +193,8 @@ def _header(obj: object, name: str) -> str | None:
 
 def classify(exc: BaseException) -> Verdict:
     """Retry rate limits, server errors and broken connections; give up on the rest."""
+    if _untrusted_certificate(exc):       # configuration, not a passing fault
+        return Verdict(False, reason="TLS certificate not trusted")
     if isinstance(exc, (*_CONNECTION_ERRORS, TruncatedResponse)):
         return Verdict(True, reason=type(exc).__name__)
     status = _status(exc)
@@ -178,8 +207,18 @@ def classify(exc: BaseException) -> Verdict:
     return Verdict(False, reason=type(exc).__name__)
 
 
+def _untrusted_certificate(exc: BaseException) -> bool:
+    """urllib3 gave up on a certificate it could not verify (the SDK's ApiException(status=0)
+    or urllib3's MaxRetryError around an SSLError)."""
+    text = f"{getattr(exc, 'reason', '')} {exc}".lower()
+    return "certificate verify failed" in text
+
+
 def api_message(exc: BaseException) -> str:
     """A short, token-free description of an API error."""
+    if _untrusted_certificate(exc):
+        return ("TLS certificate not trusted (behind a TLS-inspecting proxy? set HUBSPOT_CA_BUNDLE "
+                "or REQUESTS_CA_BUNDLE to its CA bundle)")
     status = _status(exc)
     body = getattr(exc, "body", None)
     message = ""
@@ -248,6 +287,7 @@ class HubSpotSource(Source):
         self.requests = 0
         self._listed_whole: set[str] = set()    # objects listed from first to last page this run
         self._assoc_attempted: set[str] = set()  # deals whose associations this run read
+        self._listing_snapshot_ms = 0              # server clock when the last full listing began
         # The server's clock (the ``Date`` header, epoch ms) of the latest answered call, or
         # None when that response had no usable one.
         self.last_server_time_ms: int | None = None
@@ -276,6 +316,7 @@ class HubSpotSource(Source):
             self._client = hubspot.Client.create(
                 access_token=self.settings.get("HUBSPOT_ACCESS_TOKEN"),
                 host=self.base_url, base_url=self.base_url, retry=retry,
+                **client_options(self.settings, self.base_url),   # proxy, CA bundle
             )
         return self._client
 
@@ -300,10 +341,28 @@ class HubSpotSource(Source):
         return call_with_retries(once, classify, policy=self.retry_policy, what=f"hubspot {what}")
 
     def _list_page(self, t: str, after: str | None, properties: list[str], archived: bool) -> dict:
-        kwargs: dict[str, Any] = {"limit": LIST_LIMIT, "properties": properties, "archived": archived}
-        if after:
-            kwargs["after"] = after
-        return self._call(f"list {t}", self.client().crm.objects.basic_api.get_page, t, **kwargs)[1]
+        """One list page with ``properties``. A property list too long for one URL (414 URI Too
+        Long) is requested in chunks for the same page and the records merged by id; a record
+        missing from a later chunk's answer (archived in between) is left out of this page."""
+        pages = []
+        for chunk in property_chunks(properties):
+            kwargs: dict[str, Any] = {"limit": LIST_LIMIT, "properties": chunk, "archived": archived}
+            if after:
+                kwargs["after"] = after
+            pages.append(self._call(f"list {t}", self.client().crm.objects.basic_api.get_page, t, **kwargs)[1])
+        first = pages[0]
+        if len(pages) > 1:
+            merged = {str(o.get("id")): o for o in first.get("results") or [] if isinstance(o, dict)}
+            for page in pages[1:]:
+                by_id = {str(o.get("id")): o for o in page.get("results") or [] if isinstance(o, dict)}
+                for oid in list(merged):
+                    if oid not in by_id:
+                        log.info("hubspot %s %s: gone between property chunks; read next run", t, oid)
+                        del merged[oid]
+                        continue
+                    merged[oid].setdefault("properties", {}).update(by_id[oid].get("properties") or {})
+            first["results"] = list(merged.values())
+        return first
 
     def _search(self, t: str, body: dict[str, Any]) -> dict:
         from hubspot.crm.objects import Filter, FilterGroup, PublicObjectSearchRequest
@@ -377,6 +436,7 @@ class HubSpotSource(Source):
     def sync(self, *, full_refresh: bool = False, objects: list[str] | None = None) -> SyncResult:
         self.settings.require(self.name, "HUBSPOT_ACCESS_TOKEN")
         self.settings.history_start()   # bounds nothing here (module docstring), but checked
+        sweeps.sweep_days(self)         # a bad HUBSPOT_ASSOCIATION_SWEEP_DAYS fails before any request
         wanted = objects or [*OBJECTS, "owners", "deal_pipelines"]
         result = SyncResult(self.name)
         wh = self.warehouse
@@ -391,7 +451,7 @@ class HubSpotSource(Source):
             if "deal_pipelines" in wanted:
                 result.objects.append(self._sync_pipelines())
         except Exception as exc:
-            if _status(exc) is not None or classify(exc).retry:
+            if _status(exc) is not None or classify(exc).retry or _untrusted_certificate(exc):
                 raise SourceStopped(f"hubspot stopped: {api_message(exc)} "
                                     "(everything committed before this is kept)") from exc
             raise
@@ -435,7 +495,7 @@ class HubSpotSource(Source):
             commit(rows, new_cursor, force=last)
             self.progress.page(self.name, t, res.pages, res.records + len(buffer))
         if t in self._listed_whole:
-            gone = self._reconcile(t)
+            gone = sweeps.mark_vanished(self, t, f"__hs_seen_{t}")
             if gone:
                 res.deleted += gone
                 res.note += f"; {gone} records no longer in HubSpot marked deleted"
@@ -455,6 +515,11 @@ class HubSpotSource(Source):
                 break
         if t == "deals":     # after the archived pass: a deal deleted since is not read again
             self._retry_associations(assoc)
+            if t in self._listed_whole:     # every live deal's associations were just read
+                with wh.transaction():
+                    sweeps.record_sweep(self, self._listing_snapshot_ms)
+            elif sweeps.sweep_due(self):
+                sweeps.sweep_associations(self, assoc)
 
         res.quarantined = self._quarantined(t) - q_before
         res.requests = self.requests - requests_before
@@ -494,29 +559,6 @@ class HubSpotSource(Source):
                 f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
                 "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(ids)])
         return len(live)
-
-    def _reconcile(self, t: str) -> int:
-        """After a listing that ran from its first page to its last in this run: live rows we
-        hold whose id it did not list are gone from HubSpot altogether (a GDPR delete, a record
-        purged from the recycle bin, a merge we never saw): marked deleted, a deal with its
-        associations. Archived records are listed separately and handled there. A listing
-        resumed after a crash has no complete list of ids and reconciles nothing (the next
-        ``--full-refresh`` does)."""
-        wh = self.warehouse
-        table = OBJECT_TABLES[t]
-        seen = f"__hs_seen_{t}"
-        gone = [i for (i,) in wh.conn.execute(
-            f"SELECT id FROM {table.schema}.{raw.quote(table.name)} WHERE NOT coalesce(_is_deleted, false) "
-            f"AND id NOT IN (SELECT id FROM {seen})").fetchall()]
-        with wh.transaction():
-            if gone:
-                wh.mark_deleted(table, gone)
-                if t == "deals":
-                    wh.conn.execute(
-                        f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                        "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [gone])
-        wh.conn.execute(f"DROP TABLE IF EXISTS {seen}")
-        return len(gone)
 
     def _commit_archived(self, t: str, rows: list[dict[str, Any]]) -> int:
         """One page of archived records, in its own transaction. Only records not already
@@ -565,17 +607,14 @@ class HubSpotSource(Source):
         snapshot = cursor.get("snapshot_ms") if after else None
         res.note = "full"
         # a listing from the first page sees every live id: what we hold live and it does not
-        # list was deleted for good (GDPR delete, purged, merged away); see _reconcile
+        # list was deleted for good (GDPR delete, purged, merged away); see sweeps.mark_vanished
         complete = after is None
-        seen = f"__hs_seen_{t}"
         if complete:
-            self.warehouse.conn.execute(f"CREATE OR REPLACE TEMP TABLE {seen} (id VARCHAR)")
+            sweeps.seen_table(self, t)
         while True:
             page = self._list_page(t, after, props, archived=False)
             if complete:     # before the page commits (the consumer commits after the yield)
-                ids = [str(o["id"]) for o in page.get("results") or [] if o.get("id") is not None]
-                if ids:
-                    self.warehouse.conn.execute(f"INSERT INTO {seen} SELECT unnest(?::VARCHAR[])", [ids])
+                sweeps.add_seen(self, t, page.get("results") or [])
             if snapshot is None:        # the first page of this listing
                 snapshot = self.last_server_time_ms
                 if snapshot is None:
@@ -590,6 +629,7 @@ class HubSpotSource(Source):
             else:
                 if complete:
                     self._listed_whole.add(t)
+                    self._listing_snapshot_ms = int(snapshot)
                 yield rows, {"phase": "incremental", "modified_since_ms": snapshot}, True
                 return
 
@@ -853,9 +893,29 @@ class HubSpotSource(Source):
         self.progress.done(self.name, res)
         return res
 
+    def reconcile(self, objects: list[str] | None = None) -> SyncResult:
+        """Id-only reconciliation (:func:`connectors.hubspot_sweeps.reconcile`): live rows of
+        contacts, companies and deals that HubSpot no longer lists at all (GDPR deletes,
+        purged from the recycle bin) are marked deleted. About one request per 100 records."""
+        self.settings.require(self.name, "HUBSPOT_ACCESS_TOKEN")
+        for table in raw.tables_of(self.schema):
+            self.warehouse.ensure_table(table)
+        result = SyncResult(self.name)
+        try:
+            result.objects.extend(sweeps.reconcile(self, [t for t in OBJECTS if not objects or t in objects]))
+        except Exception as exc:
+            if _status(exc) is not None or classify(exc).retry or _untrusted_certificate(exc):
+                raise SourceStopped(f"hubspot reconciliation stopped: {api_message(exc)} "
+                                    "(nothing was marked deleted for the object it stopped in)") from exc
+            raise
+        return result
+
     # -- check -------------------------------------------------------------------------------
     def check(self) -> list[Finding]:
         self.settings.require(self.name, "HUBSPOT_ACCESS_TOKEN")
+        blocked = hubspot_checks.ca_problem(self)
+        if blocked is not None:
+            return [blocked]
         findings: list[Finding] = []
         quick = RetryPolicy(attempts=2, base_delay=0.2, max_delay=2)
         saved, self.retry_policy = self.retry_policy, quick
@@ -874,8 +934,9 @@ class HubSpotSource(Source):
                     findings.append(Finding(self.name, False, "owners not readable (HTTP 403)",
                                             f"add scope {SCOPES['owners']} to the private app"))
                 else:
-                    findings.append(Finding(self.name, False, f"cannot reach HubSpot: {api_message(exc)}",
-                                            "check HUBSPOT_BASE_URL and the network"))
+                    message = api_message(exc)
+                    findings.append(Finding(self.name, False, f"cannot reach HubSpot: {message}",
+                                            hubspot_checks.unreachable_fix(message)))
                     return findings
             for t in OBJECTS:
                 try:
@@ -912,6 +973,7 @@ class HubSpotSource(Source):
                     findings.append(Finding(self.name, False,
                                             f"{t}: HUBSPOT_EXTRA_PROPERTIES_{t.upper()} names unknown "
                                             f"properties: {', '.join(extra)}", "fix the property names"))
+            findings.extend(hubspot_checks.setting_findings(self))   # after the blockers
         finally:
             self.retry_policy = saved
         return findings

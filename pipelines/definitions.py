@@ -1,6 +1,7 @@
 """Dagster definitions: ingestion assets per raw table (GA4's partitioned by day), the dbt
 models grouped by layer (dbt tests become asset checks), freshness and data-quality checks,
-the nightly job and its schedule, the alert and freshness sensors, and the resources (every
+the nightly job and its schedule, the weekly reconciliation job
+(``pipelines/reconciliation.py``) and digest, the alert and freshness sensors, and the resources (every
 connection from the environment through ``EnvVar``).
 
 `dagster dev -w workspace.yaml` (or `make dagster`) loads ``defs``; Dagster reads ``.env``
@@ -29,6 +30,7 @@ from pipelines.digest import weekly_digest, weekly_digest_schedule
 from pipelines.ingestion import build_ingestion_assets
 from pipelines.jobs import nightly_job, nightly_schedule
 from pipelines.partitions import ga4_partitions
+from pipelines.reconciliation import reconciliation_job, reconciliation_schedule
 from pipelines.report_assets import report_assets
 from pipelines.resources import resources_from_environment
 from pipelines.transform import dbt_models, dbt_resource
@@ -52,8 +54,9 @@ def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
         assets=[*ingestion, dbt_models, *report_assets],
         asset_checks=[*fresh, data_quality_thresholds],
         resources={"dbt": dbt_resource, **resources_from_environment(env)},
-        jobs=[job, weekly_digest],
-        schedules=[nightly_schedule(job, partitions, env), weekly_digest_schedule],
+        jobs=[job, weekly_digest, reconciliation_job],
+        schedules=[nightly_schedule(job, partitions, env), weekly_digest_schedule,
+                   reconciliation_schedule(env)],
         sensors=[*alert_sensors, freshness_sensor(fresh)],
     )
     return dg.Definitions.merge(core, *(extension(env) for extension in EXTENSIONS))

@@ -22,7 +22,6 @@ import json
 import logging
 import os
 import secrets
-import time
 from pathlib import Path
 from typing import Any
 
@@ -218,17 +217,11 @@ class Sandbox:
 
     # -- time -----------------------------------------------------------------------------
     def advance(self, days: int) -> None:
-        """Advance the world ``days`` days, re-write the exports and note when (for HubSpot's
-        search-index lag). The fakes read meta per request, so they see the new clock at once."""
+        """Advance the world ``days`` days and re-write the exports. The fakes read meta per
+        request, so they see the new clock at once (HubSpot's search-index lag is counted on
+        that clock)."""
         world = importlib.import_module("connectors.sandbox.world")
-        conn = store.connect(self.store_path)
-        try:
-            before = store.get_meta(conn, "clock")
-            world.advance(self.store_path, days)
-            store.set_meta(conn, "advanced_from", before)
-            store.set_meta(conn, "advanced_at", time.time())
-        finally:
-            conn.close()
+        world.advance(self.store_path, days)
         self.write_exports()
 
     def urls(self) -> dict[str, str]:

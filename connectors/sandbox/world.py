@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connectors.sandbox import catalog, store
+from connectors.sandbox import catalog, hubspot_events, store
 from connectors.sandbox.config import WorldConfig
 from connectors.sandbox.genutil import (
     BLOG_SLUGS,
@@ -734,6 +734,8 @@ def generate(store_path: str | Path, config: WorldConfig, progress: Progress = N
                 w.simulate(d, month_end, cutoff)
             d = month_end
         with store.transaction(conn):
+            w.flush()
+            w.progress(f"hubspot {hubspot_events.apply(conn, config.seed, day_ms(config.world_start), cutoff, purge=False)}")
             meta = {
                 "seed": config.seed, "scale": config.scale, "clock": config.clock.isoformat(),
                 "world_start": config.world_start.isoformat(), "config": config.to_json(),
@@ -774,6 +776,9 @@ def advance(store_path: str | Path, days: int, progress: Progress = None) -> Non
             w.progress(f"advance: {revised} GA revisions, {n} people progressed")
             w._load_active_posts(old_clock)
             w.simulate(old_clock, new_clock, cutoff)
+            w.flush()
+            events = hubspot_events.apply(conn, cfg.seed, day_ms(old_clock), cutoff)
+            w.progress(f"advance: hubspot {events}")
             store.set_meta(conn, "clock", new_clock.isoformat())
             store.set_meta(conn, "config", cfg.to_json())
             w.save_state()

@@ -1,5 +1,7 @@
-"""``advocacy sync [--source NAME ...] [--full-refresh] [--quiet]``: run the source
-connectors into the DuckDB raw layer (``DUCKDB_PATH``) and print what each object wrote.
+"""``advocacy sync [--source NAME ...] [--full-refresh] [--reconcile] [--quiet]``: run the
+source connectors into the DuckDB raw layer (``DUCKDB_PATH``) and print what each object
+wrote. ``--reconcile`` then runs each source's id-only reconciliation (a source with a
+``reconcile()`` method: records it no longer has at all are marked deleted).
 
 Before any work every setting is validated (:func:`connectors.settings.validate`): a bad value
 stops the sync with one line per problem (variable, problem, fix), and nothing is requested.
@@ -45,6 +47,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-refresh", action="store_true",
                         help="ignore the saved cursors and read everything again; records HubSpot "
                              "or Salesforce no longer return at all are marked deleted")
+    parser.add_argument("--reconcile", action="store_true",
+                        help="after syncing, list every record's id and mark deleted what the source "
+                             "no longer has at all (GDPR deletes, purges); the weekly Dagster "
+                             "'reconciliation' job does the same (--full-refresh already does it)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress lines on stderr, only failures and the summary")
     parser.add_argument("--env-file", metavar="PATH",
@@ -146,7 +152,8 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
             results = []
             started = time.monotonic()
             for name in names:
-                results.append(sync_one(name, settings, wh, progress, args.full_refresh))
+                results.append(sync_one(name, settings, wh, progress, args.full_refresh,
+                                        reconcile=getattr(args, "reconcile", False)))
                 if results[-1].failed or not args.quiet:
                     progress.write_line(status_line(results[-1]))   # as each source ends
     finally:
@@ -171,7 +178,9 @@ class SourceOutcome:
 
 
 def sync_one(name: str, settings: Settings, wh: Warehouse, progress: Progress,
-             full_refresh: bool) -> SourceOutcome:
+             full_refresh: bool, *, reconcile: bool = False) -> SourceOutcome:
+    """Sync one source; with ``reconcile`` (and no full refresh, which reconciles as it lists)
+    then its id-only reconciliation, whose objects join the result as ``<object> (reconcile)``."""
     t0 = time.monotonic()
     try:
         cls = registry.source_class(name)
@@ -179,7 +188,11 @@ def sync_one(name: str, settings: Settings, wh: Warehouse, progress: Progress,
         return SourceOutcome(SyncResult(name, skipped="not available"), outcome.NA,
                        f"not available in this build ({type(exc).__name__}: {exc})")
     try:
-        result = cls(settings, wh, progress).sync(full_refresh=full_refresh)
+        source = cls(settings, wh, progress)
+        result = source.sync(full_refresh=full_refresh)
+        if reconcile and not full_refresh and hasattr(source, "reconcile"):
+            result.objects.extend(dataclasses.replace(o, object=f"{o.object} (reconcile)")
+                                  for o in source.reconcile().objects)
     except SourceNotConfigured as exc:
         reason = str(exc).removeprefix(f"{name}: ").removeprefix("skipped, ")
         return SourceOutcome(SyncResult(name, skipped=reason), outcome.SKIP, f"not configured: {reason}")

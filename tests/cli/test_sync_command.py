@@ -69,6 +69,29 @@ def test_unconfigured_source_is_skipped_with_one_line(tmp_path):
     assert "(skipped)" in proc.stdout and "1 ok, 1 skipped" in proc.stdout
 
 
+def test_sync_reconcile_marks_records_deleted_for_good(fresh_sandbox, tmp_path):
+    """``--reconcile``: after the sync, an id-only listing marks deleted what HubSpot no
+    longer has at all (a GDPR delete leaves no archived record)."""
+    import sqlite3
+
+    sb = fresh_sandbox()
+    db = tmp_path / "wh.duckdb"
+    env = command_env(sb.env(), db)
+    assert advocacy("sync", "--source", "hubspot", "--quiet", env=env, cwd=tmp_path).returncode == 0
+    conn = sqlite3.connect(sb.store_path)
+    (gone,) = conn.execute("SELECT id FROM hubspot_object WHERE object_type = 'contacts' AND archived = 0 "
+                           "ORDER BY id LIMIT 1").fetchone()
+    conn.execute("DELETE FROM hubspot_object WHERE object_type = 'contacts' AND id = ?", (gone,))
+    conn.commit()
+    conn.close()
+    proc = advocacy("sync", "--source", "hubspot", "--reconcile", "--quiet", env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    line = next(x for x in proc.stdout.splitlines() if "contacts (reconcile)" in x)
+    assert line.split()[4] == "1", line          # source, object (2 words), records, deleted
+    with duckdb.connect(str(db), read_only=True) as conn:
+        assert conn.execute("SELECT _is_deleted FROM hubspot.contacts WHERE id = ?", [str(gone)]).fetchone()[0]
+
+
 def test_killed_sync_resumes_without_duplicates(fresh_sandbox, hubspot_state, tmp_path):
     sb = fresh_sandbox(faults="hubspot:slow=0.25")
     db = tmp_path / "wh.duckdb"

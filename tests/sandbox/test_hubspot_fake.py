@@ -300,22 +300,41 @@ def test_drop_and_expire_faults(store_path):
         srv.stop()
 
 
-def test_search_lag_hides_fresh_updates(tmp_path):
+def test_search_index_shows_changes_late_and_out_of_order(tmp_path):
+    """Each change becomes searchable after a delay of its own (0 to the lag, on the sandbox
+    clock): some late, and not in the order they happened. List reads see everything."""
+    from connectors.sandbox.fakes.hubspot import index_delay_ms
+
     path = build_store(tmp_path / "lag.sqlite", archived=ARCHIVED)
-    cutoff = BASE_MS + 20 * HOUR_MS
-    fresh = [i for i in LIVE if contact_updated_ms(i) >= cutoff]
-    assert fresh
-    srv = serve(path, "hubspot:lag=30")
+    set_meta(path, "clock", "2026-01-02")          # now: BASE_MS + 24 hours
+    now, lag = BASE_MS + 24 * HOUR_MS, 48 * HOUR_MS
+    hidden = {i for i in LIVE if contact_updated_ms(i) + index_delay_ms(
+        "contacts", i, contact_updated_ms(i), lag) > now}
+    assert hidden and hidden != set(LIVE)
+    visible = set(LIVE) - hidden
+    assert min(contact_updated_ms(i) for i in hidden) < max(contact_updated_ms(i) for i in visible), \
+        "an older change still hidden while a newer one is searchable"
+    srv = serve(path, f"hubspot:lag={lag // 1000}")
     try:
         client = hubspot.Client.create(access_token=TOKEN, host=srv.url)
-        assert search(client, limit=200).total == len(LIVE)  # no advance yet: nothing hidden
-        set_meta(path, "advanced_from", "2026-01-01T20:00:00Z")
-        set_meta(path, "advanced_at", time.time())
-        res = search(client, limit=200)
-        assert sorted(int(r.id) for r in res.results) == [i for i in LIVE if i not in fresh]
-        # list endpoints see the fresh objects at once
-        assert len(client.crm.contacts.get_all()) == len(LIVE)
-        set_meta(path, "advanced_at", time.time() - 31)
+        assert sorted(int(r.id) for r in search(client, limit=200).results) == sorted(visible)
+        assert srv.app.unindexed_ids("contacts") == {str(i) for i in hidden}
+        assert len(client.crm.contacts.get_all()) == len(LIVE)    # the list reads the database
+    finally:
+        srv.stop()
+    srv = serve(path, "hubspot:lag=0")
+    try:
+        client = hubspot.Client.create(access_token=TOKEN, host=srv.url)
         assert search(client, limit=200).total == len(LIVE)
     finally:
         srv.stop()
+
+
+def test_a_long_url_is_answered_414(server):
+    """A list GET whose query string outgrows what HubSpot's front accepts: 414."""
+    names = [f"custom_property_{i:04d}_with_a_long_name" for i in range(300)]
+    client = hubspot.Client.create(access_token=TOKEN, host=server.url)
+    with pytest.raises(ApiException) as exc:
+        client.crm.contacts.basic_api.get_page(limit=10, properties=names)
+    assert exc.value.status == 414
+    assert client.crm.contacts.basic_api.get_page(limit=10, properties=names[:100]).results

@@ -112,10 +112,20 @@ def test_advance(tmp_path: Path, world_store: Path) -> None:
 
     hs_after = {(r[0], r[1]): r[2:] for r in q(a, "SELECT object_type, id, updated_at_ms, props, archived FROM hubspot_object")}
     old_ms = (old_clock - dt.date(1970, 1, 1)).days * 86_400_000
+    gone = [k for k in hs_before if k not in hs_after]
     for k, v in hs_before.items():
-        if hs_after[k] != v:
+        if k in hs_after and hs_after[k] != v:
             assert hs_after[k][0] >= old_ms
     assert len(hs_after) > len(hs_before)
+    # deleted for good (connectors/sandbox/hubspot_events.py): GDPR-deleted live contacts, and
+    # records archived more than 90 days before the new clock, purged from the recycle bin
+    assert any(hs_before[k][2] == 0 for k in gone), "a GDPR delete"
+    for k in gone:
+        assert k[0] == "contacts" or hs_before[k][2] == 1, k
+    # associations added to deals that did not change (no modified date moves)
+    assoc = "SELECT from_id, to_id FROM hubspot_association WHERE from_type='deals' AND to_type='contacts'"
+    silent = set(q(a, assoc)) - set(q(world_store, assoc))
+    assert any(hs_after[("deals", d)][0] < old_ms for d, _ in silent), silent
 
     # GA revision: the last days before the old clock gained sessions; new days exist.
     days = [(old_clock - dt.timedelta(days=i)).strftime("%Y%m%d") for i in (1, 2)]

@@ -21,7 +21,8 @@ fires (default unlimited). Kinds:
 ``slow``           the response is delayed ``value`` seconds (default 0.5)
 ``expire``         the session/token is expired (401 in the API's own shape); the app
                    decides what expiring means (Salesforce revokes the token)
-``lag``            HubSpot only: search sees changes only ``value`` seconds after they happen
+``lag``            HubSpot only: the search index's lag, at most ``value`` seconds of the
+                   sandbox clock (default without the fault: an hour; ``lag=0``: none)
 ``limit``          Salesforce only: REQUEST_LIMIT_EXCEEDED from the ``every``-th request on
 ``no-forecasting`` Salesforce only: ForecastingQuota refused (no permission)
 =================  =================================================================

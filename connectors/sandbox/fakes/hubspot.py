@@ -23,18 +23,28 @@ Behaviour (as HubSpot's CRM API documentation describes it; the client library i
   ``limit`` max 200; ``after`` is an offset and a request whose offset reaches 10,000 is
   answered 400; archived objects are never searched. Response properties: the default set of
   the type + the requested ones + ``hs_object_id``, ``createdate`` and the modified property.
-* Search-index lag (fault ``hubspot:lag=L``): after :meth:`connectors.sandbox.server.Sandbox.advance`
-  the store's meta holds ``advanced_at`` (wall-clock epoch seconds of the advance) and
-  ``advanced_from`` (the clock before it, ISO date). For the first ``L`` wall-clock seconds
-  after ``advanced_at``, objects whose ``updated_at_ms`` is at or after ``advanced_from`` are
-  invisible to search (list, get and batch read see them at once). Without those meta keys
-  nothing is hidden.
+* Search-index lag (on by default, one hour; the fault ``hubspot:lag=L`` sets ``L`` seconds,
+  ``lag=0`` turns it off): the search index shows each change only after a delay of its own,
+  from 0 to the lag, so changes are indexed late *and out of order* (a change may become
+  searchable before an older one). The delay is a deterministic function of the object and
+  its ``updated_at_ms`` (:func:`index_delay_ms`), counted on the sandbox clock: a change is
+  invisible to search while ``updated_at_ms + delay > now``. List, get and batch read see it at
+  once (they read the database). HubSpot documents no bound; Airbyte added a lookback for it
+  (PR #69203) and Estuary avoids search for very recent changes (``docs/API_BEHAVIOUR.md``).
+* URL length: a request whose target (path + query) is longer than :data:`MAX_URL_LENGTH`
+  bytes is answered ``414 URI Too Long`` (an HTML body from the edge, as HubSpot's front
+  answers it); long ``properties`` lists on list GETs hit it (dlt verified-sources #305,
+  Airbyte #13691).
 * Batch read: up to 100 inputs, optional ``idProperty``; 200, or 207 with ``errors[]``
   (``OBJECT_NOT_FOUND``, ``context.ids``) when some ids are missing.
 * v4 associations: batch read (per-id ``after`` cursor, 500 per page; ids without
   associations or unknown come back in ``errors`` with 207) and the per-object GET.
 * Faults: ``429`` (HubSpot's TEN_SECONDLY_ROLLING body, Retry-After when configured),
   ``500/502/503``, ``expire`` (401 in HubSpot's shape), ``drop``, ``slow``, ``lag``.
+* Associations added or removed without a change to either record's modified date, and
+  records deleted for good (GDPR deletes, the recycle bin purged after 90 days), come from the
+  world generator (:mod:`connectors.sandbox.hubspot_events`); the fake serves what the store
+  holds.
 * Test hook :meth:`HubSpotApp.fail_association_reads`: the v4 association batch read answers
   207 with a per-item ``INTERNAL_ERROR`` (not ``OBJECT_NOT_FOUND``) for the given from-ids,
   a set number of times or always.
@@ -45,6 +55,7 @@ from __future__ import annotations
 import base64
 import collections
 import datetime as dt
+import hashlib
 import json
 import math
 import re
@@ -78,6 +89,8 @@ BATCH_MAX = 100
 ASSOC_PAGE = 500
 RATE_MAX = 100               # per 10-second window (reported only)
 RATE_DAILY = 250_000
+DEFAULT_INDEX_LAG_S = 3600.0  # search-index lag, at most (seconds of the sandbox clock)
+MAX_URL_LENGTH = 8_192       # request target bytes; longer -> 414
 ANALYTICS_SOURCES = (
     "ORGANIC_SEARCH", "PAID_SEARCH", "EMAIL_MARKETING", "SOCIAL_MEDIA", "REFERRALS",
     "OTHER_CAMPAIGNS", "DIRECT_TRAFFIC", "OFFLINE", "PAID_SOCIAL", "AI_REFERRALS",
@@ -125,8 +138,10 @@ def _multi(request: Request, name: str) -> list[str]:
 class HubSpotApp(App):
     service = "hubspot"
 
-    def __init__(self, store_path: str | Path, *, access_token: str) -> None:
+    def __init__(self, store_path: str | Path, *, access_token: str,
+                 index_lag_s: float = DEFAULT_INDEX_LAG_S) -> None:
         super().__init__()
+        self.index_lag_s = index_lag_s   # the ``lag`` fault overrides it
         self.reader = StoreReader(store_path)
         self.access_token = access_token
         self.base_url = ""           # set by FakeServer; used for absolute paging links
@@ -226,6 +241,10 @@ class HubSpotApp(App):
 
     # -- dispatch -------------------------------------------------------------------------
     def handle(self, request: Request) -> Response:
+        if len(request.raw_path.encode()) > MAX_URL_LENGTH:
+            return Response(414, b"<html><head><title>414 Request-URI Too Large</title></head>"
+                            b"<body><center><h1>414 Request-URI Too Large</h1></center></body></html>",
+                            {"Content-Type": "text/html"})
         auth = request.headers.get("authorization", "")
         if auth != f"Bearer {self.access_token}":
             return self._error(
@@ -434,10 +453,7 @@ class HubSpotApp(App):
 
         sql = "SELECT * FROM hubspot_object WHERE object_type=? AND archived=0"
         args: list[Any] = [t]
-        hidden_from = self._lag_hidden_from_ms()
-        if hidden_from is not None:
-            sql += " AND updated_at_ms < ?"
-            args.append(hidden_from)
+        indexed = self._indexed_test()
         # Push the incremental-sync filters (modified date, id) of a single group into SQL.
         if len(compiled) == 1:
             for f in compiled[0]:
@@ -461,6 +477,8 @@ class HubSpotApp(App):
         rows = self.reader.conn().execute(sql, args).fetchall()
         decoded = []
         for row in rows:
+            if not indexed(row):
+                continue
             props = json.loads(row["props"])
             props.setdefault("hs_object_id", str(row["id"]))
             if compiled and not any(all(f["test"](props) for f in g) for g in compiled):
@@ -491,18 +509,36 @@ class HubSpotApp(App):
             payload["paging"] = {"next": {"after": nxt, "link": f"?after={nxt}"}}
         return self._ok(payload)
 
-    def _lag_hidden_from_ms(self) -> int | None:
+    @property
+    def lag_ms(self) -> int:
         lag = self.fault_value("lag")
-        if not lag:
-            return None
-        meta = self.reader.meta()
-        advanced_at = meta.get("advanced_at")
-        advanced_from = meta.get("advanced_from")
-        if advanced_at is None or advanced_from is None:
-            return None
-        if time.time() - float(advanced_at) >= lag:
-            return None
-        return parse_time_ms(advanced_from)
+        return int((self.index_lag_s if lag is None else lag) * 1000)
+
+    def now_ms(self) -> int:
+        server = self.server_time()
+        return int((server if server is not None else time.time()) * 1000)
+
+    def _indexed_test(self) -> Any:
+        """A test ``row -> bool``: is the row's latest change in the search index yet?"""
+        lag_ms, now = self.lag_ms, self.now_ms()
+        if lag_ms <= 0:
+            return lambda row: True
+
+        def indexed(row: Any) -> bool:
+            updated = int(row["updated_at_ms"])
+            if updated + lag_ms <= now:
+                return True
+            return updated + index_delay_ms(row["object_type"], int(row["id"]), updated, lag_ms) <= now
+
+        return indexed
+
+    def unindexed_ids(self, object_type: str) -> set[str]:
+        """Ids of live objects whose latest change search does not show yet (for tests)."""
+        indexed = self._indexed_test()
+        return {str(r["id"]) for r in self.reader.conn().execute(
+            "SELECT object_type, id, updated_at_ms FROM hubspot_object WHERE object_type=? "
+            "AND archived=0 AND updated_at_ms > ?", (object_type, self.now_ms() - self.lag_ms))
+            if not indexed(r)}
 
     @staticmethod
     def _compile_filter(f: dict[str, Any], types: dict[str, str]) -> dict[str, Any]:
@@ -800,6 +836,15 @@ class HubSpotApp(App):
         if not isinstance(body, dict):
             raise HubSpotError(400, "VALIDATION_ERROR", "Invalid input JSON: expected an object")
         return body
+
+
+def index_delay_ms(object_type: str, object_id: int, updated_at_ms: int, lag_ms: int) -> int:
+    """How long after ``updated_at_ms`` this change becomes searchable: deterministic in the
+    change, from 0 to ``lag_ms``, skewed short (most changes are indexed within minutes, a few
+    take nearly the whole lag), so changes are indexed out of order."""
+    digest = hashlib.blake2b(f"{object_type}:{object_id}:{updated_at_ms}".encode(), digest_size=8).digest()
+    u = int.from_bytes(digest, "big") / 2**64
+    return int(lag_ms * u ** 2)
 
 
 def _typed(value: Any, ptype: str) -> Any:

@@ -10,6 +10,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from connectors.hubspot import DEFAULT_LOOKBACK_MINUTES as HUBSPOT_LOOKBACK_MINUTES
+
 # Page sizes the APIs allow (the ceilings the minimum is computed with).
 HUBSPOT_LIST_MAX = 100          # GET /crm/v3/objects/{t}, /crm/v3/owners
 HUBSPOT_SEARCH_MAX = 200        # POST /crm/v3/objects/{t}/search
@@ -167,7 +169,7 @@ def salesforce_minimum(records: dict[str, int], described: set[str] | None) -> d
 
 
 def changes(before: dict[str, Any], after_store: Path, *, deletable: set[str] | None = None,
-            hubspot_lookback_ms: int = 600_000,
+            hubspot_lookback_ms: int = HUBSPOT_LOOKBACK_MINUTES * 60_000,
             salesforce_lookback: dt.timedelta = dt.timedelta(minutes=5)) -> dict[str, dict[str, Any]]:
     """What changed in the world since ``before`` (a :func:`holdings`), and the minimum an
     incremental run needs to read it and notice deletes:
