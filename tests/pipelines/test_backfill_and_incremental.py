@@ -31,8 +31,8 @@ def _ga4_days(path: Path) -> list[tuple]:
 def _history(path: Path) -> dict[str, int]:
     """Rows that only the nightly run may add: the run manifest and the snapshots."""
     return {t: _query(path, f"select count(*) from {t}")[0][0] for t in
-            ("marts.run_manifest", "snapshots.funnel_by_segment_snapshot",
-             "snapshots.pipeline_by_segment_snapshot")}
+            ("marts.run_manifest", "snapshots.funnel_by_segment_reported",
+             "snapshots.pipeline_by_segment_reported")}
 
 
 def _records(result: dg.ExecuteInProcessResult) -> dict[str, int]:

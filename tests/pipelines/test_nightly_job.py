@@ -20,6 +20,7 @@ from connectors.registry import SOURCES
 CONFIG_PREFIXES = ("HUBSPOT_", "SALESFORCE_", "GA4_", "GOOGLE_APPLICATION_CREDENTIALS",
                    "ADVOCACY_EXPORTS_DIR", "DUCKDB_PATH")
 AS_OF = "2026-06-30"
+RUN_DATE = "2026-07-01"   # the day after AS_OF: the sandbox world's today
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +77,9 @@ def nightly(warehouse: Path, env: dict[str, str], *, drop: tuple[str, ...] = (),
     from pipelines.definitions import build_definitions
     from pipelines.jobs import run_nightly_in_process
 
-    ops: dict = {"dbt_models": {"config": {"as_of": AS_OF, "full_refresh": full_refresh}}}
+    # the sandbox's today is the day after AS_OF: a reporting run, as the demo's
+    ops: dict = {"dbt_models": {"config": {"as_of": AS_OF, "run_date": RUN_DATE,
+                                           "full_refresh": full_refresh}}}
     if full_refresh:
         ops.update({f"sync_{name}": {"config": {"full_refresh": True}} for name in SOURCES})
     with sandbox_environment(env, warehouse, drop):
