@@ -201,6 +201,15 @@ SALESFORCE_FIELDS: dict[str, dict[str, str]] = {
     },
 }
 
+# Formula fields (``calculated: true`` in describe), served beside the stored fields. These are
+# cross-object formulas: their value follows the referenced record, and Salesforce does not
+# move the formula's own record's SystemModstamp when it changes, so an incremental read on
+# SystemModstamp never sees the change. name -> (type, reference field, target, target field).
+SALESFORCE_FORMULAS: dict[str, dict[str, tuple[str, str, str, str]]] = {
+    "Opportunity": {"Account_Industry__c": ("string", "AccountId", "Account", "Industry")},
+    "Contact": {"Account_Name__c": ("string", "AccountId", "Account", "Name")},
+}
+
 # Objects that exist only in multi-currency orgs.
 MULTI_CURRENCY_OBJECTS = ("CurrencyType", "DatedConversionRate")
 
