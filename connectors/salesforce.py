@@ -98,7 +98,6 @@ from connectors.source import (
     Progress,
     Settings,
     Source,
-    SourceNotConfigured,
     SourceStopped,
     SyncResult,
 )
@@ -114,7 +113,12 @@ BULK_MAX_RECORDS = 50_000                    # Bulk 2.0 results page asked for (
 BULK_POLL_MAX_SECONDS = 30.0                 # the longest wait between two Bulk job polls
 BULK_JOB_TIMEOUT = dt.timedelta(hours=6)
 COMPOSITE_BATCH_MAX = 25                     # subrequests per composite/batch call
-DEFAULT_LOOKBACK = dt.timedelta(minutes=5)
+# a transaction commits its rows with the SystemModstamp of its start: a row committed after a
+# newer one was read has an older stamp than the cursor. 15 minutes covers long transactions
+# (upserts are idempotent: the re-read rows cost a page at most)
+DEFAULT_LOOKBACK = dt.timedelta(minutes=15)
+DELETED_MIN_RANGE = dt.timedelta(minutes=2)  # narrowest getDeleted window (minute precision)
+NARROW_MAX_DEPTH = 12                        # QUERY_TIMEOUT: halvings of a window at most
 DELETED_MAX_RANGE = dt.timedelta(days=29)    # getDeleted takes at most 30 days per call
 DELETED_RETENTION = dt.timedelta(days=15)    # how far back getDeleted answers
 FIRST_RUN_DELETES_BACK = dt.timedelta(days=1)  # see _sync_deleted
@@ -183,6 +187,9 @@ class _Plan:
     deletable: bool                  # has IsDeleted
     replicateable: bool
     extra_types: dict[str, str]
+    # formula fields (describe ``calculated: true``): their value can change without moving
+    # SystemModstamp, so incremental reads never see it; the reconciliation refreshes them
+    calculated: list[_Field] = dataclasses.field(default_factory=list)
 
     @property
     def version(self) -> str | None:
@@ -456,6 +463,7 @@ class SalesforceSource(Source):
         table = spec.table
         core = table.columns
         fields: list[_Field] = []
+        kept: list[dict[str, Any]] = []       # the describe of each field in ``fields``
         extra: dict[str, str] = {}
         seen_columns: set[str] = set()
         for f in desc.get("fields") or []:
@@ -467,6 +475,7 @@ class SalesforceSource(Source):
                 continue
             seen_columns.add(column)
             fields.append(_Field(name, ftype, column))
+            kept.append(f)
             if column not in core:
                 extra[column] = raw.salesforce_type(ftype)
         names = {f.name for f in fields}
@@ -477,8 +486,9 @@ class SalesforceSource(Source):
         else:
             cursor = next((c for c in ("SystemModstamp", "LastModifiedDate", "CreatedDate")
                            if c in names), None)
+        calculated = [f for f, d in zip(fields, kept, strict=True) if d.get("calculated")]
         return _Plan(spec, table, fields, cursor, "IsDeleted" in names,
-                     bool(desc.get("replicateable", True)), extra)
+                     bool(desc.get("replicateable", True)), extra, calculated)
 
     # -- reading -----------------------------------------------------------------------------
     def _window_start(self, plan: _Plan, full_refresh: bool) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -497,11 +507,17 @@ class SalesforceSource(Source):
             since = max(since, start) if since else start
         return since, stored
 
-    def _soql(self, plan: _Plan, since: dt.datetime | None, *, ordered: bool = True) -> str:
+    def _soql(self, plan: _Plan, since: dt.datetime | None, *, ordered: bool = True,
+              until: dt.datetime | None = None) -> str:
         select = ", ".join(f.name for f in plan.fields)
         soql = f"SELECT {select} FROM {plan.spec.sobject}"
+        bounds = []
         if since is not None and plan.cursor_field:
-            soql += f" WHERE {plan.cursor_field} >= {soql_datetime(since)}"
+            bounds.append(f"{plan.cursor_field} >= {soql_datetime(since)}")
+        if until is not None and plan.cursor_field:
+            bounds.append(f"{plan.cursor_field} < {soql_datetime(until)}")
+        if bounds:
+            soql += " WHERE " + " AND ".join(bounds)
         if ordered and plan.cursor_field:
             soql += f" ORDER BY {plan.cursor_field} ASC, Id ASC"
         return soql
@@ -525,7 +541,15 @@ class SalesforceSource(Source):
             notes.append(f"about {estimate[0]:,} to read ({estimate[1]})")
             notes.append(self._read_bulk_or_rest(plan, since, tracker, res, full_refresh))
         else:
-            total, complete = self._read_rest(plan, since, tracker, res, full_refresh, probe=True)
+            try:
+                total, complete = self._read_rest(plan, since, tracker, res, full_refresh,
+                                                  probe=True)
+            except SalesforceError as exc:
+                if error_code(exc) != "QUERY_TIMEOUT" or not plan.cursor_field:
+                    raise
+                windows = self._read_narrowed(plan, since, tracker, res, full_refresh)
+                total, complete = res.records, True
+                notes.append(f"QUERY_TIMEOUT: read in {windows} narrower windows")
             notes.append(f"{total:,} to read")
             if not complete:
                 # the first page is committed (cursor included): Bulk reads the rest, from the
@@ -650,6 +674,37 @@ class SalesforceSource(Source):
                 soql = self._soql(plan, resume)
                 page = self.client.call(f"query {plan.spec.sobject}",
                                         lambda sf, q=soql: sf.query(q, include_deleted=True))
+
+    def _read_narrowed(self, plan: _Plan, since: dt.datetime | None, tracker: _CursorTracker,
+                       res: ObjectResult, full_refresh: bool) -> int:
+        """The window timed out (``QUERY_TIMEOUT``: the query ran too long for the org): read
+        it as ``[lo, hi)`` windows on the cursor field, oldest first (the cursor commits with
+        each page, so the order keeps a crash from skipping rows), halving any window that
+        still times out. Returns how many windows were read."""
+        end = utcnow() + dt.timedelta(days=1)        # past any stamp the org can hold
+        floor = dt.datetime(2000, 1, 1)              # only to halve an open lower bound
+        read = 0
+
+        def window(lo: dt.datetime | None, hi: dt.datetime, depth: int) -> None:
+            nonlocal read
+            try:
+                self._read_rest(plan, lo, tracker, res, full_refresh,
+                                soql=self._soql(plan, lo, until=hi))
+                read += 1
+            except SalesforceError as exc:
+                if error_code(exc) != "QUERY_TIMEOUT" or depth >= NARROW_MAX_DEPTH:
+                    raise
+                mid = (lo or floor) + ((hi - (lo or floor)) / 2)
+                log.info("salesforce %s: QUERY_TIMEOUT, reading %s..%s in halves",
+                         plan.spec.sobject, lo, hi)
+                window(lo, mid, depth + 1)
+                window(mid, hi, depth + 1)
+
+        lo = since
+        mid = (lo or floor) + ((end - (lo or floor)) / 2)
+        window(lo, mid, 1)
+        window(mid, end, 1)
+        return read
 
     def _read_bulk_or_rest(self, plan: _Plan, since: dt.datetime | None,
                            tracker: _CursorTracker, res: ObjectResult, full_refresh: bool) -> str:
@@ -834,17 +889,34 @@ class SalesforceSource(Source):
             return []
         notes: list[str] = []
         marked = 0
-        for _ in range(40):
+        span = DELETED_MAX_RANGE      # narrowed on EXCEEDED_ID_LIMIT, for the rest of the run
+        splits = 0
+        for _ in range(400):
             now = utcnow()
             # up to now; a server clock ahead of ours (a simulated org) gets the full range and
             # reports how far it covered
-            end = start + DELETED_MAX_RANGE if now <= start + dt.timedelta(minutes=1) \
+            full_end = start + DELETED_MAX_RANGE if now <= start + dt.timedelta(minutes=1) \
                 else min(start + DELETED_MAX_RANGE, now)
+            end = full_end
+            if start + span < full_end:   # narrowed: whole minutes (the API's precision)
+                end = max((start + span).replace(second=0, microsecond=0),
+                          start + dt.timedelta(minutes=1))
             try:
                 body = self.client.call(
                     f"deleted {sobject}",
                     lambda sf, a=start, b=end: getattr(sf, sobject).deleted(aware(a), aware(b)))
             except SalesforceError as exc:
+                if error_code(exc) == "EXCEEDED_ID_LIMIT":
+                    # more ids in the window than the API returns at once (600,000): ask for
+                    # windows half as wide until one answers
+                    if end - start <= DELETED_MIN_RANGE:
+                        raise SourceStopped(
+                            f"salesforce: {sobject} getDeleted exceeds its id limit even for "
+                            f"{DELETED_MIN_RANGE} from {iso_z(start)}; a --reconcile run finds "
+                            "those deletes instead") from exc
+                    span = max(DELETED_MIN_RANGE, (end - start) / 2)
+                    splits += 1
+                    continue
                 if error_code(exc) == "INVALID_REPLICATION_DATE":
                     # the start is older than the API keeps deletes (15 days): go on from the
                     # earliest date it names, else from 15 days back, and say what was skipped
@@ -872,12 +944,19 @@ class SalesforceSource(Source):
                     marked += len(held)
                 if covered is not None:
                     wh.set_cursor(self.schema, key, {"covered": iso_z(covered)})
+            if covered is None:
+                break
+            if end < full_end and covered >= end:   # a narrowed window: the next follows it
+                start = covered
+                span = min(DELETED_MAX_RANGE, span * 2)   # deletes come in bursts: widen again
+                continue
             # another window only when this one was the widest the API takes and the server
             # covered all of it; a window that ended at our own present is the last
-            if covered is None or end != start + DELETED_MAX_RANGE or \
-                    covered < end.replace(second=0, microsecond=0):
+            if end != start + DELETED_MAX_RANGE or covered < end.replace(second=0, microsecond=0):
                 break
             start = covered
+        if splits:
+            notes.append(f"getDeleted windows narrowed {splits} times (EXCEEDED_ID_LIMIT)")
         if marked:
             res.deleted += marked
             notes.append(f"{marked} purged records marked deleted")
@@ -931,70 +1010,21 @@ class SalesforceSource(Source):
             return [f"{len(gone)} records no longer in Salesforce marked deleted"]
         return []
 
-    # -- check -------------------------------------------------------------------------------
-    def check(self) -> list[Finding]:
-        out: list[Finding] = []
-        try:
-            auth = auth_config(self.settings, self.name)
-        except SourceNotConfigured as exc:
-            if any(self.settings.get(n) for n in _CREDENTIAL_VARIABLES):
-                # half configured: that is a mistake to fix, not a source to skip
-                return [Finding(self.name, False, str(exc), "set the Salesforce variables in .env")]
-            raise
-        client = self.client
-        try:
-            client.call("limits", lambda sf: sf.limits())
-        except (SalesforceAuthError, SourceStopped) as exc:
-            return [Finding(self.name, False, f"credentials: {exc}",
-                            "check SALESFORCE_* in .env (and SALESFORCE_LOGIN_URL for sandboxes)")]
-        except SalesforceError as exc:
-            out.append(Finding(self.name, False, f"authenticated ({auth.describe()}) but the "
-                               f"API answered {error_message(exc)}", "check the instance URL"))
-            return out
-        except Exception as exc:  # noqa: BLE001 - connection problems become a finding
-            return [Finding(self.name, False, f"cannot reach Salesforce: {type(exc).__name__}: "
-                            f"{str(exc)[:200]}", "check SALESFORCE_INSTANCE_URL / "
-                            "SALESFORCE_LOGIN_URL / SALESFORCE_CA_BUNDLE")]
-        out.append(Finding(self.name, True, f"credentials authenticate: {auth.describe()}"))
-        usage = client.usage_text()
-        out.append(Finding(self.name, True, f"API reachable at {client.instance_url}"
-                           + (f" ({usage})" if usage else "")))
-        multi: bool | None = None
-        for spec in OBJECTS:
-            finding, desc = self._check_object(spec)
-            out.append(finding)
-            if spec.sobject in ("Lead", "Contact") and desc is not None:
-                names = {f.get("name") for f in desc.get("fields") or []}
-                missing = [c for c in CUSTOM_FIELDS if c not in names]
-                if missing:
-                    out.append(Finding(
-                        self.name, False, f"{spec.sobject} lacks custom fields {', '.join(missing)}",
-                        "create them (Text 255) so forms can store the GA client id and UTMs, "
-                        "or point the dbt vars at the fields you use"))
-                else:
-                    out.append(Finding(self.name, True, f"{spec.sobject} has GA_Client_ID__c and "
-                                       "UTM_Source/Medium/Campaign/Content/Term__c"))
-                if spec.sobject == "Lead":
-                    multi = "CurrencyIsoCode" in names
-        if multi is not None:
-            out.append(Finding(self.name, True, "multi-currency org (CurrencyIsoCode present)"
-                               if multi else "single-currency org (no CurrencyIsoCode): amounts "
-                               "are in the corporate currency"))
-        return out
+    # -- reconciliation and check -------------------------------------------------------------
+    def reconcile(self, *, objects: list[str] | None = None) -> SyncResult:
+        """The id-only reconciliation (:mod:`connectors.salesforce_reconcile`): records the
+        delete log lost marked deleted, records the windows missed read by Id, formula fields
+        refreshed. Default weekly (Dagster); ``advocacy sync --reconcile``."""
+        from connectors.salesforce_reconcile import reconcile
 
-    def _check_object(self, spec: ObjectSpec) -> tuple[Finding, dict[str, Any] | None]:
-        try:
-            desc = self._describe(spec.sobject)
-            self.client.call(f"read {spec.sobject}",
-                             lambda sf: sf.query(f"SELECT Id FROM {spec.sobject} LIMIT 1"))
-        except SalesforceError as exc:
-            if spec.optional and _is_missing(exc):
-                # a warning, not a failure: the product works without it
-                return Finding(self.name, True, f"{spec.sobject} not readable - warning: "
-                               f"{spec.optional} ({error_message(exc)})"), None
-            return Finding(self.name, False, f"{spec.sobject} not readable: {error_message(exc)}",
-                           "grant the integration user read access to it"), None
-        return Finding(self.name, True, f"{spec.sobject} readable"), desc
+        return reconcile(self, objects)
+
+    def check(self) -> list[Finding]:
+        """Credentials and their host, permissions (does the user see every record?), objects,
+        custom fields: :func:`connectors.salesforce_check.check`."""
+        from connectors.salesforce_check import check
+
+        return check(self)
 
 
 # -- helpers -----------------------------------------------------------------------------------

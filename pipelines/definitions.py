@@ -12,6 +12,7 @@ import os
 
 import dagster as dg
 
+from pipelines import reconciliation_salesforce as sf_reconcile
 from pipelines.alerts import sensors
 from pipelines.ingestion import ingestion_assets
 from pipelines.transform import dbt_models, dbt_resource
@@ -36,7 +37,7 @@ defs = dg.Definitions(
     executor=dg.in_process_executor,
     assets=[*ingestion_assets, dbt_models],
     resources={"dbt": dbt_resource},
-    jobs=[nightly_job],
-    schedules=[nightly_schedule],
+    jobs=[nightly_job, *sf_reconcile.jobs],
+    schedules=[nightly_schedule, *sf_reconcile.schedules],
     sensors=sensors,
 )

@@ -35,6 +35,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"sync only this source (repeatable): {', '.join(registry.SOURCES)}")
     parser.add_argument("--full-refresh", action="store_true",
                         help="ignore the saved cursors and read everything again")
+    parser.add_argument("--reconcile", action="store_true",
+                        help="instead of syncing, run each source's cheap id-only "
+                             "reconciliation (records the source no longer returns marked "
+                             "deleted, missed records read, formula fields refreshed); a "
+                             "source without one is skipped")
     parser.add_argument("--quiet", action="store_true", help="no progress lines, summary only")
     parser.add_argument("--env-file", default=".env", help="file of environment variables (default .env)")
 
@@ -120,7 +125,15 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
             t0 = time.monotonic()
             try:
                 source = cls(settings, wh, progress)
-                result = source.sync(full_refresh=args.full_refresh)
+                if getattr(args, "reconcile", False):
+                    reconcile = getattr(source, "reconcile", None)
+                    if reconcile is None:
+                        say(f"{name}: skipped, no reconciliation for this source")
+                        results.append(SyncResult(name, skipped="no reconciliation"))
+                        continue
+                    result = reconcile()
+                else:
+                    result = source.sync(full_refresh=args.full_refresh)
             except SourceNotConfigured as exc:
                 say(str(exc) if str(exc).startswith(name) else f"{name}: skipped, {exc}")
                 results.append(SyncResult(name, skipped=str(exc)))
