@@ -158,6 +158,10 @@ OBJECTS: tuple[ObjectSpec, ...] = (
     ObjectSpec("OpportunityContactRole"),
     ObjectSpec("OpportunityHistory", history=True),
     ObjectSpec("LeadHistory", history=True),
+    ObjectSpec("Campaign", optional="campaigns not readable (the user needs read access to "
+                                    "Campaign): Salesforce campaign touches are left out"),
+    ObjectSpec("CampaignMember", optional="campaign members not readable: Salesforce campaign "
+                                          "touches are left out"),
     ObjectSpec("Period", optional="fiscal periods are not readable; quota periods come from the "
                                   "rep_quotas seed"),
     ObjectSpec("ForecastingQuota", optional="no forecasting permission ('View All Forecasts' or "

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connectors.sandbox import catalog, store
+from connectors.sandbox import campaigns, catalog, store
 from connectors.sandbox.config import WorldConfig
 from connectors.sandbox.genutil import (
     BLOG_SLUGS,
@@ -731,6 +731,7 @@ def generate(store_path: str | Path, config: WorldConfig, progress: Progress = N
                 w.simulate(d, month_end, cutoff)
             d = month_end
         with store.transaction(conn):
+            campaigns.write_campaigns(conn, config, static.reps[0]["user_id"])
             meta = {
                 "seed": config.seed, "scale": config.scale, "clock": config.clock.isoformat(),
                 "world_start": config.world_start.isoformat(), "config": config.to_json(),
@@ -772,6 +773,7 @@ def advance(store_path: str | Path, days: int, progress: Progress = None) -> Non
             w._load_active_posts(old_clock)
             w.simulate(old_clock, new_clock, cutoff)
             store.set_meta(conn, "clock", new_clock.isoformat())
+            campaigns.write_campaigns(conn, cfg, static.reps[0]["user_id"])
             store.set_meta(conn, "config", cfg.to_json())
             w.save_state()
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
