@@ -21,7 +21,9 @@ Per object, in this order (DESIGN.md section 5, api_wire.md part B):
    (``cursor >= the first page's newest value``).
 3. The window: ``queryAll`` (recycle-bin deletes included, ``IsDeleted`` -> ``_is_deleted``)
    ``WHERE SystemModstamp >= cursor - lookback`` (history objects: ``CreatedDate``), never a
-   bare ``>``, ``ORDER BY <cursor>, Id``. REST: page by page along ``nextRecordsUrl``; every
+   bare ``>``, ``ORDER BY <cursor>, Id``. The lookback (``SALESFORCE_LOOKBACK_MINUTES``,
+   default 15) re-reads rows a long transaction committed after a newer stamp was read. A
+   window answering ``QUERY_TIMEOUT`` is read as halves on the cursor field, oldest first. REST: page by page along ``nextRecordsUrl``; every
    page's rows and the cursor (max value seen) commit in one DuckDB transaction. Bulk 2.0:
    pages are unordered, so rows commit per page and the cursor with the last page. History
    rows keep their ``CreatedDate`` when their parent is deleted, so after the window (read by
@@ -30,8 +32,15 @@ Per object, in this order (DESIGN.md section 5, api_wire.md part B):
    that starts after rows we hold.
 4. ``sobjects/{O}/deleted`` since the last window covered (at most 15 days back, as the API
    keeps them): records purged from the recycle bin are marked ``_is_deleted`` if we hold them.
-5. A full refresh reads everything with ``queryAll`` and then marks ids we hold that the
-   source no longer returns at all as deleted (reconciliation).
+   A window answering ``EXCEEDED_ID_LIMIT`` (over 600,000 ids) is halved until one answers.
+   The log is also purged early by Salesforce when large: what it lost is found by
+5. the weekly id-only reconciliation (:meth:`SalesforceSource.reconcile`,
+   :mod:`connectors.salesforce_reconcile`), which also refreshes **formula fields**
+   (``calculated`` in describe: they change without moving ``SystemModstamp``, so windows never
+   see it) and reads by Id live records no window returned. A full refresh reads everything
+   with ``queryAll`` and then marks ids we hold that the source no longer returns as deleted.
+
+Real-API behaviours and how the sandbox reproduces them: docs/API_BEHAVIOUR_SALESFORCE.md.
 
 ``HISTORY_START_DATE`` (``YYYY-MM-DD``, default 730 days back; parsed by
 :meth:`connectors.source.Settings.history_start`, a bad value raises
@@ -50,8 +59,11 @@ answers 412 ``JOB_NOT_COMPLETE``; only then is its status polled, with doubling 
 ``SALESFORCE_DELETE_BULK_JOBS`` is true.
 
 Failures: 429/5xx/broken connections are retried (``Retry-After`` honoured); an expired
-session re-authenticates once; ``REQUEST_LIMIT_EXCEEDED`` raises :class:`SourceStopped` with
-everything committed so far kept. Bad records are quarantined, never fatal.
+session re-authenticates once; ``REQUEST_LIMIT_EXCEEDED`` of the daily kind raises
+:class:`SourceStopped` with everything committed so far kept, of the concurrent long-running
+kind (``ConcurrentPerOrgLongTxn``) is retried with backoff. Bad records are quarantined,
+never fatal. Authentication (JWT bearer, password, client credentials at the My Domain):
+:mod:`connectors.salesforce_auth`; ``advocacy check``: :mod:`connectors.salesforce_check`.
 """
 
 from __future__ import annotations

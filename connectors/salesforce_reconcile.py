@@ -65,8 +65,7 @@ def reconcile(source: SalesforceSource, objects: list[str] | None = None) -> Syn
         source._prefetch(specs, False)
         for spec in specs:
             started = time.monotonic()
-            before = source.client.session.count + source._prefetch_requests
-            source._prefetch_requests = 0
+            before = source.client.session.count
             res = ObjectResult(spec.table.name)
             source.progress.start(source.name, spec.table.name)
             try:
@@ -82,7 +81,9 @@ def reconcile(source: SalesforceSource, objects: list[str] | None = None) -> Syn
                 res.note = "skipped: nothing held yet (sync first)"
             else:
                 res.note = "; ".join(_reconcile_object(source, plan, res, _CursorTracker(plan, None)))
-            res.requests = source.client.session.count - before
+            # the first object carries the up-front requests (token, the describe batch)
+            res.requests = source.client.session.count - before + source._prefetch_requests
+            source._prefetch_requests = 0
             res.seconds = time.monotonic() - started
             result.objects.append(res)
             source.progress.done(source.name, res)
