@@ -21,7 +21,9 @@ Per object, in this order (docs/ARCHITECTURE.md, "How each source is read"):
    (``cursor >= the first page's newest value``).
 3. The window: ``queryAll`` (recycle-bin deletes included, ``IsDeleted`` -> ``_is_deleted``)
    ``WHERE SystemModstamp >= cursor - lookback`` (history objects: ``CreatedDate``), never a
-   bare ``>``, ``ORDER BY <cursor>, Id``. REST: page by page along ``nextRecordsUrl``; every
+   bare ``>``, ``ORDER BY <cursor>, Id``. The lookback (``SALESFORCE_LOOKBACK_MINUTES``,
+   default 15) re-reads rows a long transaction committed after a newer stamp was read. A
+   window answering ``QUERY_TIMEOUT`` is read as halves on the cursor field, oldest first. REST: page by page along ``nextRecordsUrl``; every
    page's rows and the cursor (max value seen) commit in one DuckDB transaction. Bulk 2.0:
    pages are unordered, so rows commit per page and the cursor with the last page. History
    rows keep their ``CreatedDate`` when their parent is deleted, so after the window (read by
@@ -30,8 +32,15 @@ Per object, in this order (docs/ARCHITECTURE.md, "How each source is read"):
    that starts after rows we hold.
 4. ``sobjects/{O}/deleted`` since the last window covered (at most 15 days back, as the API
    keeps them): records purged from the recycle bin are marked ``_is_deleted`` if we hold them.
-5. A full refresh reads everything with ``queryAll`` and then marks ids we hold that the
-   source no longer returns at all as deleted (reconciliation).
+   A window answering ``EXCEEDED_ID_LIMIT`` (over 600,000 ids) is halved until one answers.
+   The log is also purged early by Salesforce when large: what it lost is found by
+5. the weekly id-only reconciliation (:meth:`SalesforceSource.reconcile`,
+   :mod:`connectors.salesforce_reconcile`), which also refreshes **formula fields**
+   (``calculated`` in describe: they change without moving ``SystemModstamp``, so windows never
+   see it) and reads by Id live records no window returned. A full refresh reads everything
+   with ``queryAll`` and then marks ids we hold that the source no longer returns as deleted.
+
+Real-API behaviours and how the sandbox reproduces them: docs/API_BEHAVIOUR.md.
 
 ``HISTORY_START_DATE`` (``YYYY-MM-DD``, default 730 days back; parsed by
 :meth:`connectors.source.Settings.history_start`, a bad value raises
@@ -50,8 +59,11 @@ answers 412 ``JOB_NOT_COMPLETE``; only then is its status polled, with doubling 
 ``SALESFORCE_DELETE_BULK_JOBS`` is true.
 
 Failures: 429/5xx/broken connections are retried (``Retry-After`` honoured); an expired
-session re-authenticates once; ``REQUEST_LIMIT_EXCEEDED`` raises :class:`SourceStopped` with
-everything committed so far kept. Bad records are quarantined, never fatal.
+session re-authenticates once; ``REQUEST_LIMIT_EXCEEDED`` of the daily kind raises
+:class:`SourceStopped` with everything committed so far kept, of the concurrent long-running
+kind (``ConcurrentPerOrgLongTxn``) is retried with backoff. Bad records are quarantined,
+never fatal. Authentication (JWT bearer, password, client credentials at the My Domain):
+:mod:`connectors.salesforce_auth`; ``advocacy check``: :mod:`connectors.salesforce_check`.
 """
 
 from __future__ import annotations
@@ -84,7 +96,6 @@ from connectors.salesforce_client import (
     error_message,
 )
 from connectors.salesforce_soql import (
-    aware,
     convert,
     iso_z,
     parse_datetime,
@@ -98,7 +109,6 @@ from connectors.source import (
     Progress,
     Settings,
     Source,
-    SourceNotConfigured,
     SourceStopped,
     SyncResult,
 )
@@ -114,10 +124,11 @@ BULK_MAX_RECORDS = 50_000                    # Bulk 2.0 results page asked for (
 BULK_POLL_MAX_SECONDS = 30.0                 # the longest wait between two Bulk job polls
 BULK_JOB_TIMEOUT = dt.timedelta(hours=6)
 COMPOSITE_BATCH_MAX = 25                     # subrequests per composite/batch call
-DEFAULT_LOOKBACK = dt.timedelta(minutes=5)
-DELETED_MAX_RANGE = dt.timedelta(days=29)    # getDeleted takes at most 30 days per call
-DELETED_RETENTION = dt.timedelta(days=15)    # how far back getDeleted answers
-FIRST_RUN_DELETES_BACK = dt.timedelta(days=1)  # see _sync_deleted
+# a transaction commits its rows with the SystemModstamp of its start: a row committed after a
+# newer one was read has an older stamp than the cursor. 15 minutes covers long transactions
+# (upserts are idempotent: the re-read rows cost a page at most)
+DEFAULT_LOOKBACK = dt.timedelta(minutes=15)
+NARROW_MAX_DEPTH = 12                        # QUERY_TIMEOUT: halvings of a window at most
 # history object -> (parent table, the history table's column naming the parent)
 HISTORY_PARENTS = {"LeadHistory": ("lead", "lead_id"),
                    "OpportunityHistory": ("opportunity", "opportunity_id")}
@@ -154,6 +165,10 @@ OBJECTS: tuple[ObjectSpec, ...] = (
     ObjectSpec("OpportunityContactRole"),
     ObjectSpec("OpportunityHistory", history=True),
     ObjectSpec("LeadHistory", history=True),
+    ObjectSpec("Campaign", optional="campaigns not readable (the user needs read access to "
+                                    "Campaign): Salesforce campaign touches are left out"),
+    ObjectSpec("CampaignMember", optional="campaign members not readable: Salesforce campaign "
+                                          "touches are left out"),
     ObjectSpec("Period", optional="fiscal periods are not readable; quota periods come from the "
                                   "rep_quotas seed"),
     ObjectSpec("ForecastingQuota", optional="no forecasting permission ('View All Forecasts' or "
@@ -183,6 +198,9 @@ class _Plan:
     deletable: bool                  # has IsDeleted
     replicateable: bool
     extra_types: dict[str, str]
+    # formula fields (describe ``calculated: true``): their value can change without moving
+    # SystemModstamp, so incremental reads never see it; the reconciliation refreshes them
+    calculated: list[_Field] = dataclasses.field(default_factory=list)
 
     @property
     def version(self) -> str | None:
@@ -456,6 +474,7 @@ class SalesforceSource(Source):
         table = spec.table
         core = table.columns
         fields: list[_Field] = []
+        kept: list[dict[str, Any]] = []       # the describe of each field in ``fields``
         extra: dict[str, str] = {}
         seen_columns: set[str] = set()
         for f in desc.get("fields") or []:
@@ -467,6 +486,7 @@ class SalesforceSource(Source):
                 continue
             seen_columns.add(column)
             fields.append(_Field(name, ftype, column))
+            kept.append(f)
             if column not in core:
                 extra[column] = raw.salesforce_type(ftype)
         names = {f.name for f in fields}
@@ -477,8 +497,9 @@ class SalesforceSource(Source):
         else:
             cursor = next((c for c in ("SystemModstamp", "LastModifiedDate", "CreatedDate")
                            if c in names), None)
+        calculated = [f for f, d in zip(fields, kept, strict=True) if d.get("calculated")]
         return _Plan(spec, table, fields, cursor, "IsDeleted" in names,
-                     bool(desc.get("replicateable", True)), extra)
+                     bool(desc.get("replicateable", True)), extra, calculated)
 
     # -- reading -----------------------------------------------------------------------------
     def _window_start(self, plan: _Plan, full_refresh: bool) -> tuple[dt.datetime | None, dt.datetime | None]:
@@ -497,11 +518,17 @@ class SalesforceSource(Source):
             since = max(since, start) if since else start
         return since, stored
 
-    def _soql(self, plan: _Plan, since: dt.datetime | None, *, ordered: bool = True) -> str:
+    def _soql(self, plan: _Plan, since: dt.datetime | None, *, ordered: bool = True,
+              until: dt.datetime | None = None) -> str:
         select = ", ".join(f.name for f in plan.fields)
         soql = f"SELECT {select} FROM {plan.spec.sobject}"
+        bounds = []
         if since is not None and plan.cursor_field:
-            soql += f" WHERE {plan.cursor_field} >= {soql_datetime(since)}"
+            bounds.append(f"{plan.cursor_field} >= {soql_datetime(since)}")
+        if until is not None and plan.cursor_field:
+            bounds.append(f"{plan.cursor_field} < {soql_datetime(until)}")
+        if bounds:
+            soql += " WHERE " + " AND ".join(bounds)
         if ordered and plan.cursor_field:
             soql += f" ORDER BY {plan.cursor_field} ASC, Id ASC"
         return soql
@@ -525,7 +552,15 @@ class SalesforceSource(Source):
             notes.append(f"about {estimate[0]:,} to read ({estimate[1]})")
             notes.append(self._read_bulk_or_rest(plan, since, tracker, res, full_refresh))
         else:
-            total, complete = self._read_rest(plan, since, tracker, res, full_refresh, probe=True)
+            try:
+                total, complete = self._read_rest(plan, since, tracker, res, full_refresh,
+                                                  probe=True)
+            except SalesforceError as exc:
+                if error_code(exc) != "QUERY_TIMEOUT" or not plan.cursor_field:
+                    raise
+                windows = self._read_narrowed(plan, since, tracker, res, full_refresh)
+                total, complete = res.records, True
+                notes.append(f"QUERY_TIMEOUT: read in {windows} narrower windows")
             notes.append(f"{total:,} to read")
             if not complete:
                 # the first page is committed (cursor included): Bulk reads the rest, from the
@@ -650,6 +685,37 @@ class SalesforceSource(Source):
                 soql = self._soql(plan, resume)
                 page = self.client.call(f"query {plan.spec.sobject}",
                                         lambda sf, q=soql: sf.query(q, include_deleted=True))
+
+    def _read_narrowed(self, plan: _Plan, since: dt.datetime | None, tracker: _CursorTracker,
+                       res: ObjectResult, full_refresh: bool) -> int:
+        """The window timed out (``QUERY_TIMEOUT``: the query ran too long for the org): read
+        it as ``[lo, hi)`` windows on the cursor field, oldest first (the cursor commits with
+        each page, so the order keeps a crash from skipping rows), halving any window that
+        still times out. Returns how many windows were read."""
+        end = utcnow() + dt.timedelta(days=1)        # past any stamp the org can hold
+        floor = dt.datetime(2000, 1, 1)              # only to halve an open lower bound
+        read = 0
+
+        def window(lo: dt.datetime | None, hi: dt.datetime, depth: int) -> None:
+            nonlocal read
+            try:
+                self._read_rest(plan, lo, tracker, res, full_refresh,
+                                soql=self._soql(plan, lo, until=hi))
+                read += 1
+            except SalesforceError as exc:
+                if error_code(exc) != "QUERY_TIMEOUT" or depth >= NARROW_MAX_DEPTH:
+                    raise
+                mid = (lo or floor) + ((hi - (lo or floor)) / 2)
+                log.info("salesforce %s: QUERY_TIMEOUT, reading %s..%s in halves",
+                         plan.spec.sobject, lo, hi)
+                window(lo, mid, depth + 1)
+                window(mid, hi, depth + 1)
+
+        lo = since
+        mid = (lo or floor) + ((end - (lo or floor)) / 2)
+        window(lo, mid, 1)
+        window(mid, end, 1)
+        return read
 
     def _read_bulk_or_rest(self, plan: _Plan, since: dt.datetime | None,
                            tracker: _CursorTracker, res: ObjectResult, full_refresh: bool) -> str:
@@ -804,84 +870,10 @@ class SalesforceSource(Source):
 
     # -- deletes -----------------------------------------------------------------------------
     def _sync_deleted(self, plan: _Plan, res: ObjectResult, full_refresh: bool) -> list[str]:
-        """``sobjects/{O}/deleted`` from where the last call's coverage ended, in windows the
-        API accepts, marking the ids we hold; the coverage end the API reports is saved with
-        the marks, in one transaction. On the first run (and a full refresh, which reconciles
-        instead) nothing is called: the window of the next run starts at the object's own
-        newest change read now (a record deleted after the object was read is deleted later
-        than that; the org's newest change, read by a later object, can be later than such a
-        delete), but no more than a day before the org's newest (a run is shorter than that;
-        the API keeps 15 days, and the next run may come days later)."""
-        wh = self.warehouse
-        sobject = plan.spec.sobject
-        key = f"{plan.table.name}:deleted"
-        state = wh.get_cursor(self.schema, key)
-        start: dt.datetime | None = None
-        if isinstance(state, dict) and state.get("covered"):
-            try:
-                start = parse_datetime(state["covered"]) - self.lookback
-            except ValueError:
-                start = None
-        if start is None or full_refresh:
-            newest = self._org_newest
-            if newest is not None:
-                floor = newest - FIRST_RUN_DELETES_BACK
-                own = self._object_newest.get(sobject)
-                newest = max(own, floor) if own is not None else floor
-            if newest is not None and (start is None or newest > start):
-                with wh.transaction():
-                    wh.set_cursor(self.schema, key, {"covered": iso_z(newest)})
-            return []
-        notes: list[str] = []
-        marked = 0
-        for _ in range(40):
-            now = utcnow()
-            # up to now; a server clock ahead of ours (a simulated org) gets the full range and
-            # reports how far it covered
-            end = start + DELETED_MAX_RANGE if now <= start + dt.timedelta(minutes=1) \
-                else min(start + DELETED_MAX_RANGE, now)
-            try:
-                body = self.client.call(
-                    f"deleted {sobject}",
-                    lambda sf, a=start, b=end: getattr(sf, sobject).deleted(aware(a), aware(b)))
-            except SalesforceError as exc:
-                if error_code(exc) == "INVALID_REPLICATION_DATE":
-                    # the start is older than the API keeps deletes (15 days): go on from the
-                    # earliest date it names, else from 15 days back, and say what was skipped
-                    earliest = _first_datetime(error_message(exc)) or (
-                        utcnow() - DELETED_RETENTION + dt.timedelta(minutes=5))
-                    if earliest > start:
-                        notes.append(f"deletes before {iso_z(earliest)} are past the API's window "
-                                     "(a --full-refresh reconciles them)")
-                        start = earliest
-                        continue
-                if exc.status in (400, 403, 404):
-                    notes.append(f"deleted records not available ({error_message(exc)})")
-                    return notes
-                raise
-            ids = [str(r["id"]) for r in body.get("deletedRecords") or [] if r.get("id")]
-            covered_text = body.get("latestDateCovered")
-            try:
-                covered = parse_datetime(covered_text) if covered_text else None
-            except ValueError:
-                covered = None
-            with wh.transaction():
-                held = self._held_live(plan.table, ids)
-                if held:
-                    wh.mark_deleted(plan.table, held)
-                    marked += len(held)
-                if covered is not None:
-                    wh.set_cursor(self.schema, key, {"covered": iso_z(covered)})
-            # another window only when this one was the widest the API takes and the server
-            # covered all of it; a window that ended at our own present is the last
-            if covered is None or end != start + DELETED_MAX_RANGE or \
-                    covered < end.replace(second=0, microsecond=0):
-                break
-            start = covered
-        if marked:
-            res.deleted += marked
-            notes.append(f"{marked} purged records marked deleted")
-        return notes
+        """``sobjects/{O}/deleted``: :func:`connectors.salesforce_deletes.sync_deleted`."""
+        from connectors.salesforce_deletes import sync_deleted
+
+        return sync_deleted(self, plan, res, full_refresh)
 
     def _held_live(self, table: Table, ids: list[str]) -> list[str]:
         if not ids:
@@ -931,70 +923,21 @@ class SalesforceSource(Source):
             return [f"{len(gone)} records no longer in Salesforce marked deleted"]
         return []
 
-    # -- check -------------------------------------------------------------------------------
-    def check(self) -> list[Finding]:
-        out: list[Finding] = []
-        try:
-            auth = auth_config(self.settings, self.name)
-        except SourceNotConfigured as exc:
-            if any(self.settings.get(n) for n in _CREDENTIAL_VARIABLES):
-                # half configured: that is a mistake to fix, not a source to skip
-                return [Finding(self.name, False, str(exc), "set the Salesforce variables in .env")]
-            raise
-        client = self.client
-        try:
-            client.call("limits", lambda sf: sf.limits())
-        except (SalesforceAuthError, SourceStopped) as exc:
-            return [Finding(self.name, False, f"credentials: {exc}",
-                            "check SALESFORCE_* in .env (and SALESFORCE_LOGIN_URL for sandboxes)")]
-        except SalesforceError as exc:
-            out.append(Finding(self.name, False, f"authenticated ({auth.describe()}) but the "
-                               f"API answered {error_message(exc)}", "check the instance URL"))
-            return out
-        except Exception as exc:  # noqa: BLE001 - connection problems become a finding
-            return [Finding(self.name, False, f"cannot reach Salesforce: {type(exc).__name__}: "
-                            f"{str(exc)[:200]}", "check SALESFORCE_INSTANCE_URL / "
-                            "SALESFORCE_LOGIN_URL / SALESFORCE_CA_BUNDLE")]
-        out.append(Finding(self.name, True, f"credentials authenticate: {auth.describe()}"))
-        usage = client.usage_text()
-        out.append(Finding(self.name, True, f"API reachable at {client.instance_url}"
-                           + (f" ({usage})" if usage else "")))
-        multi: bool | None = None
-        for spec in OBJECTS:
-            finding, desc = self._check_object(spec)
-            out.append(finding)
-            if spec.sobject in ("Lead", "Contact") and desc is not None:
-                names = {f.get("name") for f in desc.get("fields") or []}
-                missing = [c for c in CUSTOM_FIELDS if c not in names]
-                if missing:
-                    out.append(Finding(
-                        self.name, False, f"{spec.sobject} lacks custom fields {', '.join(missing)}",
-                        "create them (Text 255) so forms can store the GA client id and UTMs, "
-                        "or point the dbt vars at the fields you use"))
-                else:
-                    out.append(Finding(self.name, True, f"{spec.sobject} has GA_Client_ID__c and "
-                                       "UTM_Source/Medium/Campaign/Content/Term__c"))
-                if spec.sobject == "Lead":
-                    multi = "CurrencyIsoCode" in names
-        if multi is not None:
-            out.append(Finding(self.name, True, "multi-currency org (CurrencyIsoCode present)"
-                               if multi else "single-currency org (no CurrencyIsoCode): amounts "
-                               "are in the corporate currency"))
-        return out
+    # -- reconciliation and check -------------------------------------------------------------
+    def reconcile(self, *, objects: list[str] | None = None) -> SyncResult:
+        """The id-only reconciliation (:mod:`connectors.salesforce_reconcile`): records the
+        delete log lost marked deleted, records the windows missed read by Id, formula fields
+        refreshed. Default weekly (Dagster); ``advocacy sync --reconcile``."""
+        from connectors.salesforce_reconcile import reconcile
 
-    def _check_object(self, spec: ObjectSpec) -> tuple[Finding, dict[str, Any] | None]:
-        try:
-            desc = self._describe(spec.sobject)
-            self.client.call(f"read {spec.sobject}",
-                             lambda sf: sf.query(f"SELECT Id FROM {spec.sobject} LIMIT 1"))
-        except SalesforceError as exc:
-            if spec.optional and _is_missing(exc):
-                # a warning, not a failure: the product works without it
-                return Finding(self.name, True, f"{spec.sobject} not readable - warning: "
-                               f"{spec.optional} ({error_message(exc)})"), None
-            return Finding(self.name, False, f"{spec.sobject} not readable: {error_message(exc)}",
-                           "grant the integration user read access to it"), None
-        return Finding(self.name, True, f"{spec.sobject} readable"), desc
+        return reconcile(self, objects)
+
+    def check(self) -> list[Finding]:
+        """Credentials and their host, permissions (does the user see every record?), objects,
+        custom fields: :func:`connectors.salesforce_check.check`."""
+        from connectors.salesforce_check import check
+
+        return check(self)
 
 
 # -- helpers -----------------------------------------------------------------------------------
@@ -1066,16 +1009,3 @@ def _csv_values(text: str) -> Iterator[dict[str, Any]]:
     if not text:
         return iter(())
     return iter(csv.DictReader(io.StringIO(text, newline="")))
-
-
-_ANY_DT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:Z|[+-]\d{2}:?\d{2})?")
-
-
-def _first_datetime(text: str) -> dt.datetime | None:
-    m = _ANY_DT.search(text)
-    if not m:
-        return None
-    try:
-        return parse_datetime(m.group(0))
-    except ValueError:
-        return None

@@ -4,9 +4,9 @@ simple-salesforce does everything after login, but it hard-codes the login hosts
 (``https://{domain}.salesforce.com``), does not retry anything and cannot refresh a session
 it was handed. So (.env.example, docs/ARCHITECTURE.md "How each source is read"):
 
-* the token comes from ``{SALESFORCE_LOGIN_URL}/services/oauth2/token`` (password or
-  client-credentials grant), obtained here with ``requests``, or from
-  ``SALESFORCE_ACCESS_TOKEN``;
+* the token comes from the OAuth token endpoint (JWT bearer, password or client-credentials
+  grant; which one and at which host: :mod:`connectors.salesforce_auth`), obtained here with
+  ``requests``, or from ``SALESFORCE_ACCESS_TOKEN``;
 * ``Salesforce(instance_url=..., session_id=token, session=session)`` gets a session whose
   ``verify`` is ``SALESFORCE_CA_BUNDLE`` (with ``trust_env = False``: environment CA variables
   would override ``session.verify``), with a default timeout, that remembers the last
@@ -14,14 +14,15 @@ it was handed. So (.env.example, docs/ARCHITECTURE.md "How each source is read")
   and ``Sforce-Limit-Info``);
 * every call goes through :meth:`SalesforceClient.call`: 429/5xx/broken connections are
   retried honouring ``Retry-After``; ``INVALID_SESSION_ID`` re-authenticates once (when the
-  credentials allow) and retries; ``REQUEST_LIMIT_EXCEEDED`` stops the source.
+  credentials allow) and retries; ``REQUEST_LIMIT_EXCEEDED`` of the daily kind stops the
+  source, of the concurrent long-running kind (``ConcurrentPerOrgLongTxn``) is retried with
+  backoff.
 
 Secrets never leave this module: no log line, exception or repr carries them.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import http.client
 import logging
 import re
@@ -42,13 +43,13 @@ from connectors.retry import (
     call_with_retries,
     parse_retry_after,
 )
-from connectors.source import Settings, SourceNotConfigured, SourceStopped
+from connectors.salesforce_auth import AuthConfig, auth_config
+from connectors.source import Settings, SourceStopped
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 API_VERSION = "59.0"
-DEFAULT_LOGIN_URL = "https://login.salesforce.com"
 TIMEOUT = (15, 300)           # connect, read (a Bulk results page can take a while)
 
 _CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -93,72 +94,17 @@ def error_message(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
-# -- configuration -------------------------------------------------------------------------
-@dataclasses.dataclass(frozen=True)
-class AuthConfig:
-    """Which way we authenticate; secrets stay in ``settings`` (never in a repr)."""
-
-    method: str                      # "access token" | "password grant" | "client credentials"
-    login_url: str
-    instance_url: str | None
-    settings: Settings = dataclasses.field(repr=False)
-
-    @property
-    def has_token(self) -> bool:
-        return bool(self.settings.get("SALESFORCE_ACCESS_TOKEN"))
-
-    @property
-    def grant(self) -> str | None:
-        s = self.settings
-        if not (s.get("SALESFORCE_CLIENT_ID") and s.get("SALESFORCE_CLIENT_SECRET")):
-            return None
-        if s.get("SALESFORCE_USERNAME") and s.get("SALESFORCE_PASSWORD"):
-            return "password"
-        return "client_credentials"
-
-    @property
-    def can_refresh(self) -> bool:
-        return self.grant is not None
-
-    def describe(self) -> str:
-        host = urlparse(self.login_url).netloc or self.login_url
-        if self.method == "access token":
-            extra = (f" (renewed by the OAuth {self.grant.replace('_', '-')} grant at {host})"
-                     if self.can_refresh else " (cannot be renewed: no client credentials)")
-            return f"access token for {self.instance_url}{extra}"
-        return f"OAuth {self.method} at {host}"
+# -- configuration: connectors.salesforce_auth ---------------------------------------------
+__all__ = ["AuthConfig", "SalesforceAuthError", "SalesforceClient", "auth_config", "error_code",
+           "error_message"]
 
 
-def auth_config(settings: Settings, source: str = "salesforce") -> AuthConfig:
-    """The authentication method the environment allows, or :class:`SourceNotConfigured`."""
-    s = settings
-    login_url = (s.get("SALESFORCE_LOGIN_URL") or DEFAULT_LOGIN_URL).rstrip("/")
-    instance = (s.get("SALESFORCE_INSTANCE_URL") or "").rstrip("/") or None
-    if s.get("SALESFORCE_ACCESS_TOKEN"):
-        if not instance:
-            raise SourceNotConfigured(
-                f"{source}: skipped, SALESFORCE_ACCESS_TOKEN is set but SALESFORCE_INSTANCE_URL "
-                "is not (see .env.example)")
-        return AuthConfig("access token", login_url, instance, s)
-    has_client = bool(s.get("SALESFORCE_CLIENT_ID") and s.get("SALESFORCE_CLIENT_SECRET"))
-    if s.get("SALESFORCE_USERNAME") or s.get("SALESFORCE_PASSWORD"):
-        if not (s.get("SALESFORCE_USERNAME") and s.get("SALESFORCE_PASSWORD")):
-            raise SourceNotConfigured(
-                f"{source}: skipped, SALESFORCE_USERNAME and SALESFORCE_PASSWORD go together "
-                "(see .env.example)")
-        if not has_client:
-            raise SourceNotConfigured(
-                f"{source}: skipped, the OAuth password grant needs SALESFORCE_CLIENT_ID and "
-                "SALESFORCE_CLIENT_SECRET (a connected app) besides SALESFORCE_USERNAME, "
-                "SALESFORCE_PASSWORD and SALESFORCE_SECURITY_TOKEN (see .env.example)")
-        return AuthConfig("password grant", login_url, instance, s)
-    if has_client:
-        return AuthConfig("client credentials", login_url, instance, s)
-    raise SourceNotConfigured(
-        f"{source}: skipped, no credentials: set SALESFORCE_ACCESS_TOKEN + "
-        "SALESFORCE_INSTANCE_URL, or SALESFORCE_USERNAME + SALESFORCE_PASSWORD + "
-        "SALESFORCE_SECURITY_TOKEN + SALESFORCE_CLIENT_ID + SALESFORCE_CLIENT_SECRET, or "
-        "SALESFORCE_CLIENT_ID + SALESFORCE_CLIENT_SECRET (see .env.example)")
+def is_concurrency_limit(exc: BaseException) -> bool:
+    """``REQUEST_LIMIT_EXCEEDED`` of the concurrent kind (``ConcurrentPerOrgLongTxn Limit
+    exceeded``, ``ConcurrentRequests ... Limit exceeded``): the org has too many long-running
+    requests at once. Unlike the daily ``TotalRequests`` limit it passes in seconds, so it is
+    retried with backoff instead of stopping the source."""
+    return error_code(exc) == "REQUEST_LIMIT_EXCEEDED" and "concurrent" in error_message(exc).lower()
 
 
 # -- transport -----------------------------------------------------------------------------
@@ -205,25 +151,19 @@ class SalesforceClient:
         self._sleep = sleep
         self.session = TrackingSession(settings.get("SALESFORCE_CA_BUNDLE"))
         self._sf: Salesforce | None = None
+        self.token_url = self.auth.token_url   # moves to the My Domain if the host refuses
         self.reauthentications = 0
         self.retries = 0
 
     # -- auth ------------------------------------------------------------------------------
     def _token(self) -> tuple[str, str]:
-        """POST the OAuth grant; returns (access token, instance url)."""
-        s = self.settings
+        """POST the OAuth grant (:mod:`connectors.salesforce_auth`); returns (access token,
+        instance url)."""
         grant = self.auth.grant
         if grant is None:
             raise SalesforceAuthError("no client credentials to obtain a Salesforce token with")
-        form = {
-            "grant_type": grant,
-            "client_id": s.get("SALESFORCE_CLIENT_ID") or "",
-            "client_secret": s.get("SALESFORCE_CLIENT_SECRET") or "",
-        }
-        if grant == "password":
-            form["username"] = s.get("SALESFORCE_USERNAME") or ""
-            form["password"] = (s.get("SALESFORCE_PASSWORD") or "") + (s.get("SALESFORCE_SECURITY_TOKEN") or "")
-        url = f"{self.auth.login_url}/services/oauth2/token"
+        form = self.auth.token_form()
+        url = self.token_url
 
         def post() -> requests.Response:
             response = self.session.post(url, data=form, headers={"Accept": "application/json"})
@@ -240,10 +180,28 @@ class SalesforceClient:
         if response.status_code != 200 or not body.get("access_token"):
             code = body.get("error") or f"HTTP {response.status_code}"
             desc = body.get("error_description") or ""
+            my_domain = f"{self.auth.instance_url}/services/oauth2/token"
+            if "not supported on this domain" in desc and self.auth.instance_url and \
+                    url != my_domain:
+                # a login host that is not the org's own (a generic one under another name):
+                # the client-credentials grant goes to the My Domain (SALESFORCE_INSTANCE_URL)
+                log.info("salesforce: the token host refused client credentials; asking the "
+                         "org's My Domain instead")
+                self.token_url = my_domain
+                return self._token()
+            fix = " - check SALESFORCE_LOGIN_URL and the credentials in .env"
+            if "not supported on this domain" in desc:
+                fix = (" - the client-credentials grant works only at the org's My Domain URL: "
+                       "set SALESFORCE_LOGIN_URL (or SALESFORCE_INSTANCE_URL) to "
+                       "https://<your-domain>.my.salesforce.com")
+            elif grant == "jwt_bearer":
+                fix = (" - check SALESFORCE_CLIENT_ID (consumer key), SALESFORCE_USERNAME, that "
+                       "SALESFORCE_JWT_KEY_FILE matches the certificate uploaded to the connected "
+                       "app, that the user is pre-authorized, and SALESFORCE_JWT_AUDIENCE for "
+                       "sandboxes")
             raise SalesforceAuthError(
                 f"Salesforce refused the OAuth {grant.replace('_', '-')} grant at "
-                f"{self.auth.login_url}: {code}" + (f" ({desc})" if desc else "")
-                + " - check SALESFORCE_LOGIN_URL and the credentials in .env")
+                f"{urlparse(url).netloc}: {code}" + (f" ({desc})" if desc else "") + fix)
         instance = body.get("instance_url") or self.auth.instance_url
         if not instance:
             raise SalesforceAuthError("the token response has no instance_url and "
@@ -293,6 +251,9 @@ class SalesforceClient:
             code = error_code(exc)
             if status == 412 and code == "JOB_NOT_COMPLETE":
                 return Verdict(True, 1.0, "bulk job not complete")
+            if is_concurrency_limit(exc):
+                # 25 requests of the org running 20 s or more: passes as soon as one ends
+                return Verdict(True, None, "concurrent long-running requests limit")
             if status in RETRYABLE_STATUS or status in (420, 406):
                 retry_after = None
                 if self.session.last_status == status:
@@ -312,7 +273,8 @@ class SalesforceClient:
                     self.reauthenticate()
                     return op(self.sf)
             except SalesforceError as exc:
-                if exc.status == 403 and error_code(exc) == "REQUEST_LIMIT_EXCEEDED":
+                if exc.status == 403 and error_code(exc) == "REQUEST_LIMIT_EXCEEDED" and \
+                        not is_concurrency_limit(exc):
                     raise SourceStopped(
                         f"salesforce stopped: the org's API request limit is exhausted "
                         f"({error_message(exc)}; {self.usage_text() or 'usage unknown'}). "

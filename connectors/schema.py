@@ -205,6 +205,15 @@ TABLES: dict[str, Table] = {t.qualified: t for t in [
         {"Id": "id", "IsoCode": "picklist", "ConversionRate": "double", "StartDate": "date",
          "NextStartDate": "date", "SystemModstamp": "datetime"},
         "Dated exchange rates (units of IsoCode per 1 corporate currency)"),
+    _sf("campaign", "Campaign",
+        {**_SF_SYSTEM, "Name": "string", "Type": "picklist", "Status": "picklist",
+         "StartDate": "date", "EndDate": "date", "IsActive": "boolean", "OwnerId": "reference"},
+        "Campaigns (advocacy programmes, events, webinars) that leads and contacts join"),
+    _sf("campaign_member", "CampaignMember",
+        {**_SF_SYSTEM, "CampaignId": "reference", "LeadId": "reference",
+         "ContactId": "reference", "Status": "picklist", "HasResponded": "boolean",
+         "FirstRespondedDate": "date"},
+        "Campaign members: a lead or contact in a campaign, and when it first responded"),
     # ---- GA4 ----------------------------------------------------------------------------
     Table("ga4", "visitor_sessions", ("row_key",),
           {"row_key": "VARCHAR",  # md5('YYYY-MM-DD|visitor_id|source|medium|campaign|content|term|landing_page'), values as GA serves them, '\\' and '|' backslash-escaped

@@ -2,9 +2,11 @@
 
 An incremental sync sees what changed and what was archived; it cannot see what vanished
 without a trace (HubSpot: GDPR deletes, records purged from the recycle bin after 90 days;
+Salesforce: hard deletes and records whose delete log entry was purged before it was read;
 see ``docs/API_BEHAVIOUR.md``). Each source's ``reconcile()`` lists the ids it still has (no
-properties: the cheapest listing) and marks deleted the live rows it no longer lists. The
-deletes reach the marts at the next nightly build.
+properties: the cheapest listing) and marks deleted the live rows it no longer lists;
+Salesforce's also reads by Id the live records the incremental windows missed and refreshes
+formula fields. The deletes reach the marts at the next nightly build.
 
 Adding a source is one entry in :data:`RECONCILED_SOURCES` (its connector needs a
 ``reconcile() -> SyncResult`` method). Each source is its own op, so one failing does not stop
@@ -28,6 +30,7 @@ from pipelines.resources import WarehouseResource
 # source name (connectors.registry) -> its raw schema. One entry per reconciled source.
 RECONCILED_SOURCES: dict[str, str] = {
     "hubspot": "hubspot",
+    "salesforce": "salesforce",
 }
 
 

@@ -63,6 +63,14 @@ class HubSpotResource(SourceResource):
         "extra_properties_contacts": "HUBSPOT_EXTRA_PROPERTIES_CONTACTS",
         "extra_properties_companies": "HUBSPOT_EXTRA_PROPERTIES_COMPANIES",
         "extra_properties_deals": "HUBSPOT_EXTRA_PROPERTIES_DEALS",
+        "association_sweep_days": "HUBSPOT_ASSOCIATION_SWEEP_DAYS",
+        "ca_bundle": "HUBSPOT_CA_BUNDLE",
+        # the process-wide proxy and CA variables the HubSpot client honours (docs/API_BEHAVIOUR.md)
+        "https_proxy": "HTTPS_PROXY",
+        "http_proxy": "HTTP_PROXY",
+        "no_proxy": "NO_PROXY",
+        "requests_ca_bundle": "REQUESTS_CA_BUNDLE",
+        "ssl_cert_file": "SSL_CERT_FILE",
     }
     access_token: str | None = None
     base_url: str | None = None
@@ -70,11 +78,18 @@ class HubSpotResource(SourceResource):
     extra_properties_contacts: str | None = None
     extra_properties_companies: str | None = None
     extra_properties_deals: str | None = None
+    association_sweep_days: str | None = None
+    ca_bundle: str | None = None
+    https_proxy: str | None = None
+    http_proxy: str | None = None
+    no_proxy: str | None = None
+    requests_ca_bundle: str | None = None
+    ssl_cert_file: str | None = None
 
 
 class SalesforceResource(SourceResource):
-    """Salesforce REST + Bulk API 2.0 (an access token, the password grant or client
-    credentials)."""
+    """Salesforce REST + Bulk API 2.0 (an access token, the password grant, client credentials
+    or the JWT bearer flow)."""
 
     VARIABLES: ClassVar[dict[str, str]] = {
         "instance_url": "SALESFORCE_INSTANCE_URL",
@@ -89,6 +104,8 @@ class SalesforceResource(SourceResource):
         "bulk_threshold": "SALESFORCE_BULK_THRESHOLD",
         "delete_bulk_jobs": "SALESFORCE_DELETE_BULK_JOBS",
         "lookback_minutes": "SALESFORCE_LOOKBACK_MINUTES",
+        "jwt_key_file": "SALESFORCE_JWT_KEY_FILE",
+        "jwt_audience": "SALESFORCE_JWT_AUDIENCE",
     }
     instance_url: str | None = None
     access_token: str | None = None
@@ -102,6 +119,8 @@ class SalesforceResource(SourceResource):
     bulk_threshold: str | None = None
     delete_bulk_jobs: str | None = None
     lookback_minutes: str | None = None
+    jwt_key_file: str | None = None
+    jwt_audience: str | None = None
 
 
 class GA4Resource(SourceResource):

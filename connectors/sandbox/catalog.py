@@ -199,6 +199,23 @@ SALESFORCE_FIELDS: dict[str, dict[str, str]] = {
         "StartDate": "date", "NextStartDate": "date",
         "CreatedDate": "datetime", "LastModifiedDate": "datetime", "SystemModstamp": "datetime",
     },
+    "Campaign": {
+        **_SYSTEM, "Name": "string", "Type": "picklist", "Status": "picklist",
+        "StartDate": "date", "EndDate": "date", "IsActive": "boolean", "OwnerId": "reference",
+    },
+    "CampaignMember": {
+        **_SYSTEM, "CampaignId": "reference", "LeadId": "reference", "ContactId": "reference",
+        "Status": "picklist", "HasResponded": "boolean", "FirstRespondedDate": "date",
+    },
+}
+
+# Formula fields (``calculated: true`` in describe), served beside the stored fields. These are
+# cross-object formulas: their value follows the referenced record, and Salesforce does not
+# move the formula's own record's SystemModstamp when it changes, so an incremental read on
+# SystemModstamp never sees the change. name -> (type, reference field, target, target field).
+SALESFORCE_FORMULAS: dict[str, dict[str, tuple[str, str, str, str]]] = {
+    "Opportunity": {"Account_Industry__c": ("string", "AccountId", "Account", "Industry")},
+    "Contact": {"Account_Name__c": ("string", "AccountId", "Account", "Name")},
 }
 
 # Objects that exist only in multi-currency orgs.
@@ -209,7 +226,7 @@ SALESFORCE_KEY_PREFIX = {
     "User": "005", "Account": "001", "Lead": "00Q", "Contact": "003", "Opportunity": "006",
     "OpportunityContactRole": "00K", "OpportunityHistory": "008", "LeadHistory": "017",
     "Period": "026", "ForecastingQuota": "0J9", "CurrencyType": "02c",
-    "DatedConversionRate": "04w",
+    "DatedConversionRate": "04w", "Campaign": "701", "CampaignMember": "00v",
 }
 
 LEAD_STATUSES = (

@@ -69,6 +69,10 @@ class WorldConfig:
     share_deleted: float = 0.01
     share_merged: float = 0.005
     recycle_bin_days: int = 15
+    # Salesforce's getDeleted answers EXCEEDED_ID_LIMIT above 600,000 ids and purges its delete
+    # log early when it is large; the sandbox does both at small sizes so that they happen
+    sf_deleted_id_limit: int = 20
+    sf_delete_log_limit: int = 2_000
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), default=str, sort_keys=True)

@@ -4,6 +4,8 @@
 
 * ``sandbox-ca.pem`` / ``sandbox-key.pem``: the Salesforce fake's TLS certificate (also the CA
   bundle clients trust, ``SALESFORCE_CA_BUNDLE``);
+* ``salesforce-jwt-key.pem``: the private key of the Salesforce connected app's certificate
+  (fresh per start) for the JWT bearer flow (``SALESFORCE_JWT_KEY_FILE``);
 * ``ga4-service-account.json``: a service-account key file (fresh RSA key per start) whose
   ``token_uri`` is the GA4 fake's ``/token``; the GA4 fake verifies JWTs with its public key;
 * ``exports/``: the advocacy platform's post exports (``connectors.sandbox.exports``);
@@ -37,6 +39,7 @@ from connectors.sandbox.fakes.hubspot import HubSpotApp
 log = logging.getLogger(__name__)
 
 SERVICE_ACCOUNT_FILE = "ga4-service-account.json"
+SALESFORCE_JWT_KEY_FILE = "salesforce-jwt-key.pem"
 GA4_SCOPE = "https://www.googleapis.com/auth/analytics.readonly"
 
 
@@ -69,6 +72,7 @@ class Sandbox:
         self.exports_dir = self.workdir / "exports"
         self.cert_path = self.workdir / "sandbox-ca.pem"
         self.service_account_path = self.workdir / SERVICE_ACCOUNT_FILE
+        self.jwt_key_path = self.workdir / SALESFORCE_JWT_KEY_FILE
         meta = self._meta()
         self.seed = int(meta.get("seed", WorldConfig.seed))
         self.ga4_property_id = str(meta.get("ga4_property_id") or WorldConfig.ga4_property_id)
@@ -116,6 +120,14 @@ class Sandbox:
                             "is missing): serving HubSpot and GA4 only")
             else:
                 app = _construct(sf_module.SalesforceApp, self.store_path, creds)
+                # the connected app's certificate for the JWT bearer flow: the fake verifies
+                # with its public key, the product signs with the key file
+                jwt_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+                app.jwt_public_key_pem = jwt_key.public_key().public_bytes(
+                    serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+                _write_private(self.jwt_key_path, jwt_key.private_bytes(
+                    serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                    serialization.NoEncryption()).decode())
                 self.salesforce = FakeServer(
                     app, faults=self.faults, port=self.ports.get("salesforce", 0),
                     ssl_context=tls.server_context(cert_path, key_path),
@@ -166,6 +178,13 @@ class Sandbox:
             "universe_domain": "googleapis.com",
         }
         _write_private(self.service_account_path, json.dumps(info, indent=2) + "\n")
+
+    @property
+    def salesforce_generic_login_url(self) -> str:
+        """The Salesforce fake under its ``localhost`` name, which stands for the generic login
+        host (login.salesforce.com): the client-credentials grant is refused there."""
+        assert self.salesforce is not None
+        return f"https://localhost:{self.salesforce.port}"
 
     def write_exports(self) -> list[Path]:
         exports = _optional("connectors.sandbox.exports")

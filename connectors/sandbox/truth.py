@@ -257,6 +257,7 @@ class World:
         self.quarantined: list[str] = []
         self._load_crm()
         self._build_people()
+        self._build_campaign_touches()
         self._build_opportunities()
         self._build_stages()
 
@@ -405,6 +406,28 @@ class World:
                 captured_ids=captured, true_ids=true_ids | captured,
                 synthetic_utms=self._synthetic_utms(members),
             )
+
+    def _build_campaign_touches(self) -> None:
+        """Responded Salesforce campaign members (live, FirstRespondedDate <= as_of) of each
+        person's leads and contacts: one touch per member, dated by its FirstRespondedDate,
+        channel salesforce_campaign, segment other (DEFINITIONS.md "Touches")."""
+        by_record: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
+        for mid, f in self.sf["CampaignMember"].items():
+            if f.get("LeadId"):
+                by_record[f"sf_lead:{f['LeadId']}"].append((mid, f))
+            if f.get("ContactId"):
+                by_record[f"sf_contact:{f['ContactId']}"].append((mid, f))
+        cls = Classification("other", "salesforce_campaign", None, None, None, None)
+        self.campaign_touches: dict[str, list[Touch]] = {}
+        for key, person in self.people.items():
+            seen: dict[str, Touch] = {}
+            for m in person.members:
+                for mid, f in by_record.get(m, ()):
+                    d = parse_date(f.get("FirstRespondedDate"))
+                    if _bool(f.get("HasResponded")) and d is not None and d <= self.as_of:
+                        seen.setdefault(mid, Touch(md5(f"sf_campaign|{mid}"), d, None, 0, cls))
+            if seen:
+                self.campaign_touches[key] = list(seen.values())
 
     def _synthetic_utms(self, members: list[str]) -> dict[str, str] | None:
         """The CRM's original source: utm_* of the earliest HubSpot contact's
@@ -669,7 +692,8 @@ class World:
 # ---------------------------------------------------------------------------------------------
 @dataclasses.dataclass
 class PartState:
-    touches_of: dict[str, list[Touch]]              # person key -> GA4 or synthetic touches
+    touches_of: dict[str, list[Touch]]              # person key -> GA4 or synthetic touches,
+                                                    # and Salesforce campaign touches
     sourcing: dict[str, Touch | None]
     segment: dict[str, str]
     basis: dict[str, str]
@@ -715,7 +739,8 @@ def build_part(world: World, rows: list[GARow], *, observable: bool) -> PartStat
             touches = [Touch(md5(f"synthetic|{key}"), person.lead_date, None, 0, cls, True)]
         else:
             touches = []
-        touches_of[key] = touches
+        # campaign touches are credited by attribution, never a lead's sourcing touch
+        touches_of[key] = sorted(touches + world.campaign_touches.get(key, []), key=lambda t: t.key)
         lo, hi = person.lead_date - lookback, person.lead_date
         cands = [t for t in ga if lo <= t.date <= hi]
         if cands:
@@ -1112,7 +1137,8 @@ def _segments(world: World, st: PartState) -> dict[str, Any]:
 
 def _identity(world: World, st: PartState, *, observable: bool) -> dict[str, Any]:
     both = hs_only = sf_only = with_vid = 0
-    with_touch = sum(1 for k in world.people if any(not t.synthetic for t in st.touches_of[k]))
+    with_touch = sum(1 for k in world.people
+                     if any(t.visitor_id is not None for t in st.touches_of[k]))
     for person in world.people.values():
         kinds = {m.split(":", 1)[0] for m in person.members}
         has_hs, has_sf = "hubspot" in kinds, bool(kinds & {"sf_lead", "sf_contact"})

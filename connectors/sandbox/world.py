@@ -25,7 +25,7 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from connectors.sandbox import catalog, hubspot_events, store
+from connectors.sandbox import campaigns, catalog, hubspot_events, store
 from connectors.sandbox.config import WorldConfig
 from connectors.sandbox.genutil import (
     BLOG_SLUGS,
@@ -736,6 +736,7 @@ def generate(store_path: str | Path, config: WorldConfig, progress: Progress = N
         with store.transaction(conn):
             w.flush()
             w.progress(f"hubspot {hubspot_events.apply(conn, config.seed, day_ms(config.world_start), cutoff, purge=False)}")
+            campaigns.write_campaigns(conn, config, static.reps[0]["user_id"])
             meta = {
                 "seed": config.seed, "scale": config.scale, "clock": config.clock.isoformat(),
                 "world_start": config.world_start.isoformat(), "config": config.to_json(),
@@ -780,6 +781,7 @@ def advance(store_path: str | Path, days: int, progress: Progress = None) -> Non
             events = hubspot_events.apply(conn, cfg.seed, day_ms(old_clock), cutoff)
             w.progress(f"advance: hubspot {events}")
             store.set_meta(conn, "clock", new_clock.isoformat())
+            campaigns.write_campaigns(conn, cfg, static.reps[0]["user_id"])
             store.set_meta(conn, "config", cfg.to_json())
             w.save_state()
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -364,7 +364,7 @@ def test_incremental_after_advance(fresh_sandbox: Any, warehouse_path: Path) -> 
     # queries and those, only the token and the describe batch (no record counts: every
     # object has a cursor)
     with_is_deleted = {"Account", "Lead", "Contact", "Opportunity", "OpportunityContactRole",
-                       "OpportunityHistory", "LeadHistory"}
+                       "OpportunityHistory", "LeadHistory", "Campaign", "CampaignMember"}
     assert sorted(e.path.split("/")[-3] for e in deleted_calls) == sorted(with_is_deleted)
     assert overhead_kinds([e for e in entries if "/deleted/" not in e.path]) == ["batch", "token"]
     assert not any("recordCount" in e.raw_path for e in entries)

@@ -222,3 +222,21 @@ def test_only_a_run_of_the_latest_ga4_day_syncs_incrementally() -> None:
         "dagster/asset_partition_range_start": "2026-02-01",
         "dagster/asset_partition_range_end": latest})
     assert seen == [False, True, True, True]
+
+
+def test_every_variable_a_connector_reads_is_bound_by_a_resource() -> None:
+    """Dagster hands a connector only the variables its resource holds: a variable a connector
+    reads but no resource binds would work from the command line and be ignored by the
+    nightly job."""
+    import re
+    from pathlib import Path
+
+    from pipelines import resources
+
+    pattern = re.compile(r'"((?:HUBSPOT|SALESFORCE|GA4|GOOGLE|ADVOCACY|HTTPS?|NO|REQUESTS|SSL)_[A-Z0-9_]*[A-Z0-9])"')
+    connectors = Path(resources.__file__).resolve().parents[1] / "connectors"
+    read = {v for f in connectors.glob("*.py") for v in pattern.findall(f.read_text())}
+    bound = {v for cls in vars(resources).values()
+             if isinstance(cls, type) and issubclass(cls, resources.SourceResource)
+             for v in cls.variables().values()}
+    assert read and not read - bound, sorted(read - bound)

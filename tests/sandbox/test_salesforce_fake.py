@@ -378,9 +378,13 @@ def test_describe(sf: Salesforce) -> None:
     assert record["Email"] == "lead1@example.com" and "CurrencyIsoCode" not in record
 
 
-def test_deleted_endpoint(sf: Salesforce) -> None:
+def test_deleted_endpoint(server: FakeServer, sf: Salesforce) -> None:
     start, end = CLOCK - dt.timedelta(days=14), CLOCK - dt.timedelta(minutes=1)
-    res = sf.Lead.deleted(start, end)
+    server.app.deleted_id_limit = 600_000   # the real limit (the sandbox's is small)
+    try:
+        res = sf.Lead.deleted(start, end)
+    finally:
+        server.app.deleted_id_limit = None
     got = {r["id"]: r["deletedDate"] for r in res["deletedRecords"]}
     expected = {i for i in DELETED | PURGED if start <= deleted_at(i) < end}
     assert set(got) == {sf_id("00Q", i) for i in expected}

@@ -25,6 +25,13 @@ fires (default unlimited). Kinds:
                    sandbox clock (default without the fault: an hour; ``lag=0``: none)
 ``limit``          Salesforce only: REQUEST_LIMIT_EXCEEDED from the ``every``-th request on
 ``no-forecasting`` Salesforce only: ForecastingQuota refused (no permission)
+``long-txn``       Salesforce only: REQUEST_LIMIT_EXCEEDED of the concurrent long-running
+                   kind (``ConcurrentPerOrgLongTxn Limit exceeded``): passes in seconds
+``query-timeout``  Salesforce only: a replication query (ordered by SystemModstamp or
+                   CreatedDate) spanning more than ``value`` days answers QUERY_TIMEOUT
+                   (``count`` times at most)
+``partial-visibility``  Salesforce only: the integration user lacks View All Data: queries
+                   miss a third of the records, the org's record counts do not
 =================  =================================================================
 
 Faults apply to API calls only: the app marks auth/token routes and metadata it wants
@@ -60,8 +67,10 @@ _FAULT_RE = re.compile(
 )
 KINDS = (
     "429", "429-bare", "500", "502", "503", "drop", "slow", "expire", "lag", "limit",
-    "no-forecasting",
+    "no-forecasting", "long-txn", "query-timeout", "partial-visibility",
 )
+# faults read by the app as state, never injected per request by the server
+STATE_KINDS = frozenset({"lag", "no-forecasting", "query-timeout", "partial-visibility"})
 
 
 @dataclasses.dataclass
@@ -74,7 +83,7 @@ class Fault:
     fired: int = 0
 
     def due(self, request_number: int) -> bool:
-        if self.kind in ("lag", "no-forecasting"):
+        if self.kind in STATE_KINDS:
             return False  # state faults, read by the app, never injected per request
         if self.count is not None and self.fired >= self.count:
             return False
@@ -202,7 +211,7 @@ class App:
     def expired(self) -> Response:
         return Response.json(401, {"error": "expired"})
 
-    def limit_exceeded(self) -> Response:
+    def limit_exceeded(self, long_running: bool = False) -> Response:
         return Response.json(403, {"error": "limit exceeded"})
 
 
@@ -359,6 +368,8 @@ def _make_handler(server: FakeServer) -> type[BaseHTTPRequestHandler]:
                         response = app.expired()
                     elif fault.kind == "limit":
                         response = app.limit_exceeded()
+                    elif fault.kind == "long-txn":
+                        response = app.limit_exceeded(long_running=True)
                     break
             if response is None:
                 try:

@@ -40,6 +40,8 @@ from urllib.parse import parse_qs, unquote
 
 from connectors.sandbox import catalog
 from connectors.sandbox.config import WorldConfig, sandbox_credentials
+from connectors.sandbox.fakes import salesforce_describe as describe_mod
+from connectors.sandbox.fakes import salesforce_oauth as oauth
 from connectors.sandbox.fakes import soql
 from connectors.sandbox.fakes._common import StoreReader
 from connectors.sandbox.fakes.base import App, Request, Response
@@ -59,15 +61,6 @@ ORG_ID = "00D5e000000SBX1EAG"
 INTEGRATION_USER_ID = "0055e000000SBX1AAG"
 _ID_CHARS = string.ascii_letters + string.digits
 _DATA_RE = re.compile(r"^/services/data/v(?P<version>\d+\.\d+)(?:/(?P<rest>.*))?$")
-_SYSTEM_FIELDS = frozenset(
-    {"Id", "IsDeleted", "CreatedDate", "LastModifiedDate", "SystemModstamp", "CreatedById"}
-)
-_PICKLISTS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("Lead", "Status"): catalog.LEAD_STATUSES,
-    ("Opportunity", "StageName"): tuple(s[0] for s in catalog.OPPORTUNITY_STAGES),
-    ("Opportunity", "ForecastCategory"): ("Omitted", "Pipeline", "BestCase", "Commit", "Closed"),
-    ("OpportunityHistory", "StageName"): tuple(s[0] for s in catalog.OPPORTUNITY_STAGES),
-}
 
 
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> Response:
@@ -92,12 +85,6 @@ def _z_datetime(value: dt.datetime) -> str:
 
 def _random_id(prefix: str) -> str:
     return prefix + "".join(secrets.choice(_ID_CHARS) for _ in range(18 - len(prefix)))
-
-
-def _label(name: str) -> str:
-    base = name[:-3] if name.endswith("__c") else name
-    base = base.replace("_", " ")
-    return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", base).strip()
 
 
 @dataclasses.dataclass
@@ -203,6 +190,12 @@ class SalesforceApp(App):
         self._jobs: dict[str, _Job] = {}
         self._api_usage = 0
         self._schemas: dict[bool, soql.Schema] = {}
+        # getDeleted: ids above which EXCEEDED_ID_LIMIT answers, and the delete log's size
+        # beyond which it is purged early (None: the world config's sf_deleted_id_limit and
+        # sf_delete_log_limit)
+        self.jwt_public_key_pem: bytes | None = None   # the connected app's certificate key
+        self.deleted_id_limit: int | None = None
+        self.delete_log_limit: int | None = None
 
     # -- public helpers ---------------------------------------------------------------------
     @property
@@ -256,13 +249,20 @@ class SalesforceApp(App):
         self.revoke_tokens()
         return _error(401, "INVALID_SESSION_ID", "Session expired or invalid", self._limit_header())
 
-    def limit_exceeded(self) -> Response:
+    def limit_exceeded(self, long_running: bool = False) -> Response:
+        if long_running:
+            # the org has 25 requests running for 20 s or more: the same error code as the
+            # daily limit, another message; it passes as soon as one of them finishes
+            return _error(403, "REQUEST_LIMIT_EXCEEDED", "ConcurrentPerOrgLongTxn Limit exceeded.",
+                          self._limit_header())
         return _error(403, "REQUEST_LIMIT_EXCEEDED", "TotalRequests Limit exceeded.",
                       self._limit_header(self.api_limit))
 
     def handle(self, request: Request) -> Response:
         if request.path.startswith("/services/oauth2/"):
             return self._oauth(request)
+        if request.path.startswith("/services/async/"):
+            return bulk_v1_not_enabled(request)
         if len(request.raw_path) > MAX_URI_BYTES:
             # Salesforce refuses a request line over 16 KB before any API logic (a GET query
             # that selects hundreds of fields); the body is its web server's, not JSON
@@ -299,6 +299,8 @@ class SalesforceApp(App):
                     k: v for k, v in flds.items()
                     if multi_currency or k != catalog.CURRENCY_FIELD
                 }
+                for name, (ftype, *_rest) in catalog.SALESFORCE_FORMULAS.get(obj, {}).items():
+                    fields[obj][name] = ftype
             schema = self._schemas[multi_currency] = soql.Schema(fields)
         return schema
 
@@ -322,8 +324,19 @@ class SalesforceApp(App):
         meta = self._reader.meta()
         creds = sandbox_credentials(int(meta.get("seed", WorldConfig.seed)))
         grant = form.get("grant_type", "")
-        if grant not in ("password", "client_credentials"):
+        if grant not in ("password", "client_credentials", oauth.JWT_GRANT):
             return Response.json(400, {"error": "unsupported_grant_type", "error_description": "grant type not supported"})
+        if grant == oauth.JWT_GRANT:
+            refusal = oauth.verify_jwt_assertion(
+                form.get("assertion", ""), public_key_pem=self.jwt_public_key_pem,
+                client_id=creds["salesforce_client_id"], username=creds["salesforce_username"],
+                own_urls=oauth.own_urls(self.instance_url(request)))
+            if refusal is not None:
+                return Response.json(400, refusal)
+            return self._issue_token(request, creds)
+        if grant == "client_credentials" and (
+                refusal := oauth.client_credentials_refusal(request.headers.get("host"))):
+            return Response.json(400, refusal)
         if form.get("client_id") != creds["salesforce_client_id"]:
             return Response.json(400, {"error": "invalid_client_id", "error_description": "client identifier invalid"})
         if form.get("client_secret") != creds["salesforce_client_secret"]:
@@ -333,6 +346,9 @@ class SalesforceApp(App):
             or form.get("password") != creds["salesforce_password"] + creds["salesforce_security_token"]
         ):
             return Response.json(400, {"error": "invalid_grant", "error_description": "authentication failure"})
+        return self._issue_token(request, creds)
+
+    def _issue_token(self, request: Request, creds: dict[str, str]) -> Response:
         token = f"{ORG_ID[:15]}!" + secrets.token_urlsafe(72)
         with self._lock:
             self._tokens.add(token)
@@ -424,8 +440,35 @@ class SalesforceApp(App):
             )
         return query
 
+    def _timed_out(self, query: soql.Query, ctx: _Context) -> bool:
+        """The ``query-timeout`` fault: a replication query (ordered by SystemModstamp or
+        CreatedDate) whose window spans more than the fault's days runs too long."""
+        fault = next((f for f in self.faults if f.kind == "query-timeout"), None)
+        if fault is None or not query.order_by or query.limit is not None:
+            return False
+        if query.order_by[0].field.name not in _COLUMNS or query.order_by[0].field.hops:
+            return False
+        if fault.count is not None and fault.fired >= fault.count:
+            return False
+        lo, hi = soql.window_bounds(query.where, query.order_by[0].field.name)
+        hi = hi or ctx.now
+        days = fault.value if fault.value is not None else 30.0
+        if lo is not None and (hi - lo) <= dt.timedelta(days=days):
+            return False
+        with self._lock:
+            fault.fired += 1
+        return True
+
+    def _hidden(self, sobject: str, rid: str) -> bool:
+        """The ``partial-visibility`` fault: records the integration user cannot see without
+        View All Data (a third of the business records, by id)."""
+        return (sobject in ("Lead", "Contact", "Account", "Opportunity")
+                and self.has_fault("partial-visibility") and sum(map(ord, rid)) % 3 == 0)
+
     def _run(self, query: soql.Query, include_deleted: bool, ctx: _Context) -> list[str]:
         """The ids matching ``query``, in its order, after LIMIT/OFFSET. Streams the rows."""
+        if self._timed_out(query, ctx):
+            raise soql.SoqlError("QUERY_TIMEOUT", "Your query request was running for too long.")
         conn = self._reader.conn()
         sql = ["SELECT id, fields, is_deleted FROM sf_record WHERE sobject = ? AND purged = 0"]
         params: list[Any] = [query.sobject]
@@ -440,7 +483,9 @@ class SalesforceApp(App):
         hits: list[tuple[str, list[Any]]] = []
         for row in conn.execute(" ".join(sql), params):
             rid, fields, is_deleted = row[0], json.loads(row[1]), bool(row[2])
-            get = _getter(rid, fields, is_deleted, lookup)
+            if self._hidden(query.sobject, rid):
+                continue
+            get = _getter(rid, fields, is_deleted, lookup, query.sobject)
             if not soql.matches(query.where, get):
                 continue
             hits.append((rid, [get(item.field) for item in order_by]))
@@ -458,9 +503,9 @@ class SalesforceApp(App):
         ctx = self._context()
         try:
             query = self._parse(request.q("q"), ctx)
+            ids = self._run(query, include_deleted, ctx)
         except soql.SoqlError as exc:
             return _error(400, exc.error_code, exc.message)
-        ids = self._run(query, include_deleted, ctx)
         if query.count:
             return Response.json(200, {"totalSize": len(ids), "done": True, "records": []})
         cursor = _Cursor(query, ids, include_deleted, _batch_size(request), time.monotonic())
@@ -532,33 +577,11 @@ class SalesforceApp(App):
         return _not_found()
 
     def _object_summary(self, sobject: str, version: str) -> dict[str, Any]:
-        base = f"/services/data/v{version}/sobjects/{sobject}"
-        history = sobject.endswith("History")
-        readonly = history or sobject in ("Period", "CurrencyType", "DatedConversionRate")
-        return {
-            "name": sobject, "label": _label(sobject), "labelPlural": _label(sobject) + "s",
-            "keyPrefix": catalog.SALESFORCE_KEY_PREFIX.get(sobject), "custom": False,
-            "customSetting": False, "queryable": True, "retrieveable": True,
-            "replicateable": sobject not in ("Period",), "searchable": not readonly,
-            "createable": not readonly, "updateable": not readonly,
-            "deletable": not readonly and sobject != "User", "undeletable": not readonly,
-            "layoutable": not readonly, "mergeable": sobject in ("Lead", "Contact", "Account"),
-            "triggerable": not readonly, "feedEnabled": False,
-            "urls": {
-                "sobject": base, "describe": f"{base}/describe",
-                "rowTemplate": f"{base}/{{ID}}",
-            },
-        }
+        return describe_mod.object_summary(sobject, version)
 
     def _describe(self, sobject: str, ctx: _Context, version: str) -> dict[str, Any]:
-        body = self._object_summary(sobject, version)
         currencies = list(ctx.meta.get("currencies") or WorldConfig.currencies)
-        fields = []
-        for name, ftype in ctx.schema.fields[sobject].items():
-            fields.append(_describe_field(sobject, name, ftype, currencies))
-        body.update({"fields": fields, "childRelationships": [], "recordTypeInfos": [],
-                     "supportedScopes": [], "namedLayoutInfos": []})
-        return body
+        return describe_mod.describe(sobject, ctx.schema.fields[sobject], currencies, version)
 
     def _get_record(self, sobject: str, record_id: str, ctx: _Context, version: str) -> Response:
         conn = self._reader.conn()
@@ -572,8 +595,9 @@ class SalesforceApp(App):
         fields = json.loads(row[1])
         out: dict[str, Any] = {"attributes": {
             "type": sobject, "url": f"/services/data/v{version}/sobjects/{sobject}/{row[0]}"}}
-        for name in ctx.schema.fields[sobject]:
-            out[name] = row[0] if name == "Id" else (False if name == "IsDeleted" else fields.get(name))
+        get = _getter(row[0], fields, False, _Lookup(conn, include_deleted=False), sobject)
+        for name, ftype in ctx.schema.fields[sobject].items():
+            out[name] = get(soql.FieldRef((), (), name, ftype, sobject))
         return Response.json(200, out)
 
     def _replication(self, request: Request, sobject: str, ctx: _Context, *, deleted: bool) -> Response:
@@ -595,12 +619,18 @@ class SalesforceApp(App):
         conn = self._reader.conn()
         lo, hi = _z_datetime(start.replace(second=0, microsecond=0)), _z_datetime(covered)
         if deleted:
-            rows = conn.execute(
-                "SELECT id, deleted_date FROM sf_record WHERE sobject = ? "
-                "AND (is_deleted = 1 OR purged = 1) AND deleted_date >= ? AND deleted_date < ? "
-                "ORDER BY deleted_date, id",
-                (sobject, lo, hi),
-            )
+            logged = self._delete_log(conn, sobject, ctx, earliest)
+            rows = [(rid, when) for rid, when in logged
+                    if lo <= when < hi and not self._hidden(sobject, rid)]
+            limit = self.deleted_id_limit
+            if limit is None:
+                limit = int(ctx.meta.get("sf_deleted_id_limit") or WorldConfig.sf_deleted_id_limit)
+            if len(rows) > limit:
+                # the real limit is 600,000 ids; the sandbox's is small (configurable) so that
+                # connectors meet the error
+                return _error(400, "EXCEEDED_ID_LIMIT",
+                              f"There are more than {limit} ids to return for this request. "
+                              "Choose start and end dates that are closer together.")
             return Response.json(200, {
                 "deletedRecords": [
                     {"id": r[0], "deletedDate": _sf_datetime(soql.parse_datetime(r[1]))} for r in rows
@@ -614,6 +644,27 @@ class SalesforceApp(App):
             (sobject, lo, hi),
         )
         return Response.json(200, {"ids": [r[0] for r in rows], "latestDateCovered": _sf_datetime(covered)})
+
+    def _delete_log(self, conn: Any, sobject: str, ctx: _Context,
+                    earliest: dt.datetime) -> list[tuple[str, str]]:
+        """The object's delete log, oldest first: ``(id, deleted_date)`` of the records deleted
+        since ``earliest``. Salesforce purges the log early when it grows past a limit: every
+        two hours, entries older than two hours go, oldest first, until the log is back under
+        the limit. The fake keeps the ``delete_log_limit`` newest entries plus those under two
+        hours old: the others are gone from getDeleted (a record also purged from the recycle
+        bin is then gone from every answer)."""
+        rows = [(r[0], r[1]) for r in conn.execute(
+            "SELECT id, deleted_date FROM sf_record WHERE sobject = ? "
+            "AND (is_deleted = 1 OR purged = 1) AND deleted_date >= ? ORDER BY deleted_date, id",
+            (sobject, _z_datetime(earliest)))]
+        limit = self.delete_log_limit
+        if limit is None:
+            limit = int(ctx.meta.get("sf_delete_log_limit") or WorldConfig.sf_delete_log_limit)
+        if len(rows) <= limit:
+            return rows
+        recent = _z_datetime(ctx.now - dt.timedelta(hours=2))
+        keep_from = len(rows) - limit
+        return [r for i, r in enumerate(rows) if i >= keep_from or r[1] >= recent]
 
     def _limits(self) -> Response:
         with self._lock:
@@ -777,7 +828,10 @@ class SalesforceApp(App):
         if query.count:
             return _error(400, "API_ERROR",
                           "Implementation restriction: COUNT() is not supported by the Bulk API")
-        ids = self._run(query, operation == "queryAll", ctx)
+        try:
+            ids = self._run(query, operation == "queryAll", ctx)
+        except soql.SoqlError as exc:
+            return _error(400, exc.error_code, exc.message)
         job = _Job(
             _random_id("750"), operation, query, ids, _sf_datetime(dt.datetime.now(dt.UTC)),
             delimiter, line_ending, api_version=float(version),
@@ -844,7 +898,7 @@ class SalesforceApp(App):
             if rid not in rows:
                 continue
             fields, is_deleted = rows[rid]
-            get = _getter(rid, fields, is_deleted, lookup)
+            get = _getter(rid, fields, is_deleted, lookup, job.query.sobject)
             writer.writerow([_csv_value(ref.type, get(ref)) for ref in job.query.fields])
             n += 1
         next_offset = offset + max_records
@@ -888,13 +942,21 @@ class _Lookup:
         return self.cache[key]
 
 
-def _getter(rid: str, fields: dict[str, Any], is_deleted: bool, lookup: _Lookup) -> soql.Getter:
+def _getter(rid: str, fields: dict[str, Any], is_deleted: bool, lookup: _Lookup,
+            sobject: str = "") -> soql.Getter:
     def get(ref: soql.FieldRef) -> Any:
         if not ref.hops:
             if ref.name == "Id":
                 return rid
             if ref.name == "IsDeleted":
                 return is_deleted
+            calc = describe_mod.formula(sobject, ref.name)
+            if calc is not None:
+                # computed when read, from the referenced record as it is now: its changes
+                # never move this record's SystemModstamp (as in a real org)
+                target_id = fields.get(calc[1])
+                target = lookup(calc[2], str(target_id)) if target_id else None
+                return target.get(calc[3]) if target else None
             return fields.get(ref.name)
         rec: dict[str, Any] | None = fields
         for ref_field, target in ref.hops:
@@ -931,7 +993,7 @@ def _rest_record(
         return {"type": sobject, "url": f"/services/data/v{version}/sobjects/{sobject}/{record_id}"}
 
     out: dict[str, Any] = {"attributes": attrs(query.sobject, rid)}
-    get = _getter(rid, fields, is_deleted, lookup)
+    get = _getter(rid, fields, is_deleted, lookup, query.sobject)
     for ref in query.fields:
         if not ref.hops:
             out[ref.name] = get(ref)
@@ -1007,58 +1069,17 @@ def _narrowing(query: soql.Query) -> Iterable[tuple[str, list[Any]]]:
             yield f"id IN ({','.join('?' * len(expr.values))})", [v.value for v in expr.values]
 
 
-def _describe_field(sobject: str, name: str, ftype: str, currencies: list[str]) -> dict[str, Any]:
-    soap = {
-        "id": "tns:ID", "reference": "tns:ID", "boolean": "xsd:boolean", "double": "xsd:double",
-        "currency": "xsd:double", "percent": "xsd:double", "int": "xsd:int", "date": "xsd:date",
-        "datetime": "xsd:dateTime", "anyType": "xsd:anyType",
-    }.get(ftype, "xsd:string")
-    is_string = ftype in soql.STRING_TYPES
-    length = 18 if ftype in soql.ID_TYPES else (255 if is_string else 0)
-    system = name in _SYSTEM_FIELDS
-    picklist: list[dict[str, Any]] = []
-    values = _PICKLISTS.get((sobject, name))
-    if name == catalog.CURRENCY_FIELD or name == "IsoCode":
-        values = tuple(currencies)
-    if ftype == "picklist" and values:
-        picklist = [
-            {"active": True, "defaultValue": i == 0, "label": v, "validFor": None, "value": v}
-            for i, v in enumerate(values)
-        ]
-    target = None
-    if ftype == "reference":
-        target = soql.relationship_target(sobject, name[:-2]) if name.endswith("Id") else None
-    return {
-        "name": name,
-        "label": "Record ID" if name == "Id" else (
-            _label(name[:-2]) + " ID" if ftype == "reference" and name.endswith("Id") else _label(name)
-        ),
-        "type": ftype,
-        "soapType": soap,
-        "length": length,
-        "byteLength": length * 3,
-        "precision": 18 if ftype in ("currency", "double", "percent") else 0,
-        "scale": 2 if ftype in ("currency", "percent") else 0,
-        "digits": 9 if ftype == "int" else 0,
-        "nillable": not system and ftype != "boolean",
-        "custom": name.endswith("__c"),
-        "calculated": False,
-        "autoNumber": False,
-        "unique": False,
-        "externalId": False,
-        "idLookup": name == "Id" or ftype == "email",
-        "filterable": ftype not in soql.UNFILTERABLE_TYPES,
-        "sortable": ftype not in soql.UNFILTERABLE_TYPES,
-        "groupable": ftype not in soql.UNFILTERABLE_TYPES and ftype not in ("datetime", "double", "currency", "percent"),
-        "createable": not system,
-        "updateable": not system,
-        "defaultedOnCreate": system or ftype == "boolean",
-        "defaultValue": False if ftype == "boolean" else None,
-        "referenceTo": [target] if target else [],
-        "relationshipName": name[:-2] if target else None,
-        "picklistValues": picklist,
-        "restrictedPicklist": False,
-        "dependentPicklist": False,
-        "htmlFormatted": False,
-        "deprecatedAndHidden": False,
-    }
+def bulk_v1_not_enabled(request: Request) -> Response:
+    """Bulk API 1.0 (``/services/async/{version}/job...``) answers as in an org where it is not
+    enabled: HTTP 400 with ``FeatureNotEnabled`` in the Bulk API 1.0 error shape (XML, or
+    JSON when the request is JSON). The product reads by Bulk API 2.0; a tool that tries 1.0
+    gets the error a real org without it gives, not a 404 it cannot explain."""
+    message = "Bulk API isn't enabled for this organization."
+    content = request.headers.get("content-type", "") + request.headers.get("accept", "")
+    if "json" in content.lower():
+        return Response.json(400, {"exceptionCode": "FeatureNotEnabled", "exceptionMessage": message})
+    body = ('<?xml version="1.0" encoding="UTF-8"?><error '
+            'xmlns="http://www.force.com/2009/06/asyncapi/dataload">'
+            f"<exceptionCode>FeatureNotEnabled</exceptionCode><exceptionMessage>{message}"
+            "</exceptionMessage></error>")
+    return Response(400, body.encode(), {"Content-Type": "application/xml"})

@@ -754,6 +754,19 @@ def field_refs(expr: Expr | None) -> Iterable[FieldRef]:
         yield expr.field
 
 
+def window_bounds(where: Expr | None, field: str) -> tuple[dt.datetime | None, dt.datetime | None]:
+    """The (lower, upper) datetime bounds the top-level conjuncts put on ``field`` (None: open)."""
+    lo = hi = None
+    for expr in top_level_conjuncts(where):
+        if isinstance(expr, Compare) and not expr.field.hops and expr.field.name == field \
+                and expr.value.kind == "datetime":
+            if expr.op in (">", ">=", "="):
+                lo = expr.value.value if lo is None else max(lo, expr.value.value)
+            if expr.op in ("<", "<=", "="):
+                hi = expr.value.value if hi is None else min(hi, expr.value.value)
+    return lo, hi
+
+
 def top_level_conjuncts(expr: Expr | None) -> list[Expr]:
     if expr is None:
         return []

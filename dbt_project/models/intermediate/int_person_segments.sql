@@ -27,7 +27,8 @@ with candidates as (
         ) as pick
     from {{ ref('int_touches') }} as t
     inner join {{ ref('int_people') }} as p on p.person_key = t.person_key
-    where t.touch_date >= {{ date_add_days('-' ~ var('lead_sourcing_lookback_days', 90), 'p.lead_date') }}
+    where t.touch_source <> 'salesforce_campaign'   -- campaign touches credit, never source
+      and t.touch_date >= {{ date_add_days('-' ~ var('lead_sourcing_lookback_days', 90), 'p.lead_date') }}
       and t.touch_date <= p.lead_date
 )
 

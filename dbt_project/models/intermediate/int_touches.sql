@@ -6,7 +6,12 @@
       earliest HubSpot contact whose first URL has any (ties: record key), else the Salesforce
       UTM_*__c fields of the person's earliest lead/contact having UTM_Medium__c or
       UTM_Source__c (ties: record key). touch_id = md5('synthetic|' || person_key).
-      Classified by the same rules. -#}
+      Classified by the same rules.
+    * salesforce_campaign: every responded Salesforce campaign member (HasResponded, a
+      FirstRespondedDate <= as_of) of one of the person's leads or contacts, dated by its
+      FirstRespondedDate; touch_id = md5('sf_campaign|' || campaign member id); channel
+      salesforce_campaign, segment other (a campaign names no advocate or post). Credited by
+      the attribution models; never a lead's sourcing touch (int_person_segments). -#}
 with
 
 ga as (
@@ -87,7 +92,24 @@ synthetic_src as (
     where h.person_key is not null or s.person_key is not null
 ),
 
-{{ classify_utms('synthetic_src') }}
+{{ classify_utms('synthetic_src') }},
+
+campaign_touches as (
+    select distinct
+        r.person_key,
+        {{ dbt.hash("'sf_campaign|' || m.campaign_member_id") }} as touch_id,
+        m.first_responded_date                                   as touch_date,
+        c.campaign_name,
+        c.campaign_type
+    from {{ ref('stg_salesforce__campaign_members') }} as m
+    inner join {{ ref('int_person_records') }} as r
+        on (r.record_type = 'sf_lead' and r.source_id = m.lead_id)
+        or (r.record_type = 'sf_contact' and r.source_id = m.contact_id)
+    left join {{ ref('stg_salesforce__campaigns') }} as c on c.campaign_id = m.campaign_id
+    where m.has_responded
+      and m.first_responded_date is not null
+      and m.first_responded_date <= {{ as_of_date() }}
+)
 
 select * from ga
 union all
@@ -100,3 +122,22 @@ select
     segment, channel, rule_id, advocate_id, post_id, network,
     cast(0 as bigint)     as sessions
 from synthetic_src_classified
+union all
+select
+    person_key,
+    touch_id,
+    touch_date,
+    'salesforce_campaign'  as touch_source,
+    'salesforce'           as utm_source,
+    campaign_type          as utm_medium,
+    campaign_name          as utm_campaign,
+    cast(null as varchar)  as utm_content,
+    cast(null as varchar)  as utm_term,
+    'other'                as segment,
+    'salesforce_campaign'  as channel,
+    cast(null as varchar)  as rule_id,
+    cast(null as varchar)  as advocate_id,
+    cast(null as varchar)  as post_id,
+    cast(null as varchar)  as network,
+    cast(0 as bigint)      as sessions
+from campaign_touches
