@@ -44,9 +44,7 @@ resumes from the cursor. The remaining property tokens are reported in each obje
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
 import json
 import logging
 import time
@@ -55,8 +53,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from connectors import schema as raw
+from connectors.ga4_quota import QuotaPacer, QuotaWaitExceeded, exhausted_quota
+from connectors.ga4_reports import (
+    T_DAYS,
+    T_TRAFFIC,
+    T_VISITOR,
+    DayStats,
+    Page,
+    Report,
+    _ga_date,
+    _int,
+    reports,
+    row_key,  # noqa: F401 - re-exported (tests, callers)
+    to_page,
+)
 from connectors.retry import RetryPolicy, Verdict, call_with_retries, parse_retry_after
 from connectors.source import (
     Finding,
@@ -79,66 +92,7 @@ MAX_PAGE_SIZE = 250_000
 DEFAULT_REREAD_DAYS = 3
 DEFAULT_HISTORY = "730daysAgo"       # two years back, in the property's own calendar
 GA4_EARLIEST = dt.date(2015, 8, 14)  # the Data API refuses earlier dates
-OTHER = "(other)"
 REQUEST_TIMEOUT = 120.0
-
-T_VISITOR = raw.table("ga4.visitor_sessions")
-T_TRAFFIC = raw.table("ga4.traffic_daily")
-T_DAYS = raw.table("ga4.report_days")
-
-
-@dataclasses.dataclass(frozen=True)
-class Report:
-    name: str                          # object name = table name
-    table: raw.Table
-    dimensions: tuple[tuple[str, str], ...]   # (GA4 name, column), ``date`` first
-    metrics: tuple[tuple[str, str], ...]      # (GA4 name, column)
-
-    @property
-    def dimension_names(self) -> list[str]:
-        return [d for d, _ in self.dimensions]
-
-
-def reports(visitor_dimension: str) -> dict[str, Report]:
-    utm = (("sessionSource", "session_source"), ("sessionMedium", "session_medium"),
-           ("sessionCampaignName", "session_campaign_name"),
-           ("sessionManualAdContent", "session_manual_ad_content"))
-    base_metrics = (("sessions", "sessions"), ("engagedSessions", "engaged_sessions"),
-                    ("keyEvents", "key_events"))
-    return {
-        "visitor_sessions": Report(
-            "visitor_sessions", T_VISITOR,
-            (("date", "date"), (visitor_dimension, "visitor_id"), *utm,
-             ("sessionManualTerm", "session_manual_term"), ("landingPage", "landing_page")),
-            base_metrics),
-        "traffic_daily": Report(
-            "traffic_daily", T_TRAFFIC, (("date", "date"), *utm),
-            (*base_metrics, ("totalUsers", "total_users"))),
-    }
-
-
-def row_key(date_iso: str, values: list[str] | tuple[str, ...]) -> str:
-    """md5 of the ISO date and the other dimension values (as served) joined by ``|``, each
-    value with ``\\`` and ``|`` escaped by a backslash: a campaign named ``q4|linkedin`` must
-    not share a key (and overwrite the row) of another split of the same characters. Values
-    without either character, nearly all, join as they are."""
-    return hashlib.md5("|".join((date_iso, *map(_escape_key_part, values))).encode("utf-8")).hexdigest()
-
-
-def _escape_key_part(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|")
-
-
-def _int(value: str) -> int:
-    """GA serves integers as strings, sometimes as ``"12.0"``."""
-    try:
-        return int(value)
-    except ValueError:
-        return int(round(float(value)))
-
-
-def _ga_date(value: str) -> dt.date:
-    return dt.date(int(value[:4]), int(value[4:6]), int(value[6:8]))
 
 
 def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
@@ -148,11 +102,16 @@ def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
         d += dt.timedelta(days=1)
 
 
+def _months(start: dt.date, end: dt.date) -> Iterator[tuple[dt.date, dt.date]]:
+    """``start..end`` cut at calendar month ends."""
+    d = start
+    while d <= end:
+        month_end = (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        yield d, min(month_end, end)
+        d = month_end + dt.timedelta(days=1)
+
+
 # -- errors -----------------------------------------------------------------------------------
-class QuotaExhausted(Exception):
-    """A GA4 token quota that will not refill within this run."""
-
-
 _STOP_MESSAGES = ("per day", "per hour", "thresholded requests", "server errors quota")
 
 
@@ -217,6 +176,7 @@ class _DayGroup:
     """Consecutive dates read but not yet written."""
 
     def __init__(self) -> None:
+        self.lost: dict[str, int] = {}     # days per kind of loss, over the whole report
         self.clear()
 
     def clear(self) -> None:
@@ -225,10 +185,12 @@ class _DayGroup:
         self.rows = 0
         self.pages = 0
 
-    def add(self, day: dt.date, batch: pa.Table | None, *, pages: int, row_count: int,
-            loss: bool, other: int) -> None:
-        self.days.append({"date": day, "row_count": row_count,
-                          "data_loss_from_other_row": loss, "other_row_sessions": other})
+    def add(self, day: dt.date, batch: pa.Table | None, stats: DayStats, *, pages: int) -> None:
+        self.days.append({k: v for k, v in stats.row("", day).items() if k != "report"})
+        for what, flag in (("with an (other) row", stats.data_loss_from_other_row),
+                           ("subject to thresholding", stats.subject_to_thresholding),
+                           ("sampled", stats.samples_read_count is not None)):
+            self.lost[what] = self.lost.get(what, 0) + int(flag)
         if batch is not None and batch.num_rows:
             self.batches.append(batch)
             self.rows += batch.num_rows
@@ -247,7 +209,9 @@ class GA4Source(Source):
         self._sleep = sleep
         self._client: Any = None
         self.requests = 0
-        self.quota: dict[str, int] = {}
+        self.last_tokens = 0
+        self.pacer = QuotaPacer(settings, sleep=sleep,
+                                say=lambda text: self.progress.message(text))
         self.time_zone: str | None = None
 
     # -- configuration ------------------------------------------------------------------------
@@ -300,6 +264,10 @@ class GA4Source(Source):
 
     # -- requests -----------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T], result: ObjectResult | None = None) -> T:
+        """One API call: transient failures retried (``classify``); an exhausted token quota
+        waited out (``connectors.ga4_quota``, bounded) and the call made again."""
+        from google.api_core import exceptions as gexc
+
         def once() -> T:
             self.requests += 1
             if result is not None:
@@ -307,11 +275,22 @@ class GA4Source(Source):
             return fn()
 
         try:
-            return call_with_retries(once, classify, policy=self.retry_policy, what=f"ga4 {what}",
-                                     sleep=self._sleep)
+            while True:
+                self.pacer.before_request()
+                try:
+                    return call_with_retries(once, classify, policy=self.retry_policy,
+                                             what=f"ga4 {what}", sleep=self._sleep)
+                except gexc.TooManyRequests as exc:
+                    which = exhausted_quota(str(getattr(exc, "message", exc)))
+                    if which is None:
+                        raise
+                    self.pacer.wait_for(which, describe_error(exc))
+        except QuotaWaitExceeded as exc:
+            raise SourceStopped(
+                f"ga4 stopped: GA4 quota exhausted ({exc}). Committed dates are kept; the next "
+                "run resumes from the cursor (daily quotas reset at midnight Pacific time, "
+                "hourly ones within the hour).") from exc
         except Exception as exc:
-            from google.api_core import exceptions as gexc
-
             if isinstance(exc, gexc.TooManyRequests):
                 raise SourceStopped(
                     f"ga4 stopped: GA4 quota exhausted ({describe_error(exc)}). Committed dates "
@@ -335,26 +314,10 @@ class GA4Source(Source):
         response = self._call(what, lambda: client.run_report(request=request,
                                                               timeout=REQUEST_TIMEOUT), result)
         pb = RunReportResponse.pb(response)
-        self._note_quota(pb)
+        self.last_tokens = self.pacer.note(pb)
         if pb.metadata.time_zone:
             self.time_zone = pb.metadata.time_zone
         return pb
-
-    def _note_quota(self, pb: Any) -> None:
-        if not pb.HasField("property_quota"):
-            return
-        q = pb.property_quota
-        for name in ("tokens_per_day", "tokens_per_hour", "tokens_per_project_per_hour"):
-            if q.HasField(name):
-                self.quota[name] = int(getattr(q, name).remaining)
-
-    def _quota_note(self) -> str:
-        parts = []
-        if "tokens_per_day" in self.quota:
-            parts.append(f"{self.quota['tokens_per_day']} tokens left today")
-        if "tokens_per_project_per_hour" in self.quota:
-            parts.append(f"{self.quota['tokens_per_project_per_hour']} this hour")
-        return "quota: " + ", ".join(parts) if parts else ""
 
     # -- sync ---------------------------------------------------------------------------------
     def sync(self, *, full_refresh: bool = False, objects: list[str] | None = None) -> SyncResult:
@@ -407,7 +370,7 @@ class GA4Source(Source):
             try:
                 self._sync_report(spec, start, end, data_days, res)
             except SourceStopped as exc:
-                res.note = "; ".join(p for p in (res.note, self._quota_note()) if p)
+                res.note = "; ".join(p for p in (res.note, self.pacer.note_text()) if p)
                 result.stopped = str(exc)
                 exc.result = result  # type: ignore[attr-defined]
                 raise
@@ -434,27 +397,35 @@ class GA4Source(Source):
 
     def _sync_report(self, spec: Report, start: dt.date, end: dt.date,
                      data_days: dict[dt.date, int], res: ObjectResult) -> None:
-        """Replace every date from ``start`` to ``end``. Small days are written in groups (one
-        transaction, one insert per group: DuckDB's per-statement cost would otherwise
-        dominate); a day bigger than a group streams page by page in its own transaction.
-        Either way a date's rows, its ``report_days`` row and the cursor commit together."""
+        """Replace every date from ``start`` to ``end``. The per-visitor report is read one
+        date per request (GA's (other) rule and thresholds act per date, and memory stays
+        flat); the traffic report, small, one calendar month per request (``date`` is one of
+        its dimensions: ~24 requests for two years instead of 730), a sampled month read again
+        day by day. Small days are written in groups (one transaction, one insert per group:
+        DuckDB's per-statement cost would otherwise dominate); a day bigger than a group
+        streams page by page in its own transaction. Either way a date's rows, its
+        ``report_days`` row and the cursor commit together."""
         started = time.monotonic()
         self.progress.start(self.name, spec.name)
         group = _DayGroup()
-        lost_days = 0
+        monthly = spec.name == "traffic_daily"
         try:
-            for day in _days(start, end):
-                if day not in data_days:   # no sessions that day: clear what an earlier run stored
-                    group.add(day, None, pages=0, row_count=0, loss=False, other=0)
+            for a, b in (_months(start, end) if monthly else ((d, d) for d in _days(start, end))):
+                if not any(d in data_days for d in _days(a, b)):
+                    reads: dict[dt.date, tuple[pa.Table | None, DayStats, int]] = {}
+                elif monthly:
+                    reads = self._read_range(spec, a, b, res)
                 else:
-                    first = self._fetch_page(spec, day, 0, res)
-                    batch, other, row_count, loss = first
-                    lost_days += bool(loss)
-                    if row_count > len(batch) or row_count > GROUP_ROWS:
+                    page = self._fetch_page(spec, a, a, 0, res)
+                    if page.row_count > page.batch.num_rows or page.row_count > GROUP_ROWS:
                         self._flush(spec, group, res, end)          # keep dates in order
-                        self._stream_day(spec, day, first, res, end)
+                        self._stream_day(spec, a, page, res, end)
                         continue
-                    group.add(day, batch, pages=1, row_count=row_count, loss=loss, other=other)
+                    reads = {a: (page.batch, self._day_stats(page, a), 1)}
+                for day in _days(a, b):
+                    # no sessions that day: clear what an earlier run stored
+                    batch, stats, pages = reads.get(day, (None, DayStats(), 0))
+                    group.add(day, batch, stats, pages=pages)
                 if group.rows >= GROUP_ROWS or len(group.days) >= GROUP_DAYS:
                     self._flush(spec, group, res, end)
         except SourceStopped:
@@ -465,12 +436,54 @@ class GA4Source(Source):
         notes = [f"{start.isoformat()}..{end.isoformat()}"]
         if self.time_zone:
             notes.append(f"property time zone {self.time_zone}")
-        if lost_days:
-            notes.append(f"{lost_days} day(s) with an (other) row")
-        if self._quota_note():
-            notes.append(self._quota_note())
+        for what, n in group.lost.items():
+            if n:
+                notes.append(f"{n} day(s) {what}")
+        if self.pacer.note_text():
+            notes.append(self.pacer.note_text())
         res.note = "; ".join(notes)
         self.progress.done(self.name, res)
+
+    def _read_range(self, spec: Report, a: dt.date, b: dt.date, res: ObjectResult
+                    ) -> dict[dt.date, tuple[pa.Table | None, DayStats, int]]:
+        """Every page of ``a..b`` split by date; a sampled range of several days is read again
+        one day at a time (a day holds fewer events than the sampling limit)."""
+        pages: list[Page] = []
+        offset = 0
+        while True:
+            page = self._fetch_page(spec, a, b, offset, res)
+            pages.append(page)
+            offset += page.batch.num_rows
+            if not page.batch.num_rows or offset >= page.row_count:
+                break
+        sampled = any(s.samples_read_count is not None for p in pages for s in p.days.values())
+        if sampled and a < b:
+            out: dict[dt.date, tuple[pa.Table | None, DayStats, int]] = {}
+            for day in _days(a, b):
+                out.update(self._read_range(spec, day, day, res))
+            return out
+        batch = pa.concat_tables([p.batch for p in pages])
+        out = {}
+        for i, page in enumerate(pages):
+            for day, stats in page.days.items():
+                if day in out:
+                    out[day][1].merge_page(stats)
+                    out[day][1].row_count += stats.row_count
+                else:
+                    out[day] = (None, stats, 0)
+            if i == 0 and page.days:
+                first = min(page.days)
+                out[first] = (None, out[first][1], len(pages))
+        dates = batch.column("date")
+        for day, (_, stats, n_pages) in list(out.items()):
+            out[day] = (batch.filter(pc.equal(dates, pa.scalar(day, pa.date32()))), stats, n_pages)
+        return out
+
+    @staticmethod
+    def _day_stats(page: Page, day: dt.date) -> DayStats:
+        stats = page.days.get(day) or DayStats()
+        stats.row_count = page.row_count        # GA's count for the whole date, every page
+        return stats
 
     def _flush(self, spec: Report, group: _DayGroup, res: ObjectResult, end: dt.date) -> None:
         if not group.days:
@@ -489,78 +502,47 @@ class GA4Source(Source):
         self.progress.page(self.name, spec.name, res.pages, res.records)
         group.clear()
 
-    def _stream_day(self, spec: Report, day: dt.date, first: tuple[pa.Table, int, int, bool],
-                    res: ObjectResult, end: dt.date) -> None:
+    def _stream_day(self, spec: Report, day: dt.date, page: Page, res: ObjectResult,
+                    end: dt.date) -> None:
         """A day too big for a group: its pages go in one by one, in one transaction."""
         wh = self.warehouse
-        batch, other_sessions, row_count, loss = first
+        stats = self._day_stats(page, day)
         with wh.transaction():
             wh.conn.execute(f"DELETE FROM {spec.table.schema}.{raw.quote(spec.table.name)} "
                             "WHERE date = ?", [day])
+            batch = page.batch
             written = wh.upsert(spec.table, batch) if batch.num_rows else 0
             offset, pages = batch.num_rows, 1
-            while batch.num_rows and offset < row_count:
-                batch, other, row_count, more_loss = self._fetch_page(spec, day, offset, res)
+            while batch.num_rows and offset < stats.row_count:
+                more = self._fetch_page(spec, day, day, offset, res)
+                batch = more.batch
                 pages += 1
-                loss = loss or more_loss
-                other_sessions += other
+                stats.merge_page(more.days.get(day) or DayStats(tokens=self.last_tokens))
                 written += wh.upsert(spec.table, batch) if batch.num_rows else 0
                 offset += batch.num_rows
                 self.progress.page(self.name, spec.name, res.pages + pages, res.records + written)
-            wh.upsert(T_DAYS, [{"report": spec.name, "date": day, "row_count": row_count,
-                                "data_loss_from_other_row": loss,
-                                "other_row_sessions": other_sessions}])
+            wh.upsert(T_DAYS, [stats.row(spec.name, day)])
             wh.set_cursor(self.schema, spec.name,
                           {"last_date": day.isoformat(), "end_date": end.isoformat()}, written)
         res.records += written
         res.pages += pages
 
-    def _fetch_page(self, spec: Report, day: dt.date, offset: int, res: ObjectResult
-                    ) -> tuple[pa.Table, int, int, bool]:
-        """One page of one date: (rows, sessions in the (other) row, GA rowCount, data loss)."""
-        iso = day.isoformat()
+    def _fetch_page(self, spec: Report, a: dt.date, b: dt.date, offset: int,
+                    res: ObjectResult) -> Page:
+        """One page of the dates ``a..b``."""
         dims = spec.dimension_names
         body = {
             "dimensions": [{"name": d} for d in dims],
             "metrics": [{"name": m} for m, _ in spec.metrics],
-            "date_ranges": [{"start_date": iso, "end_date": iso}],
+            "date_ranges": [{"start_date": a.isoformat(), "end_date": b.isoformat()}],
             # a total order, so offset paging is stable
             "order_bys": [{"dimension": {"dimension_name": d}} for d in dims],
             "limit": self.page_size,
             "offset": offset,
         }
-        pb = self.run_report(f"{spec.name} {iso}", body, res)
-        batch, other = self._to_arrow(spec, iso, day, pb.rows, len(dims))
-        return batch, other, int(pb.row_count), bool(pb.metadata.data_loss_from_other_row)
-
-    @staticmethod
-    def _to_arrow(spec: Report, iso: str, day: dt.date, rows: Any, n_dims: int
-                  ) -> tuple[pa.Table, int]:
-        dim_cols: list[list[str]] = [[] for _ in range(n_dims - 1)]
-        met_cols: list[list[int]] = [[] for _ in spec.metrics]
-        keys: list[str] = []
-        other_sessions = 0
-        for row in rows:
-            values = [v.value for v in row.dimension_values]
-            rest = values[1:]
-            metrics = [_int(v.value) for v in row.metric_values]
-            if rest and all(v == OTHER for v in rest):
-                other_sessions += metrics[0]
-            keys.append(row_key(iso, rest))
-            for i, v in enumerate(rest):
-                dim_cols[i].append(v)
-            for i, v in enumerate(metrics):
-                met_cols[i].append(v)
-        n = len(keys)
-        arrays: dict[str, pa.Array] = {
-            "row_key": pa.array(keys, pa.string()),
-            "date": pa.array([day] * n, pa.date32()),
-        }
-        for (_, column), values in zip(spec.dimensions[1:], dim_cols, strict=True):
-            arrays[column] = pa.array(values, pa.string())
-        for (_, column), values in zip(spec.metrics, met_cols, strict=True):
-            arrays[column] = pa.array(values, pa.int64())
-        return pa.table(arrays), other_sessions
+        what = f"{spec.name} {a.isoformat()}" + ("" if a == b else f"..{b.isoformat()}")
+        pb = self.run_report(what, body, res)
+        return to_page(spec, pb, single_day=a if a == b else None, tokens=self.last_tokens)
 
     # -- check --------------------------------------------------------------------------------
     def check(self) -> list[Finding]:
@@ -649,7 +631,7 @@ class GA4Source(Source):
                 return findings
             findings.append(Finding(
                 self.name, True, f"report with the visitor dimension runs "
-                f"({int(pb.row_count)} rows in the last 7 days; {self._quota_note() or 'no quota info'})"))
+                f"({int(pb.row_count)} rows in the last 7 days; {self.pacer.note_text() or 'no quota info'})"))
         finally:
             self.retry_policy = saved
         return findings

@@ -223,8 +223,15 @@ TABLES: dict[str, Table] = {t.qualified: t for t in [
           "runReport", "daily traffic without the visitor dimension (all sessions)"),
     Table("ga4", "report_days", ("report", "date"),
           {"report": "VARCHAR", "date": "DATE", "row_count": "BIGINT",
-           "data_loss_from_other_row": "BOOLEAN", "other_row_sessions": "BIGINT"},
-          "runReport", "per report and date: rows read and (other)-row loss"),
+           "data_loss_from_other_row": "BOOLEAN", "other_row_sessions": "BIGINT",
+           "sessions": "BIGINT",                   # sessions served for the date, (other) row included
+           "subject_to_thresholding": "BOOLEAN",   # GA may have withheld rows with few users
+           "samples_read_count": "BIGINT",         # sampled: events read (NULL = unsampled)
+           "sampling_space_size": "BIGINT",        # sampled: events in the date range read
+           "tokens": "BIGINT",                     # quota tokens of the request(s) that read it
+           "time_zone": "VARCHAR"},                # the property's time zone: GA dates are its days
+          "runReport", "per report and date: rows read, what GA withheld ((other) row, "
+          "thresholds, sampling), tokens and the property's time zone"),
     # ---- Advocacy platform --------------------------------------------------------------
     Table("advocacy_platform", "posts", ("platform", "post_id"),
           {"post_id": "VARCHAR", "platform": "VARCHAR", "advocate_id": "VARCHAR",

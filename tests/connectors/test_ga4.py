@@ -188,12 +188,22 @@ def test_full_sync_costs_one_request_per_date_and_report(sandbox, full_sync):
     _, result, requests, seconds = full_sync
     clock = clock_of(sandbox.store_path)
     days = data_dates(sandbox.store_path, dt.date(2015, 8, 14), clock)
-    # one probe (dates with data, up to the property's yesterday) + one page per date per report;
-    # nothing requested for the year before the first date with data
-    assert requests == 1 + 2 * len(days)
+    # one probe (dates with data, up to the property's yesterday), one page per date of the
+    # per-visitor report and one per calendar month of the traffic report (date is one of
+    # its dimensions); nothing requested for the year before the first date with data
+    months = {d[:7] for d in days}
+    assert requests == 1 + len(days) + len(months)
     assert sum(o.requests for o in result.objects) == requests
+    path = full_sync[0]
+    with Warehouse(path, read_only=True) as wh:
+        tokens = {r: int(t) for r, t in wh.conn.execute(
+            "SELECT report, SUM(tokens) FROM ga4.report_days GROUP BY 1").fetchall()}
+        zones = {z for (z,) in wh.conn.execute(
+            "SELECT DISTINCT time_zone FROM ga4.report_days WHERE sessions > 0").fetchall()}
+    assert zones == {store_meta(sandbox.store_path, "ga4_time_zone")}
+    assert tokens["traffic_daily"] < tokens["visitor_sessions"]
     print(f"\nGA4 full sync: {len(days)} dates, {requests} requests, {seconds:.1f}s, "
-          f"{result.records / seconds:,.0f} rows/s")
+          f"{result.records / seconds:,.0f} rows/s, tokens {tokens}")
 
 
 def test_paging_with_a_small_page_size(sandbox, tmp_path):
@@ -231,8 +241,12 @@ def test_incremental_rereads_recent_days_and_replaces_revised_ones(fresh_sandbox
         "advance should revise the last days"
     sb.ga4.reset_log()
     result = sync(env, wh_path)
-    # probe + (3 re-read days + 3 new days) x 2 reports, one page each
-    assert run_reports(sb) == 1 + 2 * 6
+    # probe + 3 re-read days + 3 new days of the per-visitor report, one page each, and the
+    # traffic report's one request per calendar month of those days
+    def months(first: dt.date, n: int) -> int:
+        return len({(first + dt.timedelta(days=i)).strftime("%Y%m") for i in range(n)})
+
+    assert run_reports(sb) == 1 + 6 + months(clock0 - dt.timedelta(days=3), 6)
     assert all(o.note.startswith(f"{clock0 - dt.timedelta(days=3)}..{clock1 - dt.timedelta(days=1)}")
                for o in result.objects)
 
@@ -245,7 +259,7 @@ def test_incremental_rereads_recent_days_and_replaces_revised_ones(fresh_sandbox
 
     sb.ga4.reset_log()
     sync(env, wh_path)                            # same day again: only the re-read window
-    assert run_reports(sb) == 1 + 2 * 3
+    assert run_reports(sb) == 1 + 3 + months(clock1 - dt.timedelta(days=3), 3)
 
 
 # -- faults -----------------------------------------------------------------------------------
@@ -277,7 +291,7 @@ class _ExhaustAfter(Progress):
     def page(self, source, obj, pages, records):
         self.pages += 1
         if self.pages == self.n:
-            self.sandbox.ga4.app._spent.append((time.time(), 200_000))
+            self.sandbox.ga4.app.ledger._spent.append((time.time(), 200_000))
 
 
 def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path, monkeypatch):
@@ -285,7 +299,8 @@ def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path, mon
     sb = fresh_sandbox()
     store = sb.store_path
     clock = clock_of(store)
-    env = window_env(sb, 10)
+    # midnight Pacific is further away than the wait bound: the run stops, resumable
+    env = window_env(sb, 10, GA4_QUOTA_MAX_WAIT_SECONDS="1")
     wh_path = tmp_path / "w.duckdb"
     with pytest.raises(SourceStopped, match="quota exhausted") as info:
         sync(env, wh_path, progress=_ExhaustAfter(sb, 4))
@@ -297,7 +312,7 @@ def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path, mon
         kept = visitor_rows(wh)
     want, _ = expected_visitor_rows(store, start, start + dt.timedelta(days=3))
     assert kept == want                          # committed dates are kept, whole
-    sb.ga4.app._spent.clear()                     # the quota resets
+    sb.ga4.app.ledger._spent.clear()                     # the quota resets
     sync(env, wh_path)
     want, _ = expected_visitor_rows(store, start, clock - dt.timedelta(days=1))
     with Warehouse(wh_path, read_only=True) as wh:
