@@ -319,6 +319,74 @@ def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path, mon
         assert visitor_rows(wh) == want
 
 
+def _set_meta(store_path: Path, **values: object) -> None:
+    from connectors.sandbox import store
+
+    conn = store.connect(store_path)
+    with store.transaction(conn):
+        for key, value in values.items():
+            store.set_meta(conn, key, value)
+    conn.close()
+
+
+class _Messages(Progress):
+    def __init__(self) -> None:
+        super().__init__(quiet=True)
+        self.lines: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.lines.append(text)
+
+
+def test_hourly_quota_is_waited_out_not_a_stop(fresh_sandbox, tmp_path):
+    """A backfill that needs more tokens than the project's hourly quota completes in one run:
+    the connector reads the remaining tokens from each answer, waits (reporting it) for the
+    refill and goes on. The fake's hour is shrunk to 1.5 s and its per-project quota to 12."""
+    sb = fresh_sandbox()
+    _set_meta(sb.store_path, ga4_quota_limits={"tokensPerProjectPerHour": 12},
+              ga4_quota_hour_seconds=1.5)
+    env = window_env(sb, 30, GA4_QUOTA_POLL_SECONDS="0.5", GA4_QUOTA_MAX_WAIT_SECONDS="60")
+    progress = _Messages()
+    result = sync(env, tmp_path / "w.duckdb", progress=progress)
+    assert result.stopped is None
+    waits = [line for line in progress.lines if "hourly quota" in line]
+    assert waits and all("waiting" in line for line in waits)
+    clock = clock_of(sb.store_path)
+    start = clock - dt.timedelta(days=30)
+    want, _ = expected_visitor_rows(sb.store_path, start, clock - dt.timedelta(days=1))
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        assert visitor_rows(wh) == want
+        assert traffic_sessions(wh) == expected_traffic_sessions(sb.store_path, start, clock)
+    # a wait bound too short for the refill stops the run, resumably
+    with pytest.raises(SourceStopped, match="hourly token quota"):
+        sync({**env, "GA4_QUOTA_MAX_WAIT_SECONDS": "0.1"}, tmp_path / "w2.duckdb")
+
+
+def test_thresholding_and_sampling_are_recorded_per_date(fresh_sandbox, tmp_path):
+    """GA withholds per-visitor rows with few users (subjectToThresholding) and samples a
+    month of traffic above its event limit: the per-visitor loss is stored per date, and a
+    sampled month is read again day by day, exactly."""
+    sb = fresh_sandbox()
+    clock = clock_of(sb.store_path)
+    start = clock - dt.timedelta(days=20)
+    per_day = expected_traffic_sessions(sb.store_path, start, clock)
+    # a month is above the sampling limit, every single day below it
+    _set_meta(sb.store_path, ga4_threshold_users=2, ga4_sampling_events=max(per_day.values()) + 1)
+    env = window_env(sb, 20)
+    sync(env, tmp_path / "w.duckdb")
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        assert traffic_sessions(wh) == per_day          # unsampled: read day by day
+        days = wh.conn.execute(
+            "SELECT report, date, sessions, subject_to_thresholding, samples_read_count "
+            "FROM ga4.report_days ORDER BY 1, 2").fetchall()
+        visitor = {d: (s, t) for r, d, s, t, _ in days if r == "visitor_sessions"}
+        traffic = {d: (s, t, n) for r, d, s, t, n in days if r == "traffic_daily" and s}
+    assert traffic and all(not t and n is None for _, t, n in traffic.values())
+    assert all(visitor[d][1] for d in traffic)
+    # the per-visitor report lost the rows of single visitors: less than the traffic report
+    assert all(visitor[d][0] < traffic[d][0] for d in traffic)
+
+
 # -- configuration and check ------------------------------------------------------------------
 def test_not_configured(tmp_path):
     with Warehouse(tmp_path / "w.duckdb") as wh:

@@ -337,18 +337,22 @@ def test_sampling_above_the_event_limit(client, store_path):
     """Google: a query over more events than the sampling limit is sampled, and
     samplingMetadatas (one per date range) says how much was read."""
     total = sum(r[9] for r in ga4_rows())
-    full = client.run_report(report(["sessionSource"], ["sessions"]))
+    dims = ["sessionSource", "sessionMedium", "sessionCampaignName"]
+    full = client.run_report(report(dims, ["sessions"]))
     assert not full.metadata.sampling_metadatas
     set_meta(store_path, "ga4_sampling_events", total // 2)
     try:
-        resp = client.run_report(report(["sessionSource"], ["sessions"]))
+        # what the aggregated tables answer is never sampled
+        assert not client.run_report(report(["date", "sessionSource"], ["sessions"])
+                                     ).metadata.sampling_metadatas
+        resp = client.run_report(report(dims, ["sessions"]))
         (sm,) = resp.metadata.sampling_metadatas
         assert sm.sampling_space_size == total and 0 < sm.samples_read_count < total
         # metrics scaled back up: near the truth, not equal to it
         served = sum(int(r[1][0]) for r in rows_of(resp))
         assert served != total and abs(served - total) < total * 0.5
         # one day is under the limit: unsampled
-        day = client.run_report(report(["sessionSource"], ["sessions"], start="yesterday"))
+        day = client.run_report(report(dims, ["sessions"], start="yesterday"))
         assert not day.metadata.sampling_metadatas
     finally:
         set_meta(store_path, "ga4_sampling_events", 0)

@@ -75,6 +75,7 @@ from connectors.sandbox.fakes.base import App, Request, Response
 from connectors.sandbox.fakes.ga4_limits import (
     EXHAUSTED,
     QuotaLedger,
+    may_sample,
     sampled,
     sampling_rate,
     scale_up,
@@ -433,7 +434,7 @@ class GA4App(App):
             bounds = [start.strftime("%Y%m%d"), end.strftime("%Y%m%d")]
             (space,) = conn.execute("SELECT COALESCE(SUM(sessions), 0) FROM ga4_row "
                                     "WHERE date BETWEEN ? AND ?", bounds).fetchone()
-            rate = sampling_rate(meta, int(space))
+            rate = sampling_rate(meta, int(space)) if may_sample(dims) else 1.0
             sample_sql, sample_args = "", []
             if rate < 1.0:
                 sample_sql, sample_args = " AND ga_sampled(rowid, ?)", [int(rate * 1_000_000)]

@@ -29,8 +29,13 @@ Google signals off and device-based reporting identity gets) is N > 0, a report 
 (``customEvent:``/``customUser:``) dimension is subject to thresholding and each row with fewer
 than N distinct users is withheld.
 
-Sampling ("About data sampling": the Data API uses the default sampling limit, 10 million
-events per query for a standard property): when a date range holds more sessions than
+Sampling ("Understand how Analytics stores and displays data": for each request, reports and
+the Data API alike, GA picks the table giving the most accurate result under the default
+sampling limit, 10 million events for a standard property; aggregated tables answer "the most
+common requests" unsampled; "Reporting data expectations": runReport may sample "especially for
+large datasets or complex queries"). Google publishes no rule for which requests the aggregated
+tables answer; the fake's: a report with at most two dimensions besides ``date``, none custom,
+is never sampled. Any other report: when a date range holds more sessions than
 ``ga4_sampling_events`` (meta; default 10,000,000 — the fake counts a session as its event),
 the range is read from a deterministic sample of its store rows (rate = limit / sessions),
 metrics scaled up by 1 / rate, and ``metadata.samplingMetadatas`` gets one entry per date range
@@ -143,6 +148,16 @@ def threshold_users(meta: dict[str, Any], dims: list[str]) -> int:
     if n <= 0 or not any(d.startswith(("customEvent:", "customUser:")) for d in dims):
         return 0
     return n
+
+
+AGGREGATED_MAX_DIMENSIONS = 2
+
+
+def may_sample(dims: list[str]) -> bool:
+    """False for the simple reports the aggregated tables answer (see the module docstring)."""
+    rest = [d for d in dims if d not in ("date", "dateRange")]
+    return (len(rest) > AGGREGATED_MAX_DIMENSIONS
+            or any(d.startswith(("customEvent:", "customUser:")) for d in rest))
 
 
 def sampling_rate(meta: dict[str, Any], sessions_in_range: int) -> float:
