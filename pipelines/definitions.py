@@ -13,6 +13,7 @@ import os
 import dagster as dg
 
 from pipelines.alerts import sensors
+from pipelines.ga4_checks import ga4_checks
 from pipelines.ingestion import ingestion_assets
 from pipelines.transform import dbt_models, dbt_resource
 
@@ -35,6 +36,7 @@ nightly_schedule = dg.ScheduleDefinition(
 defs = dg.Definitions(
     executor=dg.in_process_executor,
     assets=[*ingestion_assets, dbt_models],
+    asset_checks=ga4_checks,
     resources={"dbt": dbt_resource},
     jobs=[nightly_job],
     schedules=[nightly_schedule],
