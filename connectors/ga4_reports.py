@@ -31,6 +31,10 @@ class Report:
 
 
 def reports(visitor_dimension: str) -> dict[str, Report]:
+    """The per-visitor report has the fewest dimensions that classify a touch: the visitor id
+    and the five session UTM fields (advocate and post ids come from utm_content/utm_term).
+    No landing page: it classifies nothing, and each extra dimension multiplies the rows GA
+    must keep under its row limit before it rolls the tail into ``(other)`` (docs/GA4.md)."""
     utm = (("sessionSource", "session_source"), ("sessionMedium", "session_medium"),
            ("sessionCampaignName", "session_campaign_name"),
            ("sessionManualAdContent", "session_manual_ad_content"))
@@ -40,7 +44,7 @@ def reports(visitor_dimension: str) -> dict[str, Report]:
         "visitor_sessions": Report(
             "visitor_sessions", T_VISITOR,
             (("date", "date"), (visitor_dimension, "visitor_id"), *utm,
-             ("sessionManualTerm", "session_manual_term"), ("landingPage", "landing_page")),
+             ("sessionManualTerm", "session_manual_term")),
             base_metrics),
         "traffic_daily": Report(
             "traffic_daily", T_TRAFFIC, (("date", "date"), *utm),

@@ -207,13 +207,13 @@ TABLES: dict[str, Table] = {t.qualified: t for t in [
         "Dated exchange rates (units of IsoCode per 1 corporate currency)"),
     # ---- GA4 ----------------------------------------------------------------------------
     Table("ga4", "visitor_sessions", ("row_key",),
-          {"row_key": "VARCHAR",  # md5('YYYY-MM-DD|visitor_id|source|medium|campaign|content|term|landing_page'), values as GA serves them, '\\' and '|' backslash-escaped
+          {"row_key": "VARCHAR",  # md5('YYYY-MM-DD|visitor_id|source|medium|campaign|content|term'), values as GA serves them, '\\' and '|' backslash-escaped
            "date": "DATE", "visitor_id": "VARCHAR", "session_source": "VARCHAR",
            "session_medium": "VARCHAR", "session_campaign_name": "VARCHAR",
            "session_manual_ad_content": "VARCHAR", "session_manual_term": "VARCHAR",
-           "landing_page": "VARCHAR", "sessions": "BIGINT", "engaged_sessions": "BIGINT",
+           "sessions": "BIGINT", "engaged_sessions": "BIGINT",
            "key_events": "BIGINT"},
-          "runReport", "per-visitor report: one row per date x visitor x session UTMs x landing page"),
+          "runReport", "per-visitor report: one row per date x visitor x session UTMs"),
     Table("ga4", "traffic_daily", ("row_key",),
           {"row_key": "VARCHAR",  # md5('YYYY-MM-DD|source|medium|campaign|content'), escaped alike
            "date": "DATE", "session_source": "VARCHAR",

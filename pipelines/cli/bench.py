@@ -361,7 +361,7 @@ def holdings(store_path: Path) -> dict[str, Any]:
         last = (clock - dt.timedelta(days=1)).strftime("%Y%m%d")
         visitor = dict(conn.execute(
             "SELECT date, count(*) FROM (SELECT DISTINCT date, visitor_id, source, medium, "
-            "campaign, ad_content, term, landing_page FROM ga4_row WHERE date BETWEEN ? AND ?) "
+            "campaign, ad_content, term FROM ga4_row WHERE date BETWEEN ? AND ?) "
             "GROUP BY date", (first, last)).fetchall())
         traffic = dict(conn.execute(
             "SELECT date, count(*) FROM (SELECT DISTINCT date, source, medium, campaign, "

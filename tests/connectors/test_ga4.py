@@ -28,7 +28,7 @@ from connectors.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 
-DIMS = ("visitor_id", "source", "medium", "campaign", "ad_content", "term", "landing_page")
+DIMS = ("visitor_id", "source", "medium", "campaign", "ad_content", "term")
 FAST_RETRY = RetryPolicy(attempts=6, base_delay=0.05, max_delay=0.5, max_retry_after=2)
 
 
@@ -58,7 +58,7 @@ def expected_visitor_rows(path: Path, start: dt.date, end: dt.date
     threshold = int(store_meta(path, "ga4_other_row_threshold") or 0)
     nz = [f"CASE WHEN {c} = '' THEN '(not set)' ELSE {c} END" for c in DIMS]
     sql = (f"SELECT date, {', '.join(nz)}, SUM(sessions), SUM(engaged_sessions), SUM(key_events) "
-           f"FROM ga4_row WHERE date BETWEEN ? AND ? GROUP BY {', '.join(str(i) for i in range(1, 9))}")
+           f"FROM ga4_row WHERE date BETWEEN ? AND ? GROUP BY {', '.join(str(i) for i in range(1, 2 + len(DIMS)))}")
     by_date: dict[str, list[tuple]] = defaultdict(list)
     with _store(path) as conn:
         for rec in conn.execute(sql, (start.strftime("%Y%m%d"), end.strftime("%Y%m%d"))):
@@ -67,11 +67,12 @@ def expected_visitor_rows(path: Path, start: dt.date, end: dt.date
     other: dict[str, int] = {}
     for day, group in by_date.items():
         if threshold and len(group) > threshold:
-            ranked = sorted(group, key=lambda r: (-r[8], r[:8]))
+            n = 1 + len(DIMS)          # date + dimensions, then the metrics
+            ranked = sorted(group, key=lambda r: (-r[n], r[:n]))
             kept, rest = ranked[: threshold - 1], ranked[threshold - 1:]
             rows.update(kept)
-            sums = tuple(sum(r[i] for r in rest) for i in (8, 9, 10))
-            rows.add((day, *(["(other)"] * 7), *sums))
+            sums = tuple(sum(r[i] for r in rest) for i in (n, n + 1, n + 2))
+            rows.add((day, *(["(other)"] * len(DIMS)), *sums))
             other[day] = sums[0]
         else:
             rows.update(group)
@@ -96,7 +97,7 @@ def data_dates(path: Path, start: dt.date, end: dt.date) -> list[str]:
 def visitor_rows(wh: Warehouse) -> set[tuple]:
     return {(d.isoformat(), *rest) for d, *rest in wh.conn.execute(
         "SELECT date, visitor_id, session_source, session_medium, session_campaign_name, "
-        "session_manual_ad_content, session_manual_term, landing_page, sessions, engaged_sessions, "
+        "session_manual_ad_content, session_manual_term, sessions, engaged_sessions, "
         "key_events FROM ga4.visitor_sessions").fetchall()}
 
 
@@ -151,12 +152,12 @@ def test_full_sync_equals_the_property_after_the_other_rule(sandbox, full_sync):
     with Warehouse(path, read_only=True) as wh:
         got = visitor_rows(wh)
         assert got == want
-        assert sum(r[8] for r in got) == sum(r[8] for r in want)
+        assert sum(r[7] for r in got) == sum(r[7] for r in want)
         # row_key is md5 of the ISO date and the dimension values joined by '|'
         for key, *values in wh.conn.execute(
                 "SELECT row_key, strftime(date, '%Y-%m-%d'), visitor_id, session_source, "
                 "session_medium, session_campaign_name, session_manual_ad_content, "
-                "session_manual_term, landing_page FROM ga4.visitor_sessions LIMIT 50").fetchall():
+                "session_manual_term FROM ga4.visitor_sessions LIMIT 50").fetchall():
             assert key == hashlib.md5("|".join(values).encode()).hexdigest()
         days = {d.isoformat(): (n, loss, o) for d, n, loss, o in wh.conn.execute(
             "SELECT date, row_count, data_loss_from_other_row, other_row_sessions "

@@ -387,3 +387,27 @@ def test_hourly_project_quota_exhausts_and_refills(store_path, key, tmp_path):
         srv.stop()
         set_meta(store_path, "ga4_quota_limits", {})
         set_meta(store_path, "ga4_quota_hour_seconds", 0)
+
+
+def test_a_filter_does_not_recover_what_the_table_rolled_into_other(client, store_path):
+    """Google: dataLossFromOtherRow reflects the aggregated table "regardless of filters and
+    limits"; a filter can drop the (other) row. Splitting a report by filters recovers nothing."""
+    set_meta(store_path, "ga4_other_row_threshold", 3)
+    try:
+        dims = ["date", "sessionSource", GA4_VISITOR_DIMENSION]
+        whole = rows_of(client.run_report(report(dims, ["sessions"], limit=100000)))
+        sources = {r[3] or "(not set)" for r in ga4_rows()}
+        got: list = []
+        lost_flags = []
+        for source in sorted(sources):
+            only = FilterExpression(filter=Filter(
+                field_name="sessionSource",
+                string_filter=Filter.StringFilter(value=source, case_sensitive=True)))
+            resp = client.run_report(report(dims, ["sessions"], limit=100000,
+                                            dimension_filter=only))
+            got += rows_of(resp)
+            lost_flags.append(resp.metadata.data_loss_from_other_row)
+        assert sorted(got) == sorted(r for r in whole if r[0][1] != "(other)")
+        assert all(lost_flags)
+    finally:
+        set_meta(store_path, "ga4_other_row_threshold", 0)

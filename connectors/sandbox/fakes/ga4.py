@@ -428,41 +428,57 @@ class GA4App(App):
         conn = self.reader.conn()
         conn.create_function("ga_regexp", 3, _regexp, deterministic=True)
         conn.create_function("ga_sampled", 2, sampled, deterministic=True)
-        rows: list[tuple[list[str], list[float]]] = []
         samplings: list[dict[str, str]] = []
-        for name, start, end in parsed:
-            bounds = [start.strftime("%Y%m%d"), end.strftime("%Y%m%d")]
-            (space,) = conn.execute("SELECT COALESCE(SUM(sessions), 0) FROM ga4_row "
-                                    "WHERE date BETWEEN ? AND ?", bounds).fetchone()
-            rate = sampling_rate(meta, int(space)) if may_sample(dims) else 1.0
-            sample_sql, sample_args = "", []
-            if rate < 1.0:
-                sample_sql, sample_args = " AND ga_sampled(rowid, ?)", [int(rate * 1_000_000)]
-                (read,) = conn.execute(
-                    f"SELECT COALESCE(SUM(sessions), 0) FROM ga4_row WHERE date BETWEEN ? AND ?"
-                    f"{sample_sql}", [*bounds, *sample_args]).fetchone()
-                samplings.append({"samplesReadCount": str(int(read)),
-                                  "samplingSpaceSize": str(int(space))})
-            select = [f"{DIMENSIONS[d][0]} AS d{i}" for i, d in enumerate(dims)]
-            select += ["SUM(sessions)", "SUM(engaged_sessions)", "SUM(key_events)",
-                       "COUNT(DISTINCT true_visitor_id)" if need_users else "0"]
-            sql = (f"SELECT {', '.join(select)} FROM ga4_row WHERE date BETWEEN ? AND ?"
-                   f"{sample_sql}{where}")
-            if dims:
-                sql += " GROUP BY " + ", ".join(f"d{i}" for i in range(len(dims)))
-            args = [*bounds, *sample_args, *where_args]
-            for rec in conn.execute(sql, args):
-                values = [str(v) for v in tuple(rec)[: len(dims)]]
-                sums = [float(v or 0) for v in tuple(rec)[len(dims):]]
-                if not dims and not sums[0] and not sums[3]:
-                    continue
-                if min_users and sums[3] < min_users:
-                    continue            # too few users: the row is withheld
-                sums = [scale_up(v, rate) for v in sums]
-                rows.append((values + ([name] if multi else []), sums))
 
+        def aggregate(where: str, where_args: list[Any]) -> list[tuple[list[str], list[float]]]:
+            out: list[tuple[list[str], list[float]]] = []
+            measure = not samplings
+            for name, start, end in parsed:
+                bounds = [start.strftime("%Y%m%d"), end.strftime("%Y%m%d")]
+                (space,) = conn.execute("SELECT COALESCE(SUM(sessions), 0) FROM ga4_row "
+                                        "WHERE date BETWEEN ? AND ?", bounds).fetchone()
+                rate = sampling_rate(meta, int(space)) if may_sample(dims) else 1.0
+                sample_sql, sample_args = "", []
+                if rate < 1.0:
+                    sample_sql, sample_args = " AND ga_sampled(rowid, ?)", [int(rate * 1_000_000)]
+                    (read,) = conn.execute(
+                        f"SELECT COALESCE(SUM(sessions), 0) FROM ga4_row WHERE date BETWEEN ? "
+                        f"AND ?{sample_sql}", [*bounds, *sample_args]).fetchone()
+                    if measure:
+                        samplings.append({"samplesReadCount": str(int(read)),
+                                          "samplingSpaceSize": str(int(space))})
+                select = [f"{DIMENSIONS[d][0]} AS d{i}" for i, d in enumerate(dims)]
+                select += ["SUM(sessions)", "SUM(engaged_sessions)", "SUM(key_events)",
+                           "COUNT(DISTINCT true_visitor_id)" if need_users else "0"]
+                sql = (f"SELECT {', '.join(select)} FROM ga4_row WHERE date BETWEEN ? AND ?"
+                       f"{sample_sql}{where}")
+                if dims:
+                    sql += " GROUP BY " + ", ".join(f"d{i}" for i in range(len(dims)))
+                for rec in conn.execute(sql, [*bounds, *sample_args, *where_args]):
+                    values = [str(v) for v in tuple(rec)[: len(dims)]]
+                    sums = [float(v or 0) for v in tuple(rec)[len(dims):]]
+                    if not dims and not sums[0] and not sums[3]:
+                        continue
+                    out.append((values + ([name] if multi else []),
+                                [scale_up(v, rate) for v in sums]))
+            return out
+
+        # The (other) rule acts on GA's aggregated table, before filters and privacy
+        # thresholds (Google: dataLossFromOtherRow is set "regardless of filters and limits";
+        # a filter may drop the (other) row from the report). So a filtered request never
+        # recovers what its unfiltered table rolled into (other): the fake collapses the
+        # unfiltered rows, keeps the filtered rows that survived, and drops the (other) row.
         threshold = int(meta.get("ga4_other_row_threshold") or 0)
-        rows, collapsed = collapse_other(rows, out_dims, threshold)
+        rows = aggregate(where, where_args)
+        if where and threshold:
+            table, collapsed = collapse_other(aggregate("", []), out_dims, threshold)
+            kept = {tuple(values) for values, _ in table}
+            rows = [r for r in rows if tuple(r[0]) in kept]
+        else:
+            rows, collapsed = collapse_other(rows, out_dims, threshold)
+        if min_users:
+            # too few users: the row is withheld
+            rows = [r for r in rows if r[1][3] >= min_users]
         rows = self._order(rows, body.get("orderBys") or [], out_dims, mets)
         row_count = len(rows)
         page = rows[offset: offset + limit]

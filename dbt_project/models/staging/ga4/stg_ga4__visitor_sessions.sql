@@ -1,4 +1,4 @@
-{#- One row per date x visitor x session UTMs x landing page (a *touch* when the visitor id is
+{#- One row per date x visitor x session UTMs (a *touch* when the visitor id is
     known). GA4 rows are never deleted by the source; _is_deleted is honoured anyway.
     GA dates are days of the property's time zone (stored per date in ga4.report_days):
     session_date is the reporting time zone's date (macro ga_date_to_reporting_date). -#}
@@ -23,7 +23,6 @@ select
     l.session_campaign_name,
     l.session_manual_ad_content,
     l.session_manual_term,
-    l.landing_page,
     coalesce(l.sessions, 0)         as sessions,
     coalesce(l.engaged_sessions, 0) as engaged_sessions,
     coalesce(l.key_events, 0)       as key_events,
