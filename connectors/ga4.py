@@ -45,16 +45,15 @@ resumes from the cursor. The remaining property tokens are reported in each obje
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from connectors import ga4_auth
 from connectors import schema as raw
 from connectors.ga4_quota import QuotaPacer, QuotaWaitExceeded, exhausted_quota
 from connectors.ga4_reports import (
@@ -85,7 +84,6 @@ from connectors.warehouse import Warehouse
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SCOPES = ["https://www.googleapis.com/auth/analytics.readonly"]
 DEFAULT_VISITOR_DIMENSION = "customEvent:ga_client_id"
 DEFAULT_PAGE_SIZE = 100_000
 MAX_PAGE_SIZE = 250_000
@@ -213,6 +211,7 @@ class GA4Source(Source):
         self.pacer = QuotaPacer(settings, sleep=sleep,
                                 say=lambda text: self.progress.message(text))
         self.time_zone: str | None = None
+        self.identity = "the credentials"
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -248,12 +247,13 @@ class GA4Source(Source):
 
     def client(self) -> Any:
         if self._client is None:
-            self.settings.require(self.name, "GA4_PROPERTY_ID", "GOOGLE_APPLICATION_CREDENTIALS")
+            self.settings.require(self.name, "GA4_PROPERTY_ID")
             from google.analytics.data_v1beta import BetaAnalyticsDataClient
-            from google.oauth2 import service_account
 
-            credentials = service_account.Credentials.from_service_account_file(
-                self.settings.get("GOOGLE_APPLICATION_CREDENTIALS"), scopes=SCOPES)
+            try:
+                credentials, self.identity = ga4_auth.load(self.settings)
+            except ga4_auth.CredentialsProblem as exc:
+                raise RuntimeError(f"ga4: {exc}") from exc
             endpoint = self.settings.get("GA4_API_ENDPOINT")
             # An http:// endpoint keeps its scheme (the REST transport only adds https:// when
             # no scheme is given), which is how the local sandbox is reached.
@@ -321,7 +321,7 @@ class GA4Source(Source):
 
     # -- sync ---------------------------------------------------------------------------------
     def sync(self, *, full_refresh: bool = False, objects: list[str] | None = None) -> SyncResult:
-        self.settings.require(self.name, "GA4_PROPERTY_ID", "GOOGLE_APPLICATION_CREDENTIALS")
+        self.settings.require(self.name, "GA4_PROPERTY_ID")
         history_expr, history_day = self.history_start()   # InvalidSetting before any request
         specs = reports(self.visitor_dimension)
         names = [n for n in specs if objects is None or n in objects]
@@ -546,30 +546,17 @@ class GA4Source(Source):
 
     # -- check --------------------------------------------------------------------------------
     def check(self) -> list[Finding]:
-        self.settings.require(self.name, "GA4_PROPERTY_ID", "GOOGLE_APPLICATION_CREDENTIALS")
+        self.settings.require(self.name, "GA4_PROPERTY_ID")
         findings: list[Finding] = []
-        path = Path(str(self.settings.get("GOOGLE_APPLICATION_CREDENTIALS"))).expanduser()
-        key_fix = ("create a key for a service account (Google Cloud console -> IAM -> Service "
-                   "accounts -> Keys -> Add key -> JSON) and set GOOGLE_APPLICATION_CREDENTIALS "
-                   "to the file's path")
-        if not path.is_file():
-            return [Finding(self.name, False, f"credentials file {path} not found", key_fix)]
-        try:
-            info = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            return [Finding(self.name, False,
-                            f"credentials file {path} not readable as JSON ({type(exc).__name__})",
-                            key_fix)]
-        if not isinstance(info, dict) or info.get("type") != "service_account":
-            return [Finding(self.name, False, f"{path} is not a service-account key file",
-                            key_fix)]
-        email = str(info.get("client_email") or "the service account")
+        key_fix = ga4_auth.FIX
         try:
             self.client()
-        except Exception as exc:  # noqa: BLE001 - a broken key must be a finding, not a crash
-            return [Finding(self.name, False, f"service-account key in {path} unusable "
-                            f"({type(exc).__name__})", key_fix)]
-        findings.append(Finding(self.name, True, f"credentials file readable ({email})"))
+        except RuntimeError as exc:   # a broken key must be a finding, not a crash
+            cause = exc.__cause__
+            text = str(cause).split("; ", 1)[0] if cause else str(exc)
+            return [Finding(self.name, False, text, key_fix)]
+        email = self.identity
+        findings.append(Finding(self.name, True, f"credentials loaded ({email})"))
 
         from google.api_core import exceptions as gexc
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import sqlite3
 import time
@@ -477,3 +478,49 @@ def test_row_key_tells_apart_values_that_contain_the_separator() -> None:
     assert row_key("2026-01-02", plain) == hashlib.md5("|".join(("2026-01-02", *plain)).encode()).hexdigest()
     keys = {row_key("2026-01-02", v) for v in (("a|b", "c"), ("a", "b|c"), ("a\\", "|c"), ("a\\|", "c"))}
     assert len(keys) == 4
+
+
+# -- credentials: a key file or Application Default Credentials ---------------------------------
+def test_user_credentials_file_instead_of_a_key(sandbox, tmp_path):
+    """`gcloud auth application-default login` writes an authorized_user file: no
+    service-account key needed (refresh-token grant against the fake's token endpoint)."""
+    from connectors.sandbox.config import sandbox_credentials
+
+    creds = sandbox_credentials(int(store_meta(sandbox.store_path, "seed")))
+    user = tmp_path / "adc.json"
+    user.write_text(json.dumps({
+        "type": "authorized_user", "client_id": creds["ga4_oauth_client_id"],
+        "client_secret": creds["ga4_oauth_client_secret"],
+        "refresh_token": creds["ga4_refresh_token"], "token_uri": f"{sandbox.ga4.url}/token"}))
+    env = window_env(sandbox, 3, GOOGLE_APPLICATION_CREDENTIALS=str(user))
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        findings = GA4Source(Settings(env), wh).check()
+        assert all(f.ok for f in findings), findings
+        assert "your user account" in findings[0].what
+    assert sync(env, tmp_path / "w.duckdb").stopped is None
+    user.write_text(json.dumps({**json.loads(user.read_text()), "refresh_token": "revoked"}))
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        assert not all(f.ok for f in GA4Source(Settings(env), wh).check())
+
+
+def test_application_default_credentials_without_the_variable(sandbox, tmp_path, monkeypatch):
+    """GOOGLE_APPLICATION_CREDENTIALS unset: google-auth's Application Default Credentials
+    (here gcloud's well-known file under CLOUDSDK_CONFIG)."""
+    env = {k: v for k, v in window_env(sandbox, 3).items()
+           if k != "GOOGLE_APPLICATION_CREDENTIALS"}
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+    (tmp_path / "application_default_credentials.json").write_text(
+        Path(sandbox.env()["GOOGLE_APPLICATION_CREDENTIALS"]).read_text())
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        findings = GA4Source(Settings(env), wh).check()
+    assert all(f.ok for f in findings), findings
+    assert "Application Default Credentials" in findings[0].what
+    # nothing at all: one clear error naming both ways
+    (tmp_path / "application_default_credentials.json").unlink()
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")        # no metadata server either
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        findings = GA4Source(Settings(env), wh).check()
+    assert not findings[0].ok and "Application Default Credentials" in findings[0].what
+    assert "gcloud auth application-default login" in findings[0].fix

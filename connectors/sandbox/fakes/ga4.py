@@ -4,7 +4,7 @@ world store. Plain HTTP; driven in tests by the real ``BetaAnalyticsDataClient``
 
 Routes: ``POST /v1beta/properties/{id}:runReport``, ``POST /v1beta/properties/{id}:batchRunReports``
 (up to 5 reports), ``GET /v1beta/properties/{id}/metadata`` (``0`` = universal metadata) and
-``POST /token`` (OAuth2 JWT-bearer grant, exempt from faults). ``$alt`` is ignored.
+``POST /token`` (OAuth2 JWT-bearer and refresh-token grants, exempt from faults). ``$alt`` is ignored.
 
 Auth. The GAPIC client turns service-account credentials into *self-signed JWTs*
 (``always_use_jwt_access``), so it never calls the token endpoint: the bearer token is an RS256
@@ -211,10 +211,13 @@ class GA4App(App):
     service = "ga4"
 
     def __init__(self, store_path: str | Path, *, service_account_email: str,
-                 public_key_pem: str | bytes) -> None:
+                 public_key_pem: str | bytes,
+                 authorized_user: tuple[str, str, str] | None = None) -> None:
         super().__init__()
         self.reader = StoreReader(store_path)
         self.service_account_email = service_account_email
+        # (client id, client secret, refresh token) of a user's ADC (refresh_token grant)
+        self.authorized_user = authorized_user
         pem = public_key_pem.encode() if isinstance(public_key_pem, str) else public_key_pem
         self.public_key = serialization.load_pem_public_key(pem)
         self.base_url = ""
@@ -292,6 +295,12 @@ class GA4App(App):
 
     def _token(self, request: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs(request.body.decode(), keep_blank_values=True).items()}
+        if form.get("grant_type") == "refresh_token":
+            got = (form.get("client_id"), form.get("client_secret"), form.get("refresh_token"))
+            if self.authorized_user is None or got != self.authorized_user:
+                return Response.json(400, {"error": "invalid_grant",
+                                           "error_description": "Bad Request"})
+            return self._issue()
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return Response.json(400, {"error": "unsupported_grant_type",
                                        "error_description": "Invalid grant_type"})
@@ -299,6 +308,9 @@ class GA4App(App):
         if claims is None:
             return Response.json(400, {"error": "invalid_grant",
                                        "error_description": "Invalid JWT Signature."})
+        return self._issue()
+
+    def _issue(self) -> Response:
         token = "ya29.sandbox-" + secrets.token_urlsafe(32)
         with self._lock:
             self._tokens[token] = time.time() + 3600
