@@ -1,21 +1,23 @@
 """GA4 Data API connector: ``ga4.visitor_sessions``, ``ga4.traffic_daily``, ``ga4.report_days``.
 
-Two reports, both **one date per request** (so memory stays flat whatever the property's size,
-and GA's ``(other)`` row collapse happens per day, never across the whole range):
+Two reports (``connectors/ga4_reports.py``; what GA withholds and charges: docs/GA4.md):
 
-* ``visitor_sessions``: date x the visitor custom dimension (``GA4_VISITOR_DIMENSION``, default
-  ``customEvent:ga_client_id``; always lands in column ``visitor_id``) x sessionSource x
-  sessionMedium x sessionCampaignName x sessionManualAdContent x sessionManualTerm x
-  landingPage; metrics sessions, engagedSessions, keyEvents. A row is a *touch*
-  (docs/DEFINITIONS.md); ``row_key`` = md5 of ``YYYY-MM-DD|visitor_id|source|medium|campaign|
-  content|term|landing_page`` (the date in ISO form, the other values exactly as GA serves them,
-  e.g. ``(not set)``).
-* ``traffic_daily``: the same without the visitor dimension, term and landing page (all
-  sessions, including those whose events lacked the visitor id), plus totalUsers;
-  ``row_key`` = md5 of ``YYYY-MM-DD|source|medium|campaign|content``.
-* ``report_days``: per report and date, the rows GA returned (``rowCount``), whether GA
-  collapsed rows into ``(other)`` (``metadata.dataLossFromOtherRow``) and the sessions in that
-  ``(other)`` row: how much of the day the per-visitor grain lost.
+* ``visitor_sessions``, **one date per request** (GA's ``(other)`` rule and thresholds act per
+  date; memory stays flat): date x the visitor custom dimension (``GA4_VISITOR_DIMENSION``,
+  default ``customEvent:ga_client_id``; always lands in column ``visitor_id``) x sessionSource
+  x sessionMedium x sessionCampaignName x sessionManualAdContent x sessionManualTerm — the
+  fewest dimensions that classify a touch; metrics sessions, engagedSessions, keyEvents. A row
+  is a *touch* (docs/DEFINITIONS.md); ``row_key`` = md5 of ``YYYY-MM-DD|visitor_id|source|
+  medium|campaign|content|term`` (the date in ISO form, the other values exactly as GA serves
+  them, e.g. ``(not set)``).
+* ``traffic_daily``, **one calendar month per request** (``date`` is a dimension: ~24 requests
+  for two years), a month GA answers from a sample read again day by day: the same without the
+  visitor dimension and term (all sessions, including those whose events lacked the visitor
+  id), plus totalUsers; ``row_key`` = md5 of ``YYYY-MM-DD|source|medium|campaign|content``.
+* ``report_days``: per report and date, what GA served and withheld: rows, sessions, the
+  ``(other)`` row (``metadata.dataLossFromOtherRow`` and its sessions), thresholding
+  (``metadata.subjectToThresholding``), sampling (``samplingMetadatas``), the tokens spent and
+  the property's time zone (GA dates are its days; dbt turns them into the reporting zone's).
 
 Incremental. The property's clock decides, never the machine's: one cheap *probe* report
 (dimension ``date``, metric ``sessions``) over ``[start, "yesterday"]`` (GA relative dates,
@@ -37,9 +39,11 @@ paging by ``rowCount``), its ``report_days`` row and the cursor, so a revised da
 stale rows and a crash loses or duplicates nothing.
 
 Errors. 429 ``RESOURCE_EXHAUSTED`` for concurrent requests, 500/502/503/504 and dropped
-connections are retried with backoff (``Retry-After`` honoured). Exhausted hourly or daily
-token quotas stop the source (:class:`SourceStopped`): committed dates stay, the next run
-resumes from the cursor. The remaining property tokens are reported in each object's note.
+connections are retried with backoff (``Retry-After`` honoured). Token quotas are paced
+(``connectors/ga4_quota.py``): exhausted hourly quotas are waited out, bounded and reported;
+past the bound, or with the day's tokens spent, the source stops (:class:`SourceStopped`):
+committed dates stay, the next run resumes from the cursor. Credentials: a key file or
+Application Default Credentials (``connectors/ga4_auth.py``).
 """
 
 from __future__ import annotations
@@ -619,6 +623,13 @@ class GA4Source(Source):
             findings.append(Finding(
                 self.name, True, f"report with the visitor dimension runs "
                 f"({int(pb.row_count)} rows in the last 7 days; {self.pacer.note_text() or 'no quota info'})"))
+            if pb.metadata.subject_to_thresholding:
+                findings.append(Finding(
+                    self.name, False, "GA applies data thresholds to the per-visitor report: "
+                    "rows with few users (one visitor each) may be withheld",
+                    "in GA4 Admin -> Data collection, turn Google signals off, or set Reporting "
+                    "identity to Device-based (thresholds protect Google-signals data); the "
+                    "loss is measured per date in marts.data_quality (ga4_visitor_report_loss)"))
         finally:
             self.retry_policy = saved
         return findings

@@ -387,6 +387,10 @@ def test_thresholding_and_sampling_are_recorded_per_date(fresh_sandbox, tmp_path
     assert all(visitor[d][1] for d in traffic)
     # the per-visitor report lost the rows of single visitors: less than the traffic report
     assert all(visitor[d][0] < traffic[d][0] for d in traffic)
+    # and `advocacy check` says so, with the fix
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        bad = [f for f in GA4Source(Settings(env), wh).check() if not f.ok]
+    assert len(bad) == 1 and "thresholds" in bad[0].what and "Google signals" in bad[0].fix
 
 
 # -- configuration and check ------------------------------------------------------------------
