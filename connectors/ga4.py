@@ -429,6 +429,7 @@ class GA4Source(Source):
                 for day in _days(a, b):
                     # no sessions that day: clear what an earlier run stored
                     batch, stats, pages = reads.get(day, (None, DayStats(), 0))
+                    stats.time_zone = stats.time_zone or self.time_zone   # known from the probe
                     group.add(day, batch, stats, pages=pages)
                 if group.rows >= GROUP_ROWS or len(group.days) >= GROUP_DAYS:
                     self._flush(spec, group, res, end)
