@@ -1,21 +1,23 @@
 """GA4 Data API connector: ``ga4.visitor_sessions``, ``ga4.traffic_daily``, ``ga4.report_days``.
 
-Two reports, both **one date per request** (so memory stays flat whatever the property's size,
-and GA's ``(other)`` row collapse happens per day, never across the whole range):
+Two reports (``connectors/ga4_reports.py``; what GA withholds and charges: docs/GA4.md):
 
-* ``visitor_sessions``: date x the visitor custom dimension (``GA4_VISITOR_DIMENSION``, default
-  ``customEvent:ga_client_id``; always lands in column ``visitor_id``) x sessionSource x
-  sessionMedium x sessionCampaignName x sessionManualAdContent x sessionManualTerm x
-  landingPage; metrics sessions, engagedSessions, keyEvents. A row is a *touch*
-  (docs/DEFINITIONS.md); ``row_key`` = md5 of ``YYYY-MM-DD|visitor_id|source|medium|campaign|
-  content|term|landing_page`` (the date in ISO form, the other values exactly as GA serves them,
-  e.g. ``(not set)``).
-* ``traffic_daily``: the same without the visitor dimension, term and landing page (all
-  sessions, including those whose events lacked the visitor id), plus totalUsers;
-  ``row_key`` = md5 of ``YYYY-MM-DD|source|medium|campaign|content``.
-* ``report_days``: per report and date, the rows GA returned (``rowCount``), whether GA
-  collapsed rows into ``(other)`` (``metadata.dataLossFromOtherRow``) and the sessions in that
-  ``(other)`` row: how much of the day the per-visitor grain lost.
+* ``visitor_sessions``, **one date per request** (GA's ``(other)`` rule and thresholds act per
+  date; memory stays flat): date x the visitor custom dimension (``GA4_VISITOR_DIMENSION``,
+  default ``customEvent:ga_client_id``; always lands in column ``visitor_id``) x sessionSource
+  x sessionMedium x sessionCampaignName x sessionManualAdContent x sessionManualTerm — the
+  fewest dimensions that classify a touch; metrics sessions, engagedSessions, keyEvents. A row
+  is a *touch* (docs/DEFINITIONS.md); ``row_key`` = md5 of ``YYYY-MM-DD|visitor_id|source|
+  medium|campaign|content|term`` (the date in ISO form, the other values exactly as GA serves
+  them, e.g. ``(not set)``).
+* ``traffic_daily``, **one calendar month per request** (``date`` is a dimension: ~24 requests
+  for two years), a month GA answers from a sample read again day by day: the same without the
+  visitor dimension and term (all sessions, including those whose events lacked the visitor
+  id), plus totalUsers; ``row_key`` = md5 of ``YYYY-MM-DD|source|medium|campaign|content``.
+* ``report_days``: per report and date, what GA served and withheld: rows, sessions, the
+  ``(other)`` row (``metadata.dataLossFromOtherRow`` and its sessions), thresholding
+  (``metadata.subjectToThresholding``), sampling (``samplingMetadatas``), the tokens spent and
+  the property's time zone (GA dates are its days; dbt turns them into the reporting zone's).
 
 Incremental. The property's clock decides, never the machine's: one cheap *probe* report
 (dimension ``date``, metric ``sessions``) over ``[start, "yesterday"]`` (GA relative dates,
@@ -41,26 +43,40 @@ paging by ``rowCount``), its ``report_days`` row and the cursor, so a revised da
 stale rows and a crash loses or duplicates nothing.
 
 Errors. 429 ``RESOURCE_EXHAUSTED`` for concurrent requests, 500/502/503/504 and dropped
-connections are retried with backoff (``Retry-After`` honoured). Exhausted hourly or daily
-token quotas stop the source (:class:`SourceStopped`): committed dates stay, the next run
-resumes from the cursor. The remaining property tokens are reported in each object's note.
+connections are retried with backoff (``Retry-After`` honoured). Token quotas are paced
+(``connectors/ga4_quota.py``): exhausted hourly quotas are waited out, bounded and reported;
+past the bound, or with the day's tokens spent, the source stops (:class:`SourceStopped`):
+committed dates stay, the next run resumes from the cursor. Credentials: a key file or
+Application Default Credentials (``connectors/ga4_auth.py``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
+from connectors import ga4_auth
 from connectors import schema as raw
+from connectors.ga4_quota import QuotaPacer, QuotaWaitExceeded, exhausted_quota
+from connectors.ga4_reports import (
+    T_DAYS,
+    T_TRAFFIC,
+    T_VISITOR,
+    DayStats,
+    Page,
+    Report,
+    _ga_date,
+    _int,
+    reports,
+    row_key,  # noqa: F401 - re-exported (tests, callers)
+    to_page,
+)
 from connectors.retry import RetryPolicy, Verdict, call_with_retries, parse_retry_after
 from connectors.source import (
     Finding,
@@ -76,73 +92,13 @@ from connectors.warehouse import Warehouse
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-SCOPES = ["https://www.googleapis.com/auth/analytics.readonly"]
 DEFAULT_VISITOR_DIMENSION = "customEvent:ga_client_id"
 DEFAULT_PAGE_SIZE = 100_000
 MAX_PAGE_SIZE = 250_000
 DEFAULT_REREAD_DAYS = 3
 DEFAULT_HISTORY = "730daysAgo"       # two years back, in the property's own calendar
 GA4_EARLIEST = dt.date(2015, 8, 14)  # the Data API refuses earlier dates
-OTHER = "(other)"
 REQUEST_TIMEOUT = 120.0
-
-T_VISITOR = raw.table("ga4.visitor_sessions")
-T_TRAFFIC = raw.table("ga4.traffic_daily")
-T_DAYS = raw.table("ga4.report_days")
-
-
-@dataclasses.dataclass(frozen=True)
-class Report:
-    name: str                          # object name = table name
-    table: raw.Table
-    dimensions: tuple[tuple[str, str], ...]   # (GA4 name, column), ``date`` first
-    metrics: tuple[tuple[str, str], ...]      # (GA4 name, column)
-
-    @property
-    def dimension_names(self) -> list[str]:
-        return [d for d, _ in self.dimensions]
-
-
-def reports(visitor_dimension: str) -> dict[str, Report]:
-    utm = (("sessionSource", "session_source"), ("sessionMedium", "session_medium"),
-           ("sessionCampaignName", "session_campaign_name"),
-           ("sessionManualAdContent", "session_manual_ad_content"))
-    base_metrics = (("sessions", "sessions"), ("engagedSessions", "engaged_sessions"),
-                    ("keyEvents", "key_events"))
-    return {
-        "visitor_sessions": Report(
-            "visitor_sessions", T_VISITOR,
-            (("date", "date"), (visitor_dimension, "visitor_id"), *utm,
-             ("sessionManualTerm", "session_manual_term"), ("landingPage", "landing_page")),
-            base_metrics),
-        "traffic_daily": Report(
-            "traffic_daily", T_TRAFFIC, (("date", "date"), *utm),
-            (*base_metrics, ("totalUsers", "total_users"))),
-    }
-
-
-def row_key(date_iso: str, values: list[str] | tuple[str, ...]) -> str:
-    """md5 of the ISO date and the other dimension values (as served) joined by ``|``, each
-    value with ``\\`` and ``|`` escaped by a backslash: a campaign named ``q4|linkedin`` must
-    not share a key (and overwrite the row) of another split of the same characters. Values
-    without either character, nearly all, join as they are."""
-    return hashlib.md5("|".join((date_iso, *map(_escape_key_part, values))).encode("utf-8")).hexdigest()
-
-
-def _escape_key_part(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("|", "\\|")
-
-
-def _int(value: str) -> int:
-    """GA serves integers as strings, sometimes as ``"12.0"``."""
-    try:
-        return int(value)
-    except ValueError:
-        return int(round(float(value)))
-
-
-def _ga_date(value: str) -> dt.date:
-    return dt.date(int(value[:4]), int(value[4:6]), int(value[6:8]))
 
 
 def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
@@ -152,11 +108,16 @@ def _days(start: dt.date, end: dt.date) -> Iterator[dt.date]:
         d += dt.timedelta(days=1)
 
 
+def _months(start: dt.date, end: dt.date) -> Iterator[tuple[dt.date, dt.date]]:
+    """``start..end`` cut at calendar month ends."""
+    d = start
+    while d <= end:
+        month_end = (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+        yield d, min(month_end, end)
+        d = month_end + dt.timedelta(days=1)
+
+
 # -- errors -----------------------------------------------------------------------------------
-class QuotaExhausted(Exception):
-    """A GA4 token quota that will not refill within this run."""
-
-
 _STOP_MESSAGES = ("per day", "per hour", "thresholded requests", "server errors quota")
 
 
@@ -221,6 +182,7 @@ class _DayGroup:
     """Consecutive dates read but not yet written."""
 
     def __init__(self) -> None:
+        self.lost: dict[str, int] = {}     # days per kind of loss, over the whole report
         self.clear()
 
     def clear(self) -> None:
@@ -229,10 +191,12 @@ class _DayGroup:
         self.rows = 0
         self.pages = 0
 
-    def add(self, day: dt.date, batch: pa.Table | None, *, pages: int, row_count: int,
-            loss: bool, other: int) -> None:
-        self.days.append({"date": day, "row_count": row_count,
-                          "data_loss_from_other_row": loss, "other_row_sessions": other})
+    def add(self, day: dt.date, batch: pa.Table | None, stats: DayStats, *, pages: int) -> None:
+        self.days.append({k: v for k, v in stats.row("", day).items() if k != "report"})
+        for what, flag in (("with an (other) row", stats.data_loss_from_other_row),
+                           ("subject to thresholding", stats.subject_to_thresholding),
+                           ("sampled", stats.samples_read_count is not None)):
+            self.lost[what] = self.lost.get(what, 0) + int(flag)
         if batch is not None and batch.num_rows:
             self.batches.append(batch)
             self.rows += batch.num_rows
@@ -251,9 +215,12 @@ class GA4Source(Source):
         self._sleep = sleep
         self._client: Any = None
         self.requests = 0
-        self.quota: dict[str, int] = {}
+        self.last_tokens = 0
+        self.pacer = QuotaPacer(settings, sleep=sleep,
+                                say=lambda text: self.progress.message(text))
         self.time_zone: str | None = None
         self._move_cursor = True   # False while backfilling a date range (sync_dates)
+        self.identity = "the credentials"
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -289,12 +256,13 @@ class GA4Source(Source):
 
     def client(self) -> Any:
         if self._client is None:
-            self.settings.require(self.name, "GA4_PROPERTY_ID", "GOOGLE_APPLICATION_CREDENTIALS")
+            self.settings.require(self.name, "GA4_PROPERTY_ID")
             from google.analytics.data_v1beta import BetaAnalyticsDataClient
-            from google.oauth2 import service_account
 
-            credentials = service_account.Credentials.from_service_account_file(
-                self.settings.get("GOOGLE_APPLICATION_CREDENTIALS"), scopes=SCOPES)
+            try:
+                credentials, self.identity = ga4_auth.load(self.settings)
+            except ga4_auth.CredentialsProblem as exc:
+                raise RuntimeError(f"ga4: {exc}") from exc
             endpoint = self.settings.get("GA4_API_ENDPOINT")
             # An http:// endpoint keeps its scheme (the REST transport only adds https:// when
             # no scheme is given), which is how the local sandbox is reached.
@@ -305,6 +273,10 @@ class GA4Source(Source):
 
     # -- requests -----------------------------------------------------------------------------
     def _call(self, what: str, fn: Callable[[], T], result: ObjectResult | None = None) -> T:
+        """One API call: transient failures retried (``classify``); an exhausted token quota
+        waited out (``connectors.ga4_quota``, bounded) and the call made again."""
+        from google.api_core import exceptions as gexc
+
         def once() -> T:
             self.requests += 1
             if result is not None:
@@ -312,11 +284,22 @@ class GA4Source(Source):
             return fn()
 
         try:
-            return call_with_retries(once, classify, policy=self.retry_policy, what=f"ga4 {what}",
-                                     sleep=self._sleep)
+            while True:
+                self.pacer.before_request()
+                try:
+                    return call_with_retries(once, classify, policy=self.retry_policy,
+                                             what=f"ga4 {what}", sleep=self._sleep)
+                except gexc.TooManyRequests as exc:
+                    which = exhausted_quota(str(getattr(exc, "message", exc)))
+                    if which is None:
+                        raise
+                    self.pacer.wait_for(which, describe_error(exc))
+        except QuotaWaitExceeded as exc:
+            raise SourceStopped(
+                f"ga4 stopped: GA4 quota exhausted ({exc}). Committed dates are kept; the next "
+                "run resumes from the cursor (daily quotas reset at midnight Pacific time, "
+                "hourly ones within the hour).") from exc
         except Exception as exc:
-            from google.api_core import exceptions as gexc
-
             if isinstance(exc, gexc.TooManyRequests):
                 raise SourceStopped(
                     f"ga4 stopped: GA4 quota exhausted ({describe_error(exc)}). Committed dates "
@@ -340,30 +323,14 @@ class GA4Source(Source):
         response = self._call(what, lambda: client.run_report(request=request,
                                                               timeout=REQUEST_TIMEOUT), result)
         pb = RunReportResponse.pb(response)
-        self._note_quota(pb)
+        self.last_tokens = self.pacer.note(pb)
         if pb.metadata.time_zone:
             self.time_zone = pb.metadata.time_zone
         return pb
 
-    def _note_quota(self, pb: Any) -> None:
-        if not pb.HasField("property_quota"):
-            return
-        q = pb.property_quota
-        for name in ("tokens_per_day", "tokens_per_hour", "tokens_per_project_per_hour"):
-            if q.HasField(name):
-                self.quota[name] = int(getattr(q, name).remaining)
-
-    def _quota_note(self) -> str:
-        parts = []
-        if "tokens_per_day" in self.quota:
-            parts.append(f"{self.quota['tokens_per_day']} tokens left today")
-        if "tokens_per_project_per_hour" in self.quota:
-            parts.append(f"{self.quota['tokens_per_project_per_hour']} this hour")
-        return "quota: " + ", ".join(parts) if parts else ""
-
     # -- sync ---------------------------------------------------------------------------------
     def sync(self, *, full_refresh: bool = False, objects: list[str] | None = None) -> SyncResult:
-        self.settings.require(self.name, "GA4_PROPERTY_ID", "GOOGLE_APPLICATION_CREDENTIALS")
+        self.settings.require(self.name, "GA4_PROPERTY_ID")
         history_expr, history_day = self.history_start()   # InvalidSetting before any request
         specs = reports(self.visitor_dimension)
         names = [n for n in specs if objects is None or n in objects]
@@ -412,7 +379,7 @@ class GA4Source(Source):
             try:
                 self._sync_report(spec, start, end, data_days, res)
             except SourceStopped as exc:
-                res.note = "; ".join(p for p in (res.note, self._quota_note()) if p)
+                res.note = "; ".join(p for p in (res.note, self.pacer.note_text()) if p)
                 result.stopped = str(exc)
                 exc.result = result  # type: ignore[attr-defined]
                 raise
@@ -473,27 +440,36 @@ class GA4Source(Source):
 
     def _sync_report(self, spec: Report, start: dt.date, end: dt.date,
                      data_days: dict[dt.date, int], res: ObjectResult) -> None:
-        """Replace every date from ``start`` to ``end``. Small days are written in groups (one
-        transaction, one insert per group: DuckDB's per-statement cost would otherwise
-        dominate); a day bigger than a group streams page by page in its own transaction.
-        Either way a date's rows, its ``report_days`` row and the cursor commit together."""
+        """Replace every date from ``start`` to ``end``. The per-visitor report is read one
+        date per request (GA's (other) rule and thresholds act per date, and memory stays
+        flat); the traffic report, small, one calendar month per request (``date`` is one of
+        its dimensions: ~24 requests for two years instead of 730), a sampled month read again
+        day by day. Small days are written in groups (one transaction, one insert per group:
+        DuckDB's per-statement cost would otherwise dominate); a day bigger than a group
+        streams page by page in its own transaction. Either way a date's rows, its
+        ``report_days`` row and the cursor commit together."""
         started = time.monotonic()
         self.progress.start(self.name, spec.name)
         group = _DayGroup()
-        lost_days = 0
+        monthly = spec.name == "traffic_daily"
         try:
-            for day in _days(start, end):
-                if day not in data_days:   # no sessions that day: clear what an earlier run stored
-                    group.add(day, None, pages=0, row_count=0, loss=False, other=0)
+            for a, b in (_months(start, end) if monthly else ((d, d) for d in _days(start, end))):
+                if not any(d in data_days for d in _days(a, b)):
+                    reads: dict[dt.date, tuple[pa.Table | None, DayStats, int]] = {}
+                elif monthly:
+                    reads = self._read_range(spec, a, b, res)
                 else:
-                    first = self._fetch_page(spec, day, 0, res)
-                    batch, other, row_count, loss = first
-                    lost_days += bool(loss)
-                    if row_count > len(batch) or row_count > GROUP_ROWS:
+                    page = self._fetch_page(spec, a, a, 0, res)
+                    if page.row_count > page.batch.num_rows or page.row_count > GROUP_ROWS:
                         self._flush(spec, group, res, end)          # keep dates in order
-                        self._stream_day(spec, day, first, res, end)
+                        self._stream_day(spec, a, page, res, end)
                         continue
-                    group.add(day, batch, pages=1, row_count=row_count, loss=loss, other=other)
+                    reads = {a: (page.batch, self._day_stats(page, a), 1)}
+                for day in _days(a, b):
+                    # no sessions that day: clear what an earlier run stored
+                    batch, stats, pages = reads.get(day, (None, DayStats(), 0))
+                    stats.time_zone = stats.time_zone or self.time_zone   # known from the probe
+                    group.add(day, batch, stats, pages=pages)
                 if group.rows >= GROUP_ROWS or len(group.days) >= GROUP_DAYS:
                     self._flush(spec, group, res, end)
         except SourceStopped:
@@ -504,12 +480,54 @@ class GA4Source(Source):
         notes = [f"{start.isoformat()}..{end.isoformat()}"]
         if self.time_zone:
             notes.append(f"property time zone {self.time_zone}")
-        if lost_days:
-            notes.append(f"{lost_days} day(s) with an (other) row")
-        if self._quota_note():
-            notes.append(self._quota_note())
+        for what, n in group.lost.items():
+            if n:
+                notes.append(f"{n} day(s) {what}")
+        if self.pacer.note_text():
+            notes.append(self.pacer.note_text())
         res.note = "; ".join(notes)
         self.progress.done(self.name, res)
+
+    def _read_range(self, spec: Report, a: dt.date, b: dt.date, res: ObjectResult
+                    ) -> dict[dt.date, tuple[pa.Table | None, DayStats, int]]:
+        """Every page of ``a..b`` split by date; a sampled range of several days is read again
+        one day at a time (a day holds fewer events than the sampling limit)."""
+        pages: list[Page] = []
+        offset = 0
+        while True:
+            page = self._fetch_page(spec, a, b, offset, res)
+            pages.append(page)
+            offset += page.batch.num_rows
+            if not page.batch.num_rows or offset >= page.row_count:
+                break
+        sampled = any(s.samples_read_count is not None for p in pages for s in p.days.values())
+        if sampled and a < b:
+            out: dict[dt.date, tuple[pa.Table | None, DayStats, int]] = {}
+            for day in _days(a, b):
+                out.update(self._read_range(spec, day, day, res))
+            return out
+        batch = pa.concat_tables([p.batch for p in pages])
+        out = {}
+        for i, page in enumerate(pages):
+            for day, stats in page.days.items():
+                if day in out:
+                    out[day][1].merge_page(stats)
+                    out[day][1].row_count += stats.row_count
+                else:
+                    out[day] = (None, stats, 0)
+            if i == 0 and page.days:
+                first = min(page.days)
+                out[first] = (None, out[first][1], len(pages))
+        dates = batch.column("date")
+        for day, (_, stats, n_pages) in list(out.items()):
+            out[day] = (batch.filter(pc.equal(dates, pa.scalar(day, pa.date32()))), stats, n_pages)
+        return out
+
+    @staticmethod
+    def _day_stats(page: Page, day: dt.date) -> DayStats:
+        stats = page.days.get(day) or DayStats()
+        stats.row_count = page.row_count        # GA's count for the whole date, every page
+        return stats
 
     def _flush(self, spec: Report, group: _DayGroup, res: ObjectResult, end: dt.date) -> None:
         if not group.days:
@@ -529,168 +547,51 @@ class GA4Source(Source):
         self.progress.page(self.name, spec.name, res.pages, res.records)
         group.clear()
 
-    def _stream_day(self, spec: Report, day: dt.date, first: tuple[pa.Table, int, int, bool],
-                    res: ObjectResult, end: dt.date) -> None:
+    def _stream_day(self, spec: Report, day: dt.date, page: Page, res: ObjectResult,
+                    end: dt.date) -> None:
         """A day too big for a group: its pages go in one by one, in one transaction."""
         wh = self.warehouse
-        batch, other_sessions, row_count, loss = first
+        stats = self._day_stats(page, day)
         with wh.transaction():
             wh.conn.execute(f"DELETE FROM {spec.table.schema}.{raw.quote(spec.table.name)} "
                             "WHERE date = ?", [day])
+            batch = page.batch
             written = wh.upsert(spec.table, batch) if batch.num_rows else 0
             offset, pages = batch.num_rows, 1
-            while batch.num_rows and offset < row_count:
-                batch, other, row_count, more_loss = self._fetch_page(spec, day, offset, res)
+            while batch.num_rows and offset < stats.row_count:
+                more = self._fetch_page(spec, day, day, offset, res)
+                batch = more.batch
                 pages += 1
-                loss = loss or more_loss
-                other_sessions += other
+                stats.merge_page(more.days.get(day) or DayStats(tokens=self.last_tokens))
                 written += wh.upsert(spec.table, batch) if batch.num_rows else 0
                 offset += batch.num_rows
                 self.progress.page(self.name, spec.name, res.pages + pages, res.records + written)
-            wh.upsert(T_DAYS, [{"report": spec.name, "date": day, "row_count": row_count,
-                                "data_loss_from_other_row": loss,
-                                "other_row_sessions": other_sessions}])
+            wh.upsert(T_DAYS, [stats.row(spec.name, day)])
             if self._move_cursor:
                 wh.set_cursor(self.schema, spec.name,
                               {"last_date": day.isoformat(), "end_date": end.isoformat()}, written)
         res.records += written
         res.pages += pages
 
-    def _fetch_page(self, spec: Report, day: dt.date, offset: int, res: ObjectResult
-                    ) -> tuple[pa.Table, int, int, bool]:
-        """One page of one date: (rows, sessions in the (other) row, GA rowCount, data loss)."""
-        iso = day.isoformat()
+    def _fetch_page(self, spec: Report, a: dt.date, b: dt.date, offset: int,
+                    res: ObjectResult) -> Page:
+        """One page of the dates ``a..b``."""
         dims = spec.dimension_names
         body = {
             "dimensions": [{"name": d} for d in dims],
             "metrics": [{"name": m} for m, _ in spec.metrics],
-            "date_ranges": [{"start_date": iso, "end_date": iso}],
+            "date_ranges": [{"start_date": a.isoformat(), "end_date": b.isoformat()}],
             # a total order, so offset paging is stable
             "order_bys": [{"dimension": {"dimension_name": d}} for d in dims],
             "limit": self.page_size,
             "offset": offset,
         }
-        pb = self.run_report(f"{spec.name} {iso}", body, res)
-        batch, other = self._to_arrow(spec, iso, day, pb.rows, len(dims))
-        return batch, other, int(pb.row_count), bool(pb.metadata.data_loss_from_other_row)
-
-    @staticmethod
-    def _to_arrow(spec: Report, iso: str, day: dt.date, rows: Any, n_dims: int
-                  ) -> tuple[pa.Table, int]:
-        dim_cols: list[list[str]] = [[] for _ in range(n_dims - 1)]
-        met_cols: list[list[int]] = [[] for _ in spec.metrics]
-        keys: list[str] = []
-        other_sessions = 0
-        for row in rows:
-            values = [v.value for v in row.dimension_values]
-            rest = values[1:]
-            metrics = [_int(v.value) for v in row.metric_values]
-            if rest and all(v == OTHER for v in rest):
-                other_sessions += metrics[0]
-            keys.append(row_key(iso, rest))
-            for i, v in enumerate(rest):
-                dim_cols[i].append(v)
-            for i, v in enumerate(metrics):
-                met_cols[i].append(v)
-        n = len(keys)
-        arrays: dict[str, pa.Array] = {
-            "row_key": pa.array(keys, pa.string()),
-            "date": pa.array([day] * n, pa.date32()),
-        }
-        for (_, column), values in zip(spec.dimensions[1:], dim_cols, strict=True):
-            arrays[column] = pa.array(values, pa.string())
-        for (_, column), values in zip(spec.metrics, met_cols, strict=True):
-            arrays[column] = pa.array(values, pa.int64())
-        return pa.table(arrays), other_sessions
+        what = f"{spec.name} {a.isoformat()}" + ("" if a == b else f"..{b.isoformat()}")
+        pb = self.run_report(what, body, res)
+        return to_page(spec, pb, single_day=a if a == b else None, tokens=self.last_tokens)
 
     # -- check --------------------------------------------------------------------------------
     def check(self) -> list[Finding]:
-        self.settings.require(self.name, "GA4_PROPERTY_ID", "GOOGLE_APPLICATION_CREDENTIALS")
-        findings: list[Finding] = []
-        path = Path(str(self.settings.get("GOOGLE_APPLICATION_CREDENTIALS"))).expanduser()
-        key_fix = ("create a key for a service account (Google Cloud console -> IAM -> Service "
-                   "accounts -> Keys -> Add key -> JSON) and set GOOGLE_APPLICATION_CREDENTIALS "
-                   "to the file's path")
-        if not path.is_file():
-            return [Finding(self.name, False, f"credentials file {path} not found", key_fix)]
-        try:
-            info = json.loads(path.read_text())
-        except (OSError, ValueError) as exc:
-            return [Finding(self.name, False,
-                            f"credentials file {path} not readable as JSON ({type(exc).__name__})",
-                            key_fix)]
-        if not isinstance(info, dict) or info.get("type") != "service_account":
-            return [Finding(self.name, False, f"{path} is not a service-account key file",
-                            key_fix)]
-        email = str(info.get("client_email") or "the service account")
-        try:
-            self.client()
-        except Exception as exc:  # noqa: BLE001 - a broken key must be a finding, not a crash
-            return [Finding(self.name, False, f"service-account key in {path} unusable "
-                            f"({type(exc).__name__})", key_fix)]
-        findings.append(Finding(self.name, True, f"credentials file readable ({email})"))
+        from connectors.ga4_check import check
 
-        from google.api_core import exceptions as gexc
-
-        saved, self.retry_policy = self.retry_policy, RetryPolicy(attempts=2, base_delay=0.2,
-                                                                  max_delay=2)
-        try:
-            try:
-                metadata = self._call("metadata", lambda: self.client().get_metadata(
-                    name=f"{self.property_name}/metadata", timeout=30))
-            except (gexc.Forbidden, gexc.NotFound, gexc.PermissionDenied) as exc:
-                findings.append(Finding(
-                    self.name, False, f"property {self.property_id} not accessible "
-                    f"({describe_error(exc)})",
-                    f"check GA4_PROPERTY_ID (GA4 Admin -> Property settings -> Property ID) and "
-                    f"give {email} the Viewer role (GA4 Admin -> Property access management)"))
-                return findings
-            except (gexc.Unauthorized, gexc.Unauthenticated) as exc:
-                findings.append(Finding(
-                    self.name, False, f"credentials rejected ({describe_error(exc)})",
-                    "the key may be deleted or disabled: " + key_fix))
-                return findings
-            except Exception as exc:  # noqa: BLE001 - unreachable endpoint, quota, ...
-                findings.append(Finding(
-                    self.name, False, f"GA4 Data API not reachable ({describe_error(exc)})",
-                    "check the network and GA4_API_ENDPOINT (leave it empty for Google's API); "
-                    "enable the Google Analytics Data API in the service account's project"))
-                return findings
-            findings.append(Finding(self.name, True, f"property {self.property_id} reachable"))
-
-            names = {d.api_name for d in metadata.dimensions}
-            wanted = self.visitor_dimension
-            if wanted not in names:
-                custom = sorted(n for n in names if n.startswith(("customEvent:", "customUser:")))
-                param = wanted.split(":", 1)[-1]
-                findings.append(Finding(
-                    self.name, False,
-                    f"visitor dimension {wanted} not found on the property"
-                    + (f" (custom dimensions there: {', '.join(custom)})" if custom
-                       else " (it has no custom dimensions)"),
-                    f"register it in GA4 Admin -> Data display -> Custom definitions -> Create "
-                    f"custom dimension (scope Event, event parameter '{param}'), and make the "
-                    f"site send that parameter with every event (gtag config/GTM) carrying the "
-                    f"same visitor id the CRM forms capture; or set GA4_VISITOR_DIMENSION to the "
-                    f"right API name. GA only has it from the day it is registered"))
-                return findings
-            findings.append(Finding(self.name, True, f"visitor dimension {wanted} exists"))
-
-            try:
-                pb = self.run_report("check report", {
-                    "dimensions": [{"name": "date"}, {"name": wanted}],
-                    "metrics": [{"name": "sessions"}],
-                    "date_ranges": [{"start_date": "7daysAgo", "end_date": "yesterday"}],
-                    "limit": 1,
-                })
-            except Exception as exc:  # noqa: BLE001
-                findings.append(Finding(
-                    self.name, False, f"report with {wanted} fails ({describe_error(exc)})",
-                    "check the property's permissions and that the dimension is event-scoped"))
-                return findings
-            findings.append(Finding(
-                self.name, True, f"report with the visitor dimension runs "
-                f"({int(pb.row_count)} rows in the last 7 days; {self._quota_note() or 'no quota info'})"))
-        finally:
-            self.retry_policy = saved
-        return findings
+        return check(self)

@@ -216,13 +216,13 @@ TABLES: dict[str, Table] = {t.qualified: t for t in [
         "Campaign members: a lead or contact in a campaign, and when it first responded"),
     # ---- GA4 ----------------------------------------------------------------------------
     Table("ga4", "visitor_sessions", ("row_key",),
-          {"row_key": "VARCHAR",  # md5('YYYY-MM-DD|visitor_id|source|medium|campaign|content|term|landing_page'), values as GA serves them, '\\' and '|' backslash-escaped
+          {"row_key": "VARCHAR",  # md5('YYYY-MM-DD|visitor_id|source|medium|campaign|content|term'), values as GA serves them, '\\' and '|' backslash-escaped
            "date": "DATE", "visitor_id": "VARCHAR", "session_source": "VARCHAR",
            "session_medium": "VARCHAR", "session_campaign_name": "VARCHAR",
            "session_manual_ad_content": "VARCHAR", "session_manual_term": "VARCHAR",
-           "landing_page": "VARCHAR", "sessions": "BIGINT", "engaged_sessions": "BIGINT",
+           "sessions": "BIGINT", "engaged_sessions": "BIGINT",
            "key_events": "BIGINT"},
-          "runReport", "per-visitor report: one row per date x visitor x session UTMs x landing page"),
+          "runReport", "per-visitor report: one row per date x visitor x session UTMs"),
     Table("ga4", "traffic_daily", ("row_key",),
           {"row_key": "VARCHAR",  # md5('YYYY-MM-DD|source|medium|campaign|content'), escaped alike
            "date": "DATE", "session_source": "VARCHAR",
@@ -232,8 +232,15 @@ TABLES: dict[str, Table] = {t.qualified: t for t in [
           "runReport", "daily traffic without the visitor dimension (all sessions)"),
     Table("ga4", "report_days", ("report", "date"),
           {"report": "VARCHAR", "date": "DATE", "row_count": "BIGINT",
-           "data_loss_from_other_row": "BOOLEAN", "other_row_sessions": "BIGINT"},
-          "runReport", "per report and date: rows read and (other)-row loss"),
+           "data_loss_from_other_row": "BOOLEAN", "other_row_sessions": "BIGINT",
+           "sessions": "BIGINT",                   # sessions served for the date, (other) row included
+           "subject_to_thresholding": "BOOLEAN",   # GA may have withheld rows with few users
+           "samples_read_count": "BIGINT",         # sampled: events read (NULL = unsampled)
+           "sampling_space_size": "BIGINT",        # sampled: events in the date range read
+           "tokens": "BIGINT",                     # quota tokens of the request(s) that read it
+           "time_zone": "VARCHAR"},                # the property's time zone: GA dates are its days
+          "runReport", "per report and date: rows read, what GA withheld ((other) row, "
+          "thresholds, sampling), tokens and the property's time zone"),
     # ---- Advocacy platform --------------------------------------------------------------
     Table("advocacy_platform", "posts", ("platform", "post_id"),
           {"post_id": "VARCHAR", "platform": "VARCHAR", "advocate_id": "VARCHAR",

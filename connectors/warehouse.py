@@ -192,6 +192,8 @@ class Warehouse:
         self.ensure_schema(table.schema)
         self.conn.execute(table.ddl())
         self._columns.pop(table.qualified, None)
+        # a table an older version created gains the columns declared since (NULL in old rows)
+        self.add_columns(table, table.columns)
         self._migrate_key(table)
 
     def _migrate_key(self, table: Table) -> None:

@@ -27,6 +27,7 @@ from pipelines.checks import (
     freshness_window,
 )
 from pipelines.digest import weekly_digest, weekly_digest_schedule
+from pipelines.ga4_checks import ga4_checks
 from pipelines.ingestion import build_ingestion_assets
 from pipelines.jobs import nightly_job, nightly_schedule
 from pipelines.partitions import ga4_partitions
@@ -52,7 +53,7 @@ def build_definitions(env: Mapping[str, str] | None = None) -> dg.Definitions:
         # asset here writes the warehouse (the `duckdb` pool says the same across runs).
         executor=dg.in_process_executor,
         assets=[*ingestion, dbt_models, *report_assets],
-        asset_checks=[*fresh, data_quality_thresholds],
+        asset_checks=[*fresh, data_quality_thresholds, *ga4_checks],
         resources={"dbt": dbt_resource, **resources_from_environment(env)},
         jobs=[job, weekly_digest, reconciliation_job],
         schedules=[nightly_schedule(job, partitions, env), weekly_digest_schedule,

@@ -124,7 +124,7 @@ class SalesforceResource(SourceResource):
 
 
 class GA4Resource(SourceResource):
-    """The GA4 Data API (a service-account key file)."""
+    """The GA4 Data API (a credentials file, or Application Default Credentials)."""
 
     VARIABLES: ClassVar[dict[str, str]] = {
         "property_id": "GA4_PROPERTY_ID",
@@ -133,6 +133,9 @@ class GA4Resource(SourceResource):
         "visitor_dimension": "GA4_VISITOR_DIMENSION",
         "page_size": "GA4_PAGE_SIZE",
         "reread_days": "GA4_REREAD_DAYS",
+        "quota_poll_seconds": "GA4_QUOTA_POLL_SECONDS",
+        "quota_max_wait_seconds": "GA4_QUOTA_MAX_WAIT_SECONDS",
+        "daily_token_reserve": "GA4_DAILY_TOKEN_RESERVE",
     }
     property_id: str | None = None
     credentials_file: str | None = None
@@ -140,6 +143,9 @@ class GA4Resource(SourceResource):
     visitor_dimension: str | None = None
     page_size: str | None = None
     reread_days: str | None = None
+    quota_poll_seconds: str | None = None
+    quota_max_wait_seconds: str | None = None
+    daily_token_reserve: str | None = None
 
 
 class AdvocacyExportsResource(SourceResource):

@@ -102,4 +102,8 @@ def sandbox_credentials(seed: int) -> dict[str, str]:
         "salesforce_client_id": f"3MVG9{secret('sf-client-id', 40)}",
         "salesforce_client_secret": f"cs{secret('sf-client-secret', 30)}",
         "ga4_service_account_email": "advocacy-reader@sandbox-project.iam.gserviceaccount.com",
+        # a user's Application Default Credentials (gcloud auth application-default login)
+        "ga4_oauth_client_id": f"{secret('ga4-client-id', 12)}.apps.googleusercontent.com",
+        "ga4_oauth_client_secret": f"GOCSPX-{secret('ga4-client-secret', 28)}",
+        "ga4_refresh_token": f"1//sandbox-{secret('ga4-refresh-token', 40)}",
     }

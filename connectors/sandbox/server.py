@@ -110,7 +110,10 @@ class Sandbox:
             servers.append(self.hubspot)
             self.ga4 = FakeServer(
                 GA4App(self.store_path, service_account_email=creds["ga4_service_account_email"],
-                       public_key_pem=public_pem),
+                       public_key_pem=public_pem,
+                       authorized_user=(creds["ga4_oauth_client_id"],
+                                        creds["ga4_oauth_client_secret"],
+                                        creds["ga4_refresh_token"])),
                 faults=self.faults, port=self.ports.get("ga4", 0),
             )
             servers.append(self.ga4)

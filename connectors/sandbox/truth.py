@@ -107,7 +107,7 @@ STAGES = ("mql", "sql", "opportunity", "won")
 # ``touch_id`` = md5 of the row's served values joined by '|', the date written as ISO
 # (YYYY-MM-DD, the DATE column of ga4.visitor_sessions cast to text), a '\' or '|' inside a
 # value escaped by a backslash (docs/DEFINITIONS.md).
-TOUCH_ID_FORMAT = "md5(date ISO|visitor_id|source|medium|campaign|ad_content|term|landing_page)"
+TOUCH_ID_FORMAT = "md5(date ISO|visitor_id|source|medium|campaign|ad_content|term)"
 SF_SOBJECTS = {t.name: t.source_object for t in schema.tables_of("salesforce")}
 # web_traffic_by_segment / advocacy_value: the network of advocacy traffic without a network
 # value, and the network of every non-advocacy row.
@@ -590,15 +590,15 @@ class World:
         grouped: dict[str, dict[tuple[str, ...], list[int]]] = defaultdict(dict)
         for row in self.conn.execute(
             "SELECT date, visitor_id, true_visitor_id, source, medium, campaign, ad_content, term, "
-            "landing_page, sessions, engaged_sessions, key_events FROM ga4_row WHERE date <= ?",
+            "sessions, engaged_sessions, key_events FROM ga4_row WHERE date <= ?",
             (last,),
         ):
             visitor = row[1] if observable else row[2]
-            dims = (row[0], served(visitor), *(served(v) for v in row[3:9]))
+            dims = (row[0], served(visitor), *(served(v) for v in row[3:8]))
             acc = grouped[row[0]].setdefault(dims, [0, 0, 0])
-            acc[0] += row[9]
-            acc[1] += row[10]
-            acc[2] += row[11]
+            acc[0] += row[8]
+            acc[1] += row[9]
+            acc[2] += row[10]
         out: list[GARow] = []
         stats = {"days": 0, "collapsed_days": 0, "other_row_sessions": 0,
                  "not_set_sessions": 0, "sessions": 0, "rows": 0}

@@ -22,8 +22,7 @@ UNATTRIBUTED = "unattributed"
 MODELS = ("first_touch", "last_touch", "linear", "u_shaped", "w_shaped", "time_decay")
 
 # GA4's per-visitor report, in request order (the tie-break order of the (other) rule).
-GA_DIMENSIONS = ("date", "visitor_id", "source", "medium", "campaign", "ad_content", "term",
-                 "landing_page")
+GA_DIMENSIONS = ("date", "visitor_id", "source", "medium", "campaign", "ad_content", "term")
 # The daily traffic report (no visitor dimension).
 GA_TRAFFIC_DIMENSIONS = ("date", "source", "medium", "campaign", "ad_content")
 

@@ -572,7 +572,8 @@ class World:
 
         self._buf["ga"] += [(date_key, k[0], r[0], *k[1:], r[1], r[2], r[3])
                             for k, r in sorted(rows.items())]
-        self.daily_rows.append(len({(r[0], *k[1:]) for k, r in rows.items()}))
+        # rows of the per-visitor report (served visitor id x session UTMs; no landing page)
+        self.daily_rows.append(len({(r[0], *k[1:-1]) for k, r in rows.items()}))
         self.flush()
 
     # -- advance -----------------------------------------------------------------------------------

@@ -57,8 +57,9 @@ def test_full_minimum_counts_pages_at_the_api_maximum() -> None:
     assert m["salesforce"]["fixed"] == 1 + 1 + 2
     assert m["salesforce"]["minimum"] == 5 + 4
     assert m["salesforce"]["detail"]["Lead"] == {"pages": 1, "bulk": True}
-    # one probe that says which dates hold sessions, then the two reports' pages
-    assert m["ga4"]["minimum"] == 1 + (1 + 1) + (2 + 1)
+    # one probe that says which dates hold sessions, the per-visitor report's pages per date
+    # and one traffic request for the month
+    assert m["ga4"]["minimum"] == 1 + (1 + 2) + 1
 
 
 def test_salesforce_minimum_takes_the_cheaper_api() -> None:

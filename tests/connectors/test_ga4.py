@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import json
 import math
 import sqlite3
 import time
@@ -28,7 +29,7 @@ from connectors.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 
-DIMS = ("visitor_id", "source", "medium", "campaign", "ad_content", "term", "landing_page")
+DIMS = ("visitor_id", "source", "medium", "campaign", "ad_content", "term")
 FAST_RETRY = RetryPolicy(attempts=6, base_delay=0.05, max_delay=0.5, max_retry_after=2)
 
 
@@ -58,7 +59,7 @@ def expected_visitor_rows(path: Path, start: dt.date, end: dt.date
     threshold = int(store_meta(path, "ga4_other_row_threshold") or 0)
     nz = [f"CASE WHEN {c} = '' THEN '(not set)' ELSE {c} END" for c in DIMS]
     sql = (f"SELECT date, {', '.join(nz)}, SUM(sessions), SUM(engaged_sessions), SUM(key_events) "
-           f"FROM ga4_row WHERE date BETWEEN ? AND ? GROUP BY {', '.join(str(i) for i in range(1, 9))}")
+           f"FROM ga4_row WHERE date BETWEEN ? AND ? GROUP BY {', '.join(str(i) for i in range(1, 2 + len(DIMS)))}")
     by_date: dict[str, list[tuple]] = defaultdict(list)
     with _store(path) as conn:
         for rec in conn.execute(sql, (start.strftime("%Y%m%d"), end.strftime("%Y%m%d"))):
@@ -67,11 +68,12 @@ def expected_visitor_rows(path: Path, start: dt.date, end: dt.date
     other: dict[str, int] = {}
     for day, group in by_date.items():
         if threshold and len(group) > threshold:
-            ranked = sorted(group, key=lambda r: (-r[8], r[:8]))
+            n = 1 + len(DIMS)          # date + dimensions, then the metrics
+            ranked = sorted(group, key=lambda r: (-r[n], r[:n]))
             kept, rest = ranked[: threshold - 1], ranked[threshold - 1:]
             rows.update(kept)
-            sums = tuple(sum(r[i] for r in rest) for i in (8, 9, 10))
-            rows.add((day, *(["(other)"] * 7), *sums))
+            sums = tuple(sum(r[i] for r in rest) for i in (n, n + 1, n + 2))
+            rows.add((day, *(["(other)"] * len(DIMS)), *sums))
             other[day] = sums[0]
         else:
             rows.update(group)
@@ -96,7 +98,7 @@ def data_dates(path: Path, start: dt.date, end: dt.date) -> list[str]:
 def visitor_rows(wh: Warehouse) -> set[tuple]:
     return {(d.isoformat(), *rest) for d, *rest in wh.conn.execute(
         "SELECT date, visitor_id, session_source, session_medium, session_campaign_name, "
-        "session_manual_ad_content, session_manual_term, landing_page, sessions, engaged_sessions, "
+        "session_manual_ad_content, session_manual_term, sessions, engaged_sessions, "
         "key_events FROM ga4.visitor_sessions").fetchall()}
 
 
@@ -151,12 +153,12 @@ def test_full_sync_equals_the_property_after_the_other_rule(sandbox, full_sync):
     with Warehouse(path, read_only=True) as wh:
         got = visitor_rows(wh)
         assert got == want
-        assert sum(r[8] for r in got) == sum(r[8] for r in want)
+        assert sum(r[7] for r in got) == sum(r[7] for r in want)
         # row_key is md5 of the ISO date and the dimension values joined by '|'
         for key, *values in wh.conn.execute(
                 "SELECT row_key, strftime(date, '%Y-%m-%d'), visitor_id, session_source, "
                 "session_medium, session_campaign_name, session_manual_ad_content, "
-                "session_manual_term, landing_page FROM ga4.visitor_sessions LIMIT 50").fetchall():
+                "session_manual_term FROM ga4.visitor_sessions LIMIT 50").fetchall():
             assert key == hashlib.md5("|".join(values).encode()).hexdigest()
         days = {d.isoformat(): (n, loss, o) for d, n, loss, o in wh.conn.execute(
             "SELECT date, row_count, data_loss_from_other_row, other_row_sessions "
@@ -188,12 +190,22 @@ def test_full_sync_costs_one_request_per_date_and_report(sandbox, full_sync):
     _, result, requests, seconds = full_sync
     clock = clock_of(sandbox.store_path)
     days = data_dates(sandbox.store_path, dt.date(2015, 8, 14), clock)
-    # one probe (dates with data, up to the property's yesterday) + one page per date per report;
-    # nothing requested for the year before the first date with data
-    assert requests == 1 + 2 * len(days)
+    # one probe (dates with data, up to the property's yesterday), one page per date of the
+    # per-visitor report and one per calendar month of the traffic report (date is one of
+    # its dimensions); nothing requested for the year before the first date with data
+    months = {d[:7] for d in days}
+    assert requests == 1 + len(days) + len(months)
     assert sum(o.requests for o in result.objects) == requests
+    path = full_sync[0]
+    with Warehouse(path, read_only=True) as wh:
+        tokens = {r: int(t) for r, t in wh.conn.execute(
+            "SELECT report, SUM(tokens) FROM ga4.report_days GROUP BY 1").fetchall()}
+        zones = {z for (z,) in wh.conn.execute(
+            "SELECT DISTINCT time_zone FROM ga4.report_days WHERE sessions > 0").fetchall()}
+    assert zones == {store_meta(sandbox.store_path, "ga4_time_zone")}
+    assert tokens["traffic_daily"] < tokens["visitor_sessions"]
     print(f"\nGA4 full sync: {len(days)} dates, {requests} requests, {seconds:.1f}s, "
-          f"{result.records / seconds:,.0f} rows/s")
+          f"{result.records / seconds:,.0f} rows/s, tokens {tokens}")
 
 
 def test_paging_with_a_small_page_size(sandbox, tmp_path):
@@ -231,8 +243,12 @@ def test_incremental_rereads_recent_days_and_replaces_revised_ones(fresh_sandbox
         "advance should revise the last days"
     sb.ga4.reset_log()
     result = sync(env, wh_path)
-    # probe + (3 re-read days + 3 new days) x 2 reports, one page each
-    assert run_reports(sb) == 1 + 2 * 6
+    # probe + 3 re-read days + 3 new days of the per-visitor report, one page each, and the
+    # traffic report's one request per calendar month of those days
+    def months(first: dt.date, n: int) -> int:
+        return len({(first + dt.timedelta(days=i)).strftime("%Y%m") for i in range(n)})
+
+    assert run_reports(sb) == 1 + 6 + months(clock0 - dt.timedelta(days=3), 6)
     assert all(o.note.startswith(f"{clock0 - dt.timedelta(days=3)}..{clock1 - dt.timedelta(days=1)}")
                for o in result.objects)
 
@@ -245,7 +261,7 @@ def test_incremental_rereads_recent_days_and_replaces_revised_ones(fresh_sandbox
 
     sb.ga4.reset_log()
     sync(env, wh_path)                            # same day again: only the re-read window
-    assert run_reports(sb) == 1 + 2 * 3
+    assert run_reports(sb) == 1 + 3 + months(clock1 - dt.timedelta(days=3), 3)
 
 
 # -- faults -----------------------------------------------------------------------------------
@@ -277,7 +293,7 @@ class _ExhaustAfter(Progress):
     def page(self, source, obj, pages, records):
         self.pages += 1
         if self.pages == self.n:
-            self.sandbox.ga4.app._spent.append((time.time(), 200_000))
+            self.sandbox.ga4.app.ledger._spent.append((time.time(), 200_000))
 
 
 def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path, monkeypatch):
@@ -285,7 +301,8 @@ def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path, mon
     sb = fresh_sandbox()
     store = sb.store_path
     clock = clock_of(store)
-    env = window_env(sb, 10)
+    # midnight Pacific is further away than the wait bound: the run stops, resumable
+    env = window_env(sb, 10, GA4_QUOTA_MAX_WAIT_SECONDS="1")
     wh_path = tmp_path / "w.duckdb"
     with pytest.raises(SourceStopped, match="quota exhausted") as info:
         sync(env, wh_path, progress=_ExhaustAfter(sb, 4))
@@ -297,11 +314,83 @@ def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path, mon
         kept = visitor_rows(wh)
     want, _ = expected_visitor_rows(store, start, start + dt.timedelta(days=3))
     assert kept == want                          # committed dates are kept, whole
-    sb.ga4.app._spent.clear()                     # the quota resets
+    sb.ga4.app.ledger._spent.clear()                     # the quota resets
     sync(env, wh_path)
     want, _ = expected_visitor_rows(store, start, clock - dt.timedelta(days=1))
     with Warehouse(wh_path, read_only=True) as wh:
         assert visitor_rows(wh) == want
+
+
+def _set_meta(store_path: Path, **values: object) -> None:
+    from connectors.sandbox import store
+
+    conn = store.connect(store_path)
+    with store.transaction(conn):
+        for key, value in values.items():
+            store.set_meta(conn, key, value)
+    conn.close()
+
+
+class _Messages(Progress):
+    def __init__(self) -> None:
+        super().__init__(quiet=True)
+        self.lines: list[str] = []
+
+    def message(self, text: str) -> None:
+        self.lines.append(text)
+
+
+def test_hourly_quota_is_waited_out_not_a_stop(fresh_sandbox, tmp_path):
+    """A backfill that needs more tokens than the project's hourly quota completes in one run:
+    the connector reads the remaining tokens from each answer, waits (reporting it) for the
+    refill and goes on. The fake's hour is shrunk to 1.5 s and its per-project quota to 12."""
+    sb = fresh_sandbox()
+    _set_meta(sb.store_path, ga4_quota_limits={"tokensPerProjectPerHour": 12},
+              ga4_quota_hour_seconds=1.5)
+    env = window_env(sb, 30, GA4_QUOTA_POLL_SECONDS="0.5", GA4_QUOTA_MAX_WAIT_SECONDS="60")
+    progress = _Messages()
+    result = sync(env, tmp_path / "w.duckdb", progress=progress)
+    assert result.stopped is None
+    waits = [line for line in progress.lines if "hourly quota" in line]
+    assert waits and all("waiting" in line for line in waits)
+    clock = clock_of(sb.store_path)
+    start = clock - dt.timedelta(days=30)
+    want, _ = expected_visitor_rows(sb.store_path, start, clock - dt.timedelta(days=1))
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        assert visitor_rows(wh) == want
+        assert traffic_sessions(wh) == expected_traffic_sessions(sb.store_path, start, clock)
+    # a wait bound too short for the refill stops the run, resumably
+    with pytest.raises(SourceStopped, match="hourly token quota"):
+        sync({**env, "GA4_QUOTA_MAX_WAIT_SECONDS": "0.1"}, tmp_path / "w2.duckdb")
+
+
+def test_thresholding_and_sampling_are_recorded_per_date(fresh_sandbox, tmp_path):
+    """GA withholds per-visitor rows with few users (subjectToThresholding) and samples a
+    month of traffic above its event limit: the per-visitor loss is stored per date, and a
+    sampled month is read again day by day, exactly."""
+    sb = fresh_sandbox()
+    clock = clock_of(sb.store_path)
+    start = clock - dt.timedelta(days=20)
+    per_day = expected_traffic_sessions(sb.store_path, start, clock)
+    # a month is above the sampling limit, every single day below it
+    _set_meta(sb.store_path, ga4_threshold_users=2, ga4_sampling_events=max(per_day.values()) + 1)
+    env = window_env(sb, 20)
+    sync(env, tmp_path / "w.duckdb")
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        assert traffic_sessions(wh) == per_day          # unsampled: read day by day
+        days = wh.conn.execute(
+            "SELECT report, date, sessions, subject_to_thresholding, samples_read_count "
+            "FROM ga4.report_days ORDER BY 1, 2").fetchall()
+        visitor = {d: (s, t) for r, d, s, t, _ in days if r == "visitor_sessions"}
+        traffic = {d: (s, t, n) for r, d, s, t, n in days if r == "traffic_daily" and s}
+    assert traffic and all(not t and n is None for _, t, n in traffic.values())
+    assert all(visitor[d][1] for d in traffic)
+    # the per-visitor report lost the rows of single visitors: less than the traffic report
+    assert all(visitor[d][0] < traffic[d][0] for d in traffic)
+    # and `advocacy check` says so, with the fix
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        bad = [f for f in GA4Source(Settings(env), wh).check() if not f.ok]
+    assert len(bad) == 1 and "thresholds" in bad[0].what and "Google signals" in bad[0].fix
 
 
 # -- configuration and check ------------------------------------------------------------------
@@ -393,3 +482,95 @@ def test_row_key_tells_apart_values_that_contain_the_separator() -> None:
     assert row_key("2026-01-02", plain) == hashlib.md5("|".join(("2026-01-02", *plain)).encode()).hexdigest()
     keys = {row_key("2026-01-02", v) for v in (("a|b", "c"), ("a", "b|c"), ("a\\", "|c"), ("a\\|", "c"))}
     assert len(keys) == 4
+
+
+# -- credentials: a key file or Application Default Credentials ---------------------------------
+def test_user_credentials_file_instead_of_a_key(sandbox, tmp_path):
+    """`gcloud auth application-default login` writes an authorized_user file: no
+    service-account key needed (refresh-token grant against the fake's token endpoint)."""
+    from connectors.sandbox.config import sandbox_credentials
+
+    creds = sandbox_credentials(int(store_meta(sandbox.store_path, "seed")))
+    user = tmp_path / "adc.json"
+    user.write_text(json.dumps({
+        "type": "authorized_user", "client_id": creds["ga4_oauth_client_id"],
+        "client_secret": creds["ga4_oauth_client_secret"],
+        "refresh_token": creds["ga4_refresh_token"], "token_uri": f"{sandbox.ga4.url}/token"}))
+    env = window_env(sandbox, 3, GOOGLE_APPLICATION_CREDENTIALS=str(user))
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        findings = GA4Source(Settings(env), wh).check()
+        assert all(f.ok for f in findings), findings
+        assert "your user account" in findings[0].what
+    assert sync(env, tmp_path / "w.duckdb").stopped is None
+    user.write_text(json.dumps({**json.loads(user.read_text()), "refresh_token": "revoked"}))
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        assert not all(f.ok for f in GA4Source(Settings(env), wh).check())
+
+
+def test_application_default_credentials_without_the_variable(sandbox, tmp_path, monkeypatch):
+    """GOOGLE_APPLICATION_CREDENTIALS unset: google-auth's Application Default Credentials
+    (here gcloud's well-known file under CLOUDSDK_CONFIG)."""
+    env = {k: v for k, v in window_env(sandbox, 3).items()
+           if k != "GOOGLE_APPLICATION_CREDENTIALS"}
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path))
+    (tmp_path / "application_default_credentials.json").write_text(
+        Path(sandbox.env()["GOOGLE_APPLICATION_CREDENTIALS"]).read_text())
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        findings = GA4Source(Settings(env), wh).check()
+    assert all(f.ok for f in findings), findings
+    assert "Application Default Credentials" in findings[0].what
+    # nothing at all: one clear error naming both ways
+    (tmp_path / "application_default_credentials.json").unlink()
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:9")        # no metadata server either
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        findings = GA4Source(Settings(env), wh).check()
+    assert not findings[0].ok and "Application Default Credentials" in findings[0].what
+    assert "gcloud auth application-default login" in findings[0].fix
+
+
+def test_killed_backfill_resumes_where_it_was(fresh_sandbox, tmp_path):
+    """`advocacy sync --source ga4`, paced by a small hourly quota, killed (SIGKILL) after its
+    first group of dates committed: the next run reads only what was not committed (and the
+    re-read window), and the result equals the property."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    sb = fresh_sandbox()
+    _set_meta(sb.store_path, ga4_quota_limits={"tokensPerProjectPerHour": 10},
+              ga4_quota_hour_seconds=1.0)
+    db = tmp_path / "w.duckdb"
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("GA4_", "GOOGLE_APPLICATION_CREDENTIALS", "HUBSPOT_",
+                                "SALESFORCE_", "ADVOCACY_EXPORTS_DIR", "DUCKDB_PATH"))}
+    env.update(window_env(sb, 60, GA4_QUOTA_POLL_SECONDS="0.3"), DUCKDB_PATH=str(db))
+    cmd = [sys.executable, "-m", "pipelines.cli.main", "sync", "--source", "ga4", "--quiet"]
+    repo = Path(__file__).resolve().parents[2]
+    proc = subprocess.Popen(cmd, env=env, cwd=repo, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 120
+        while run_reports(sb) < 1 + ga4_module.GROUP_DAYS + 5 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL
+    with Warehouse(db, read_only=True) as wh:
+        last = dt.date.fromisoformat(cursor(wh, "visitor_sessions")["last_date"])
+    clock = clock_of(sb.store_path)
+    start = clock - dt.timedelta(days=60)
+    assert start + dt.timedelta(days=ga4_module.GROUP_DAYS - 2) <= last < clock - dt.timedelta(days=1)
+
+    sb.ga4.reset_log()
+    done = subprocess.run(cmd, env=env, cwd=repo, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # the probe, the dates after the re-read window of the committed cursor, the traffic months
+    resumed = (clock - dt.timedelta(days=1) - last).days + ga4_module.DEFAULT_REREAD_DAYS
+    assert run_reports(sb) <= 1 + resumed + 3
+    want, _ = expected_visitor_rows(sb.store_path, start, clock - dt.timedelta(days=1))
+    with Warehouse(db, read_only=True) as wh:
+        assert visitor_rows(wh) == want
+        assert traffic_sessions(wh) == expected_traffic_sessions(sb.store_path, start, clock)

@@ -380,6 +380,13 @@ def test_data_quality_equals_truth(built: dict, truth: dict) -> None:
     assert abs(value - ga["other_row_sessions"] / ga["total_sessions"]) <= RATE
     assert detail.endswith(f"report: {ga['other_row_sessions']}; days with loss: "
                            f"{ga['collapsed_days']} of {ga['days']}"), detail
+    # what the per-visitor report lost against the traffic report: here only (other) rows (the
+    # sandbox property has no thresholds, and no day is sampled)
+    value, detail = one("ga4_visitor_report_loss", "ga4")
+    assert abs(value - ga["other_row_sessions"] / ga["total_sessions"]) <= RATE
+    assert detail.endswith(f": {ga['other_row_sessions']} of {ga['total_sessions']}"), detail
+    assert one("ga4_thresholded_days", "ga4")[0] == 0
+    assert one("ga4_sampled_days", "ga4")[0] == 0
     value, detail = one("ga4_sessions_without_visitor_id", "ga4")
     assert abs(value - ga["sessions_without_visitor_id"] / ga["total_sessions"]) <= RATE
     assert detail.endswith(f": {ga['sessions_without_visitor_id']}"), detail

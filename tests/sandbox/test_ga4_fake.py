@@ -310,3 +310,104 @@ def test_expiry(store_path, key, tmp_path):
         assert "invalid authentication credentials" in exc.value.message
     finally:
         srv.stop()
+
+
+# -- what GA withholds and charges (connectors/sandbox/fakes/ga4_limits.py) -------------------
+def test_thresholding_withholds_rows_with_few_users(client, store_path):
+    """Google: rows with few users may be withheld, commonly with custom dimensions;
+    metadata.subjectToThresholding says a report is subject to it."""
+    dims = ["date", GA4_VISITOR_DIMENSION]
+    before = client.run_report(report(dims, ["sessions"], limit=100000))
+    assert not before.metadata.subject_to_thresholding
+    set_meta(store_path, "ga4_threshold_users", 2)
+    try:
+        resp = client.run_report(report(dims, ["sessions"], limit=100000))
+        assert resp.metadata.subject_to_thresholding
+        # one visitor per row: every row but the (not set) ones (several users) is withheld
+        assert 0 < resp.row_count < before.row_count
+        assert {r[0][1] for r in rows_of(resp)} == {"(not set)"}
+        # a report without a custom dimension is not subject to it
+        plain = client.run_report(report(["date", "sessionSource"], ["sessions"]))
+        assert not plain.metadata.subject_to_thresholding
+    finally:
+        set_meta(store_path, "ga4_threshold_users", 0)
+
+
+def test_sampling_above_the_event_limit(client, store_path):
+    """Google: a query over more events than the sampling limit is sampled, and
+    samplingMetadatas (one per date range) says how much was read."""
+    total = sum(r[9] for r in ga4_rows())
+    dims = ["sessionSource", "sessionMedium", "sessionCampaignName"]
+    full = client.run_report(report(dims, ["sessions"]))
+    assert not full.metadata.sampling_metadatas
+    set_meta(store_path, "ga4_sampling_events", total // 2)
+    try:
+        # what the aggregated tables answer is never sampled
+        assert not client.run_report(report(["date", "sessionSource"], ["sessions"])
+                                     ).metadata.sampling_metadatas
+        resp = client.run_report(report(dims, ["sessions"]))
+        (sm,) = resp.metadata.sampling_metadatas
+        assert sm.sampling_space_size == total and 0 < sm.samples_read_count < total
+        # metrics scaled back up: near the truth, not equal to it
+        served = sum(int(r[1][0]) for r in rows_of(resp))
+        assert served != total and abs(served - total) < total * 0.5
+        # one day is under the limit: unsampled
+        day = client.run_report(report(dims, ["sessions"], start="yesterday"))
+        assert not day.metadata.sampling_metadatas
+    finally:
+        set_meta(store_path, "ga4_sampling_events", 0)
+
+
+def test_token_cost_grows_with_rows_columns_and_range():
+    from connectors.sandbox.fakes.ga4_limits import token_cost
+
+    assert token_cost(10, 2, 1, False) == 1
+    assert token_cost(100_000, 11, 1, False) == 12            # rows x columns
+    assert token_cost(10, 2, 62, False) == 2                  # a longer range
+    assert token_cost(10, 2, 1, True) == 2                    # a filter
+
+
+def test_hourly_project_quota_exhausts_and_refills(store_path, key, tmp_path):
+    import time
+
+    set_meta(store_path, "ga4_quota_limits", {"tokensPerProjectPerHour": 3})
+    set_meta(store_path, "ga4_quota_hour_seconds", 1.5)
+    srv = serve(store_path, key)
+    try:
+        client = make_client(key_file(tmp_path, key, srv), srv)
+        quota = [client.run_report(report(["date"], ["sessions"], return_property_quota=True))
+                 .property_quota.tokens_per_project_per_hour.remaining for _ in range(3)]
+        assert quota == [2, 1, 0]
+        with pytest.raises(gexc.TooManyRequests) as exc:
+            client.run_report(report(["date"], ["sessions"]))
+        assert "tokens for a project per hour" in exc.value.message
+        time.sleep(1.6)                                       # the hour rolls over
+        assert client.run_report(report(["date"], ["sessions"])).row_count == 5
+    finally:
+        srv.stop()
+        set_meta(store_path, "ga4_quota_limits", {})
+        set_meta(store_path, "ga4_quota_hour_seconds", 0)
+
+
+def test_a_filter_does_not_recover_what_the_table_rolled_into_other(client, store_path):
+    """Google: dataLossFromOtherRow reflects the aggregated table "regardless of filters and
+    limits"; a filter can drop the (other) row. Splitting a report by filters recovers nothing."""
+    set_meta(store_path, "ga4_other_row_threshold", 3)
+    try:
+        dims = ["date", "sessionSource", GA4_VISITOR_DIMENSION]
+        whole = rows_of(client.run_report(report(dims, ["sessions"], limit=100000)))
+        sources = {r[3] or "(not set)" for r in ga4_rows()}
+        got: list = []
+        lost_flags = []
+        for source in sorted(sources):
+            only = FilterExpression(filter=Filter(
+                field_name="sessionSource",
+                string_filter=Filter.StringFilter(value=source, case_sensitive=True)))
+            resp = client.run_report(report(dims, ["sessions"], limit=100000,
+                                            dimension_filter=only))
+            got += rows_of(resp)
+            lost_flags.append(resp.metadata.data_loss_from_other_row)
+        assert sorted(got) == sorted(r for r in whole if r[0][1] != "(other)")
+        assert all(lost_flags)
+    finally:
+        set_meta(store_path, "ga4_other_row_threshold", 0)

@@ -280,8 +280,8 @@ def test_first_candidate_wins_ties_by_touch_id(mini: Mini) -> None:
     w, obs, _ = mini.parts()
     key = key_of("hubspot:1")
     ids = sorted(md5("|".join(["2026-03-09", "v1", *vals])) for vals in (
-        ["linkedin", "advocacy", "spring", "adv_0001", "P1", "/a"],
-        ["google", "organic", "(direct)", "(not set)", "(not set)", "/b"]))
+        ["linkedin", "advocacy", "spring", "adv_0001", "P1"],
+        ["google", "organic", "(direct)", "(not set)", "(not set)"]))
     assert obs.sourcing[key].touch_id == ids[0]
     assert [t.touch_id for t in obs.touches_of[key]] == ids
 

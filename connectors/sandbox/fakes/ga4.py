@@ -4,7 +4,7 @@ world store. Plain HTTP; driven in tests by the real ``BetaAnalyticsDataClient``
 
 Routes: ``POST /v1beta/properties/{id}:runReport``, ``POST /v1beta/properties/{id}:batchRunReports``
 (up to 5 reports), ``GET /v1beta/properties/{id}/metadata`` (``0`` = universal metadata) and
-``POST /token`` (OAuth2 JWT-bearer grant, exempt from faults). ``$alt`` is ignored.
+``POST /token`` (OAuth2 JWT-bearer and refresh-token grants, exempt from faults). ``$alt`` is ignored.
 
 Auth. The GAPIC client turns service-account credentials into *self-signed JWTs*
 (``always_use_jwt_access``), so it never calls the token endpoint: the bearer token is an RS256
@@ -43,9 +43,10 @@ Dates: ``YYYY-MM-DD``, ``today`` (= the store's clock, the exclusive end of data
 ``yesterday``, ``NdaysAgo``; time zone = meta ``ga4_time_zone``.
 
 Limits: 9 dimensions, 10 metrics, 4 date ranges, ``limit`` 1..250,000 (default 10,000),
-string or int ``limit``/``offset``. Quota: every report costs ``1 + rows_returned // 10_000``
-tokens of the per-day/per-hour budgets (200,000 / 40,000 / 14,000 per project); exhausted
-budgets answer 429; ``propertyQuota`` is returned when ``returnPropertyQuota`` is true.
+string or int ``limit``/``offset``. Token costs, the property quotas (exhausted: 429
+``RESOURCE_EXHAUSTED`` naming the quota; ``propertyQuota`` returned when
+``returnPropertyQuota`` is true), data thresholds (``subjectToThresholding``, rows with too few
+users withheld) and sampling (``samplingMetadatas``) are in ``ga4_limits.py``.
 Faults: ``429``/``429-bare`` answer 429 ``RESOURCE_EXHAUSTED`` "Exhausted concurrent requests
 quota." (with/without ``Retry-After``), ``500``/``502``/``503`` Google envelopes, ``expire`` 401.
 """
@@ -71,6 +72,16 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from connectors.sandbox import catalog
 from connectors.sandbox.fakes._common import StoreReader, clock_date
 from connectors.sandbox.fakes.base import App, Request, Response
+from connectors.sandbox.fakes.ga4_limits import (
+    EXHAUSTED,
+    QuotaLedger,
+    may_sample,
+    sampled,
+    sampling_rate,
+    scale_up,
+    threshold_users,
+    token_cost,
+)
 
 MAX_DIMENSIONS = 9
 MAX_METRICS = 10
@@ -81,14 +92,6 @@ OTHER = "(other)"
 NOT_SET = "(not set)"
 SCHEMA_URL = "https://developers.google.com/analytics/devguides/reporting/data/v1/api-schema"
 
-QUOTA_LIMITS = {
-    "tokensPerDay": 200_000,
-    "tokensPerHour": 40_000,
-    "concurrentRequests": 10,
-    "serverErrorsPerProjectPerHour": 10,
-    "potentiallyThresholdedRequestsPerHour": 120,
-    "tokensPerProjectPerHour": 14_000,
-}
 
 
 def _nz(column: str) -> str:
@@ -208,16 +211,19 @@ class GA4App(App):
     service = "ga4"
 
     def __init__(self, store_path: str | Path, *, service_account_email: str,
-                 public_key_pem: str | bytes) -> None:
+                 public_key_pem: str | bytes,
+                 authorized_user: tuple[str, str, str] | None = None) -> None:
         super().__init__()
         self.reader = StoreReader(store_path)
         self.service_account_email = service_account_email
+        # (client id, client secret, refresh token) of a user's ADC (refresh_token grant)
+        self.authorized_user = authorized_user
         pem = public_key_pem.encode() if isinstance(public_key_pem, str) else public_key_pem
         self.public_key = serialization.load_pem_public_key(pem)
         self.base_url = ""
         self._tokens: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._spent: list[tuple[float, int]] = []   # (wall time, tokens)
+        self.ledger = QuotaLedger()
 
     # -- error shapes ---------------------------------------------------------------------
     @staticmethod
@@ -289,6 +295,12 @@ class GA4App(App):
 
     def _token(self, request: Request) -> Response:
         form = {k: v[0] for k, v in parse_qs(request.body.decode(), keep_blank_values=True).items()}
+        if form.get("grant_type") == "refresh_token":
+            got = (form.get("client_id"), form.get("client_secret"), form.get("refresh_token"))
+            if self.authorized_user is None or got != self.authorized_user:
+                return Response.json(400, {"error": "invalid_grant",
+                                           "error_description": "Bad Request"})
+            return self._issue()
         if form.get("grant_type") != "urn:ietf:params:oauth:grant-type:jwt-bearer":
             return Response.json(400, {"error": "unsupported_grant_type",
                                        "error_description": "Invalid grant_type"})
@@ -296,6 +308,9 @@ class GA4App(App):
         if claims is None:
             return Response.json(400, {"error": "invalid_grant",
                                        "error_description": "Invalid JWT Signature."})
+        return self._issue()
+
+    def _issue(self) -> Response:
         token = "ya29.sandbox-" + secrets.token_urlsafe(32)
         with self._lock:
             self._tokens[token] = time.time() + 3600
@@ -323,13 +338,19 @@ class GA4App(App):
             if property_id != known:
                 raise self._denied()
             body = self._body(request)
-            if verb == "runReport":
-                return Response.json(200, self._run_report(body, meta))
-            reports = body.get("requests") or []
-            if not reports or len(reports) > 5:
-                raise _bad("batchRunReports takes 1 to 5 requests.")
-            return Response.json(200, {"reports": [self._run_report(r, meta) for r in reports],
-                                       "kind": "analyticsData#batchRunReports"})
+            exhausted = self.ledger.enter(meta)
+            if exhausted:
+                raise GA4Error(429, "RESOURCE_EXHAUSTED", EXHAUSTED[exhausted])
+            try:
+                if verb == "runReport":
+                    return Response.json(200, self._run_report(body, meta))
+                reports = body.get("requests") or []
+                if not reports or len(reports) > 5:
+                    raise _bad("batchRunReports takes 1 to 5 requests.")
+                return Response.json(200, {"reports": [self._run_report(r, meta) for r in reports],
+                                           "kind": "analyticsData#batchRunReports"})
+            finally:
+                self.ledger.leave()
         except GA4Error as exc:
             return self._error(exc.code, exc.status, exc.message)
 
@@ -352,31 +373,6 @@ class GA4App(App):
         if not isinstance(body, dict):
             raise _bad("Invalid JSON payload received. Expected an object.")
         return body
-
-    # -- quota ----------------------------------------------------------------------------
-    def _charge(self, tokens: int) -> dict[str, Any]:
-        now = time.time()
-        with self._lock:
-            self._spent.append((now, tokens))
-            day = sum(t for at, t in self._spent if at > now - 86400)
-            hour = sum(t for at, t in self._spent if at > now - 3600)
-        used = {"tokensPerDay": day, "tokensPerHour": hour, "tokensPerProjectPerHour": hour}
-        return {
-            name: {"consumed": tokens if name in used else 0,
-                   "remaining": max(0, limit - used.get(name, 0))}
-            for name, limit in QUOTA_LIMITS.items()
-        }
-
-    def _check_budget(self) -> None:
-        now = time.time()
-        with self._lock:
-            day = sum(t for at, t in self._spent if at > now - 86400)
-            hour = sum(t for at, t in self._spent if at > now - 3600)
-        if day >= QUOTA_LIMITS["tokensPerDay"]:
-            raise GA4Error(429, "RESOURCE_EXHAUSTED", "Exhausted property tokens per day.")
-        if hour >= QUOTA_LIMITS["tokensPerProjectPerHour"]:
-            raise GA4Error(429, "RESOURCE_EXHAUSTED",
-                           "Exhausted property tokens for a project per hour.")
 
     # -- reports --------------------------------------------------------------------------
     def _run_report(self, body: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
@@ -423,7 +419,6 @@ class GA4App(App):
             raise _bad("offset must be non-negative.")
         if body.get("metricFilter"):
             raise _bad("metricFilter is not available in the sandbox property.")
-        self._check_budget()
 
         clock = clock_date(meta)
         parsed = []
@@ -439,28 +434,63 @@ class GA4App(App):
         if body.get("dimensionFilter"):
             sql, where_args = self._filter_sql(body["dimensionFilter"])
             where = f" AND ({sql})"
-        need_users = any(m in ("totalUsers", "activeUsers") for m in mets)
+        min_users = threshold_users(meta, dims)
+        need_users = min_users > 0 or any(m in ("totalUsers", "activeUsers") for m in mets)
 
         conn = self.reader.conn()
         conn.create_function("ga_regexp", 3, _regexp, deterministic=True)
-        rows: list[tuple[list[str], list[float]]] = []
-        for name, start, end in parsed:
-            select = [f"{DIMENSIONS[d][0]} AS d{i}" for i, d in enumerate(dims)]
-            select += ["SUM(sessions)", "SUM(engaged_sessions)", "SUM(key_events)",
-                       "COUNT(DISTINCT true_visitor_id)" if need_users else "0"]
-            sql = (f"SELECT {', '.join(select)} FROM ga4_row WHERE date BETWEEN ? AND ?{where}")
-            if dims:
-                sql += " GROUP BY " + ", ".join(f"d{i}" for i in range(len(dims)))
-            args = [start.strftime("%Y%m%d"), end.strftime("%Y%m%d"), *where_args]
-            for rec in conn.execute(sql, args):
-                values = [str(v) for v in tuple(rec)[: len(dims)]]
-                sums = [float(v or 0) for v in tuple(rec)[len(dims):]]
-                if not dims and not sums[0] and not sums[3]:
-                    continue
-                rows.append((values + ([name] if multi else []), sums))
+        conn.create_function("ga_sampled", 2, sampled, deterministic=True)
+        samplings: list[dict[str, str]] = []
 
+        def aggregate(where: str, where_args: list[Any]) -> list[tuple[list[str], list[float]]]:
+            out: list[tuple[list[str], list[float]]] = []
+            measure = not samplings
+            for name, start, end in parsed:
+                bounds = [start.strftime("%Y%m%d"), end.strftime("%Y%m%d")]
+                (space,) = conn.execute("SELECT COALESCE(SUM(sessions), 0) FROM ga4_row "
+                                        "WHERE date BETWEEN ? AND ?", bounds).fetchone()
+                rate = sampling_rate(meta, int(space)) if may_sample(dims) else 1.0
+                sample_sql, sample_args = "", []
+                if rate < 1.0:
+                    sample_sql, sample_args = " AND ga_sampled(rowid, ?)", [int(rate * 1_000_000)]
+                    (read,) = conn.execute(
+                        f"SELECT COALESCE(SUM(sessions), 0) FROM ga4_row WHERE date BETWEEN ? "
+                        f"AND ?{sample_sql}", [*bounds, *sample_args]).fetchone()
+                    if measure:
+                        samplings.append({"samplesReadCount": str(int(read)),
+                                          "samplingSpaceSize": str(int(space))})
+                select = [f"{DIMENSIONS[d][0]} AS d{i}" for i, d in enumerate(dims)]
+                select += ["SUM(sessions)", "SUM(engaged_sessions)", "SUM(key_events)",
+                           "COUNT(DISTINCT true_visitor_id)" if need_users else "0"]
+                sql = (f"SELECT {', '.join(select)} FROM ga4_row WHERE date BETWEEN ? AND ?"
+                       f"{sample_sql}{where}")
+                if dims:
+                    sql += " GROUP BY " + ", ".join(f"d{i}" for i in range(len(dims)))
+                for rec in conn.execute(sql, [*bounds, *sample_args, *where_args]):
+                    values = [str(v) for v in tuple(rec)[: len(dims)]]
+                    sums = [float(v or 0) for v in tuple(rec)[len(dims):]]
+                    if not dims and not sums[0] and not sums[3]:
+                        continue
+                    out.append((values + ([name] if multi else []),
+                                [scale_up(v, rate) for v in sums]))
+            return out
+
+        # The (other) rule acts on GA's aggregated table, before filters and privacy
+        # thresholds (Google: dataLossFromOtherRow is set "regardless of filters and limits";
+        # a filter may drop the (other) row from the report). So a filtered request never
+        # recovers what its unfiltered table rolled into (other): the fake collapses the
+        # unfiltered rows, keeps the filtered rows that survived, and drops the (other) row.
         threshold = int(meta.get("ga4_other_row_threshold") or 0)
-        rows, collapsed = collapse_other(rows, out_dims, threshold)
+        rows = aggregate(where, where_args)
+        if where and threshold:
+            table, collapsed = collapse_other(aggregate("", []), out_dims, threshold)
+            kept = {tuple(values) for values, _ in table}
+            rows = [r for r in rows if tuple(r[0]) in kept]
+        else:
+            rows, collapsed = collapse_other(rows, out_dims, threshold)
+        if min_users:
+            # too few users: the row is withheld
+            rows = [r for r in rows if r[1][3] >= min_users]
         rows = self._order(rows, body.get("orderBys") or [], out_dims, mets)
         row_count = len(rows)
         page = rows[offset: offset + limit]
@@ -497,8 +527,16 @@ class GA4App(App):
         }
         if collapsed:
             metadata["dataLossFromOtherRow"] = True
+        if min_users:
+            # set for every report GA *may* threshold, whether or not a row was withheld
+            metadata["subjectToThresholding"] = True
+        if samplings:
+            metadata["samplingMetadatas"] = samplings
         response["metadata"] = metadata
-        quota = self._charge(1 + len(page) // 10_000)
+        days = sum((end - start).days + 1 for _, start, end in parsed)
+        quota = self.ledger.charge(
+            token_cost(len(page), len(out_dims) + len(mets), days, bool(body.get("dimensionFilter"))),
+            meta)
         if body.get("returnPropertyQuota"):
             response["propertyQuota"] = quota
         response["kind"] = "analyticsData#runReport"

@@ -11,7 +11,6 @@ with src as (
         session_campaign_name     as utm_campaign,
         session_manual_ad_content as utm_content,
         session_manual_term       as utm_term,
-        landing_page,
         sessions,
         engaged_sessions,
         key_events
@@ -40,7 +39,6 @@ select
     norm_campaign,
     norm_content,
     norm_term,
-    landing_page,
     segment,
     channel,
     rule_id,

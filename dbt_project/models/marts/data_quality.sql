@@ -88,6 +88,32 @@ ga_loss as (
       and report_date <= {{ as_of_date() }}  -- the days the sessions below count (nothing after as_of)
 ),
 
+{#- Per GA date: what the per-visitor report lost against the traffic report (no visitor
+    dimension: all sessions, rarely thresholded or collapsed): its (other) row and the rows GA
+    withheld under thresholds. -#}
+ga_days as (
+    select
+        t.report_date,
+        t.sessions                                                          as traffic_sessions,
+        coalesce(v.sessions, 0) - coalesce(v.other_row_sessions, 0)         as kept_sessions,
+        coalesce(v.is_subject_to_thresholding, false)                       as is_thresholded,
+        v.samples_read_count is not null or t.samples_read_count is not null as is_sampled
+    from {{ ref('stg_ga4__report_days') }} as t
+    left join {{ ref('stg_ga4__report_days') }} as v
+        on v.report_date = t.report_date and v.report_name = 'visitor_sessions'
+    where t.report_name = 'traffic_daily'
+),
+
+ga_visitor_loss as (
+    select
+        sum(traffic_sessions)                                                     as traffic_sessions,
+        sum(case when traffic_sessions > kept_sessions then traffic_sessions - kept_sessions else 0 end) as lost_sessions,
+        sum(case when is_thresholded then 1 else 0 end)                           as thresholded_days,
+        sum(case when is_sampled then 1 else 0 end)                               as sampled_days,
+        count(*)                                                                  as days
+    from ga_days
+),
+
 ga_sessions as (
     select
         sum(sessions)                                                              as sessions,
@@ -189,6 +215,30 @@ checks as (
            'sessions in GA ''(other)'' rows of the per-visitor report: ' || cast(coalesce(l.other_row_sessions, 0) as varchar)
            || '; days with loss: ' || cast(coalesce(l.days_with_loss, 0) as varchar) || ' of ' || cast(coalesce(l.days, 0) as varchar)
     from ga_loss as l cross join ga_sessions as s
+
+    union all
+    select 'ga4_visitor_report_loss', 'ga4',
+           cast({{ safe_divide('lost_sessions', 'traffic_sessions') }} as {{ type_double() }}),
+           {{ var('ga4_max_loss_share', 0.05) }},
+           case when coalesce({{ safe_divide('lost_sessions', 'traffic_sessions') }}, 0) <= {{ var('ga4_max_loss_share', 0.05) }}
+                then 'pass' else 'warn' end,
+           'sessions of the traffic report missing from the per-visitor report ((other) rows, thresholds): '
+           || cast(coalesce(lost_sessions, 0) as varchar) || ' of ' || cast(coalesce(traffic_sessions, 0) as varchar)
+    from ga_visitor_loss
+
+    union all
+    select 'ga4_thresholded_days', 'ga4', cast(coalesce(thresholded_days, 0) as {{ type_double() }}), 0.0,
+           case when coalesce(thresholded_days, 0) > 0 then 'warn' else 'pass' end,
+           'days GA said the per-visitor report was subject to thresholding (rows with few users withheld): '
+           || cast(coalesce(thresholded_days, 0) as varchar) || ' of ' || cast(coalesce(days, 0) as varchar)
+    from ga_visitor_loss
+
+    union all
+    select 'ga4_sampled_days', 'ga4', cast(coalesce(sampled_days, 0) as {{ type_double() }}), 0.0,
+           case when coalesce(sampled_days, 0) > 0 then 'warn' else 'pass' end,
+           'days GA answered from a sample: ' || cast(coalesce(sampled_days, 0) as varchar)
+           || ' of ' || cast(coalesce(days, 0) as varchar)
+    from ga_visitor_loss
 
     union all
     select 'ga4_sessions_without_visitor_id', 'ga4',

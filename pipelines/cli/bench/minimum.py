@@ -86,7 +86,7 @@ def holdings(store_path: Path) -> dict[str, Any]:
         last = (clock - dt.timedelta(days=1)).strftime("%Y%m%d")
         visitor = dict(conn.execute(
             "SELECT date, count(*) FROM (SELECT DISTINCT date, visitor_id, source, medium, "
-            "campaign, ad_content, term, landing_page FROM ga4_row WHERE date BETWEEN ? AND ?) "
+            "campaign, ad_content, term FROM ga4_row WHERE date BETWEEN ? AND ?) "
             "GROUP BY date", (first, last)).fetchall())
         traffic = dict(conn.execute(
             "SELECT date, count(*) FROM (SELECT DISTINCT date, source, medium, campaign, "
@@ -119,8 +119,8 @@ def full_minimum(h: dict[str, Any], described: set[str] | None) -> dict[str, dic
       ``ceil(records/50000)`` result pages. Fixed: the OAuth token, and one Composite Batch
       per 25 objects for their describes (fields are discovered, not configured: a new field
       must become a column).
-    * GA4: per date with sessions, one request per report (2 reports) times
-      ``ceil(rows/250000)`` pages. Fixed: one request that says which dates hold sessions
+    * GA4: per date with sessions, one per-visitor request, and per calendar month one traffic
+      request, times ``ceil(rows/250000)`` pages. Fixed: one request that says which dates hold sessions
       (without it, every empty date of the window costs two requests).
 
     Nothing else is in the minimum: no record count, status poll, job delete or snapshot."""
@@ -144,8 +144,13 @@ def full_minimum(h: dict[str, Any], described: set[str] | None) -> dict[str, dic
                 + sum(jobs for _, jobs in detail_s.values()))
 
     g = h["ga4"]
-    ga = sum(_pages(g["visitor_rows"][d], GA4_MAX_ROWS) + _pages(g["traffic_rows"][d], GA4_MAX_ROWS)
-             for d in g["data_days"])
+    # the per-visitor report one date per request (GA's (other) rule acts per date), the
+    # traffic report one calendar month per request (date is one of its dimensions)
+    months: dict[str, int] = {}
+    for d in g["data_days"]:
+        months[d[:6]] = months.get(d[:6], 0) + g["traffic_rows"][d]
+    ga = (sum(_pages(g["visitor_rows"][d], GA4_MAX_ROWS) for d in g["data_days"])
+          + sum(_pages(n, GA4_MAX_ROWS) for n in months.values()))
     return {"hubspot": {"minimum": hub, "data_minimum": hub, "fixed": 0, "detail": detail_h},
             "salesforce": {"minimum": sf_data + sf_fixed, "data_minimum": sf_data,
                            "fixed": sf_fixed,
@@ -227,7 +232,9 @@ def changes(before: dict[str, Any], after_store: Path, *, deletable: set[str] | 
 
     old_days, new_days = before["ga4"]["per_day"], after["ga4"]["per_day"]
     changed_days = sorted(d for d in new_days if new_days[d] != old_days.get(d))
-    ga_min = 1 + 2 * len([d for d in changed_days if new_days[d][1] > 0])   # + the date probe
+    changed_data = [d for d in changed_days if new_days[d][1] > 0]
+    # the date probe, a per-visitor request per changed date, a traffic request per month
+    ga_min = 1 + len(changed_data) + len({d[:6] for d in changed_data})
     sf_min += 1 + math.ceil(len(before["salesforce"]) / SALESFORCE_BATCH_MAX)  # token, describes
     return {
         "hubspot": {"changed": sum(hub_changed.values()), "detail": hub_changed, "minimum": hub_min},
