@@ -71,8 +71,9 @@ def check_warehouse_folder(settings: Settings) -> Finding:
         return Finding("warehouse", False, f"{path} exists but is not readable and writable",
                        f"fix the permissions of {path}")
     if path.exists():
-        try:   # a lock held by a running sync or `dagster dev` fails this open too
-            Warehouse(path, read_only=True).close()
+        try:   # a lock held by a running sync or `dagster dev` fails this open too (no waiting:
+            # check reports the state now; a writer waits DUCKDB_LOCK_WAIT_SECONDS)
+            Warehouse(path, read_only=True, wait_seconds=0).close()
         except WarehouseUnavailable as exc:
             return Finding("warehouse", False, str(exc), exc.fix)
         return Finding("warehouse", True, f"{path} writable, not locked by another process")

@@ -405,7 +405,7 @@
     var assumptions = T.value_assumptions.map(function (r) {
       var w = {network: r.network, valid_from: r.valid_from};
       return {cells: [fact(cell("value_assumptions", "network", w), "text"), fact(cell("value_assumptions", "cpc", w), "num2") + " " +
-        fact(cell("value_assumptions", "cpc_currency", w), "text"), fact(cell("value_assumptions", "eemv_per_engagement", w), "num2"),
+        fact(cell("value_assumptions", "currency", w), "text"), fact(cell("value_assumptions", "eemv_per_engagement", w), "num2"),
         fact(cell("value_assumptions", "valid_from", w), "text"), r.valid_to ? fact(cell("value_assumptions", "valid_to", w), "text") : "still in force",
         '<span class="t">' + fact(cell("value_assumptions", "source_note", w), "text") + "</span>"]};
     });

@@ -122,8 +122,12 @@ def test_dagster_ingestion_asset_fails_on_the_same_validation_without_retry(monk
     for name, value in {"GA4_PROPERTY_ID": "abc", "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path),
                         "DUCKDB_PATH": str(tmp_path / "w.duckdb")}.items():
         monkeypatch.setenv(name, value)
-    result = dg.materialize([build_ingestion_asset("ga4")], raise_on_error=False,
-                            instance=dg.DagsterInstance.ephemeral())
+    from pipelines.resources import resources_from_environment
+
+    asset = build_ingestion_asset("ga4")   # GA4's days are partitions: its latest, as nightly
+    result = dg.materialize([asset], raise_on_error=False, resources=resources_from_environment(),
+                            instance=dg.DagsterInstance.ephemeral(),
+                            partition_key=asset.partitions_def.get_last_partition_key())
     assert not result.success
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     text = failure.step_failure_data.user_failure_data.description
@@ -147,15 +151,18 @@ def test_a_locked_warehouse_names_the_process_holding_it(tmp_path):
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "ready"
-        env = exports_env(tmp_path, db)
+        # a writer waits (bounded) for the lock, saying for whom, then gives up with one line
+        env = {**exports_env(tmp_path, db), "DUCKDB_LOCK_WAIT_SECONDS": "1"}
         sync = advocacy("sync", env=env, cwd=tmp_path)
         assert sync.returncode == 1
         assert "Traceback" not in sync.stderr
+        assert f"PID {holder.pid}" in sync.stderr and "waiting up to 1s" in sync.stderr, sync.stderr
         (line,) = fail_lines(sync.stderr)
         assert line.startswith(f"[FAIL] warehouse: cannot open {db}: locked by another process "
                                f"(PID {holder.pid}: python"), line
+        assert "still after waiting 1s" in line
         assert f"-> wait for it to finish or stop it (kill {holder.pid})" in line
-        assert "DUCKDB_PATH" in line
+        assert "DUCKDB_PATH" in line and "DUCKDB_LOCK_WAIT_SECONDS" in line
 
         check = advocacy("check", env=env, cwd=tmp_path)
         assert check.returncode == 1

@@ -28,7 +28,10 @@ def test_demo_and_dagster_share_a_persistent_instance_under_data():
     assert home + ".venv/bin/advocacy demo --seed 7 --scale 1" in dry_run("demo")
     assert dry_run("demo", "V=1").rstrip().endswith("--scale 1 -v")
     dagster = dry_run("dagster", "PORT=3005")
-    assert home + ".venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3005" in dagster
+    (line,) = [x for x in dagster.splitlines() if "dagster dev" in x]
+    assert line.startswith(home) and line.endswith(
+        ".venv/bin/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3005"), line
+    assert f"cp dagster.yaml {REPO / 'data' / 'dagster'}/dagster.yaml" in dagster  # one writer
     assert "-p 3000" in dry_run("dagster")
 
 
