@@ -896,13 +896,21 @@ class HubSpotSource(Source):
     def reconcile(self, objects: list[str] | None = None) -> SyncResult:
         """Id-only reconciliation (:func:`connectors.hubspot_sweeps.reconcile`): live rows of
         contacts, companies and deals that HubSpot no longer lists at all (GDPR deletes,
-        purged from the recycle bin) are marked deleted. About one request per 100 records."""
+        purged from the recycle bin) are marked deleted. About one request per 100 records.
+        With deals, then the association sweep: every live deal's contacts read again (adding
+        a contact to a deal moves neither record's modified date), one request per 1,000 deals;
+        the nightly run's own sweep then waits HUBSPOT_ASSOCIATION_SWEEP_DAYS from this one."""
         self.settings.require(self.name, "HUBSPOT_ACCESS_TOKEN")
         for table in raw.tables_of(self.schema):
             self.warehouse.ensure_table(table)
         result = SyncResult(self.name)
         try:
             result.objects.extend(sweeps.reconcile(self, [t for t in OBJECTS if not objects or t in objects]))
+            if not objects or "deals" in objects:
+                assoc = ObjectResult("deal_contact_associations")
+                self._assoc_attempted = set()
+                sweeps.sweep_associations(self, assoc)
+                result.objects.append(assoc)
         except Exception as exc:
             if _status(exc) is not None or classify(exc).retry or _untrusted_certificate(exc):
                 raise SourceStopped(f"hubspot reconciliation stopped: {api_message(exc)} "

@@ -65,6 +65,9 @@ def test_the_reconciliation_job_marks_vanished_records_deleted(fresh_sandbox, tm
     events = [e for e in result.all_events if e.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION]
     meta = {tuple(e.asset_key.path): e.step_materialization_data.materialization.metadata for e in events}
     assert meta[("hubspot", "contacts")]["marked_deleted"].value == 1
+    # ... and the weekly association sweep: every live deal's contacts read again
+    swept = meta[("hubspot", "deal_contact_associations")]
+    assert swept["ids_listed"].value > 0   # association rows read
 
 
 def test_a_source_not_configured_is_skipped(tmp_path, monkeypatch) -> None:
