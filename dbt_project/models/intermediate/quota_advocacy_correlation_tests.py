@@ -54,7 +54,7 @@ def model(dbt, session):
 
 # ---- adapter shim: dbt.ref() is a DuckDB relation on dbt-duckdb, a Snowpark / PySpark
 # DataFrame on Snowflake / Databricks; the returned table is pyarrow for DuckDB, pandas elsewhere.
-# The same in both Python models on purpose: a dbt Python model cannot import a project module
+# The same in every Python model on purpose: a dbt Python model cannot import a project module
 # on every adapter (Snowflake and Databricks run it without the repository); keep them alike.
 def _rows(rel, columns):
     """The rows of ``columns`` (lower-case names) of a dbt.ref() result, as tuples."""
