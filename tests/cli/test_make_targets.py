@@ -16,8 +16,11 @@ REPO = Path(__file__).resolve().parents[2]
 def dry_run(*args: str) -> str:
     if shutil.which("make") is None and os.environ.get("CI") != "true":
         pytest.skip("make is not installed")
-    env = {k: v for k, v in os.environ.items() if k != "DAGSTER_HOME"}
-    proc = subprocess.run(["make", "-n", *args], cwd=REPO, env=env, capture_output=True,
+    # a user's shell: no DAGSTER_HOME, and not inside `make test` (a sub-make would print
+    # "Entering directory" lines and inherit make's flags)
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("DAGSTER_HOME", "MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
+    proc = subprocess.run(["make", "--no-print-directory", "-n", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     return proc.stdout
