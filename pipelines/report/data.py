@@ -74,7 +74,7 @@ TABLE_SQL: dict[str, str] = {
         select * exclude (period_grain) from marts.advocacy_value
         where period_grain = 'quarter' order by period_start, network""",
     "value_assumptions": """
-        select network, valid_from, valid_to, cpc, cpc_currency, eemv_per_engagement, source_note
+        select network, valid_from, valid_to, cpc, currency as cpc_currency, eemv_per_engagement, source_note
         from config.network_values order by network, valid_from""",
     # the advocacy lift (docs/LIFT.md): the programme readout and the selection-adjusted comparison
     "lift": """

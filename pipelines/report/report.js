@@ -444,7 +444,7 @@
         words.push("advocacy " + esc(METRIC_NAMES[m]) + " " + fact(cell("lift", "lift", wp), "chg") + " relative to other channels: " + verdict);
       });
       var w0 = {programme: p, metric: "sessions", comparison: "programme"};
-      html += "<h3>" + esc(p) + "</h3>" + reading("During " + fact(cell("lift", "period_start_date", w0), "text") + " to " +
+      html += "<h3>" + fact(cell("lift", "programme", w0), "text") + "</h3>" + reading("During " + fact(cell("lift", "period_start_date", w0), "text") + " to " +
         fact(cell("lift", "period_end_date", w0), "text") + ", against the weeks from " + fact(cell("lift", "pre_start_date", w0), "text") +
         ": " + words.join("; ") + ".") +
         table(["metric", "advocacy share before \u2192 during", "lift vs other channels", st("95 %") + " interval", "reading", "placebo lift (interval)", "placebo reading"], rows);
