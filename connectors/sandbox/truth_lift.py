@@ -168,10 +168,10 @@ def causal(world: Any) -> dict[str, Any]:
         "SELECT intended_channel, created_at, deleted_at, account_id FROM truth_person "
         "WHERE intended_channel <> 'offline' ORDER BY person_id"
     ):
+        if not created or account not in employees:  # hand-made stores of the unit tests
+            continue
         d = dt.date.fromisoformat(created[:10])
         if d > end or (deleted and dt.date.fromisoformat(deleted[:10]) <= world.as_of):
-            continue
-        if account not in employees:
             continue
         band = size_band(cfg, employees[account])
         base = sql_probability(cfg, 1.0, band)
