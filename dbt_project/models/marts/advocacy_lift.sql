@@ -76,19 +76,27 @@ half_event as (
     group by 1, 2, 3
 ),
 
+weekly_events as (
+    select
+        c.programme, c.comparison, c.phase, e.metric,
+        cast(floor({{ days_between('c.phase_start', 'e.event_date') }} / 7.0) as integer) as week,
+        sum(case when e.segment = 'advocacy' then e.value else 0 end) as advocacy,
+        sum(case when e.segment = 'other' then e.value else 0 end)    as other
+    from cut as c
+    inner join events as e on e.event_date between c.phase_start and c.phase_end
+    group by 1, 2, 3, 4, 5
+),
+
 weekly as (
     select
         w.programme, w.comparison, w.phase, w.week, m.metric,
-        coalesce(sum(case when e.segment = 'advocacy' then e.value end), 0) as advocacy,
-        coalesce(sum(case when e.segment = 'other' then e.value end), 0)    as other
+        coalesce(x.advocacy, 0) as advocacy,
+        coalesce(x.other, 0)    as other
     from weeks as w
     cross join metrics as m
-    left join events as e
-        on e.metric = m.metric
-       and e.event_date between w.phase_start and w.phase_end
-       and {{ days_between('w.phase_start', 'e.event_date') }} >= w.week * 7
-       and {{ days_between('w.phase_start', 'e.event_date') }} < (w.week + 1) * 7
-    group by 1, 2, 3, 4, 5
+    left join weekly_events as x
+        on x.programme = w.programme and x.comparison = w.comparison and x.phase = w.phase
+       and x.metric = m.metric and x.week = w.week
 ),
 
 logs as (
