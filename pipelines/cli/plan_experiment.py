@@ -139,8 +139,11 @@ def run(args: argparse.Namespace) -> int:
               "Run `advocacy sync` and `dbt build` first.", file=sys.stderr)
         return 1
     if not units:
+        fix = ("sync Salesforce accounts" if args.design == "holdout" else
+               "fill the team column of the advocate_roster seed (dbt_project/seeds/advocate_roster.csv) "
+               "and run dbt build")
         print(f"advocacy plan-experiment: no {'accounts' if args.design == 'holdout' else 'advocate teams'} "
-              "in the warehouse to assign", file=sys.stderr)
+              f"in the warehouse to assign -> {fix}", file=sys.stderr)
         return 1
     result = plan(args.design, baseline_rate=p0, leads=per_month * args.months, clusters=len(units),
                   treated_share=1 - args.holdout_share, icc=args.icc, alpha=args.alpha, power=args.power)

@@ -57,3 +57,9 @@ def test_the_command_reads_the_history_and_writes_the_list(tmp_path: Path, capsy
     assert f"{100 * expected:.1f} pt" in text
     lines = out.read_text().splitlines()
     assert lines[0] == "unit,arm" and len(lines) == 11
+    rc = main(["plan-experiment", "--env-file", str(tmp_path / "none.env"), "--warehouse", str(db),
+               "--design", "staggered", "--waves", "1", "--start", "2026-07-01"])
+    text = capsys.readouterr().out
+    # one team: every lead in one cluster (DE 1 + 899 x 0.05), half of the lead-periods treated
+    assert rc == 0 and "Sales,wave 1,2026-08-15" in text
+    assert f"{100 * minimum_detectable_lift(0.25, 450, 450, design_effect=1 + 899 * 0.05):.1f} pt" in text
