@@ -10,7 +10,7 @@ SCALE ?= 1
 DAGSTER_HOME ?= $(abspath data/dagster)
 PORT ?= 3000
 
-.PHONY: env browser demo test lint sandbox truth dagster docs bench clean
+.PHONY: env browser demo test lint sandbox truth dagster docs bench bench-lift clean
 
 # One installer, from the lock file. uv itself comes from PyPI when missing; `python -m uv`
 # finds it wherever pip put it (user site, pyenv, a venv) without relying on PATH.
@@ -79,6 +79,11 @@ endif
 
 bench: env
 	$(BIN)/advocacy bench
+
+# the adjusted advocacy lift's interval coverage across 50 sandbox seeds (docs/LIFT.md); a few
+# minutes, so never part of `make test`
+bench-lift: env
+	$(BIN)/python -m pipelines.cli.bench.lift --seeds 50
 
 clean:
 	rm -rf data/ dbt_project/target dbt_project/logs .pytest_cache

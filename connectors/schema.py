@@ -108,7 +108,7 @@ HUBSPOT_CONTACT_PROPERTIES = [
     "hs_merged_object_ids",
 ]
 HUBSPOT_COMPANY_PROPERTIES = [
-    "hs_object_id", "name", "domain", "country", "createdate", "hs_lastmodifieddate",
+    "hs_object_id", "name", "domain", "country", "industry", "numberofemployees", "createdate", "hs_lastmodifieddate",
     "hubspot_owner_id", "salesforceaccountid", "hs_merged_object_ids",
 ]
 HUBSPOT_DEAL_PROPERTIES = [
@@ -155,6 +155,7 @@ TABLES: dict[str, Table] = {t.qualified: t for t in [
                          "LastModifiedDate": "datetime", "SystemModstamp": "datetime"}, "Users"),
     _sf("account", "Account", {**_SF_SYSTEM, "Name": "string", "Website": "url",
                                "Industry": "picklist", "BillingCountry": "string",
+                               "NumberOfEmployees": "int",
                                "OwnerId": "reference", "MasterRecordId": "reference",
                                "CurrencyIsoCode": "picklist"}, "Accounts"),
     _sf("lead", "Lead", {**_SF_SYSTEM, "FirstName": "string", "LastName": "string",

@@ -53,6 +53,7 @@ HUBSPOT_PROPERTIES: dict[str, dict[str, str]] = {
         "domain": "string",
         "industry": "enumeration",
         "country": "string",
+        "numberofemployees": "number",
         "createdate": "datetime",
         "hs_lastmodifieddate": "datetime",
         "hubspot_owner_id": "enumeration",
@@ -140,7 +141,7 @@ SALESFORCE_FIELDS: dict[str, dict[str, str]] = {
     },
     "Account": {
         **_SYSTEM, "Name": "string", "Website": "url", "Industry": "picklist",
-        "BillingCountry": "string", "OwnerId": "reference", "Type": "picklist",
+        "BillingCountry": "string", "NumberOfEmployees": "int", "OwnerId": "reference", "Type": "picklist",
         "MasterRecordId": "reference", CURRENCY_FIELD: "picklist",
     },
     "Lead": {

@@ -52,6 +52,14 @@ class WorldConfig:
     sql_to_opportunity: float = 0.75
     opportunity_to_won: float = 0.30
     advocacy_conversion_lift: float = 1.5
+    contest_conversion_boost: float = 1.1          # advocacy leads of the contest quarter: x this more
+    # The confounder (docs/LIFT.md): every conversion rate is multiplied by the factor of the
+    # lead's company size band (small < 200 employees <= mid < 1000 <= large), and advocacy
+    # reaches larger companies: an advocacy lead's account is drawn with weight
+    # exp(advocacy_size_skew x band index) (small 0, mid 1, large 2); 0 = no confounding.
+    size_band_limits: tuple[int, ...] = (200, 1000)
+    size_conversion_factors: tuple[float, ...] = (0.7, 1.0, 1.5)
+    advocacy_size_skew: float = 1.0
 
     # Money
     corporate_currency: str = "USD"
@@ -83,7 +91,24 @@ class WorldConfig:
         for name in ("world_start", "contest_quarter_start", "clock"):
             raw[name] = dt.date.fromisoformat(raw[name])
         raw["currencies"] = tuple(raw["currencies"])
+        for name in ("size_band_limits", "size_conversion_factors"):
+            if name in raw:  # stores written before the confounder keep the defaults
+                raw[name] = tuple(raw[name])
         return cls(**raw)
+
+
+SIZE_BANDS = ("small", "mid", "large")
+
+
+def size_band(cfg: WorldConfig, employees: int) -> int:
+    """The index of the company size band of ``employees`` (0 small, 1 mid, 2 large)."""
+    return sum(employees >= limit for limit in cfg.size_band_limits)
+
+
+def sql_probability(cfg: WorldConfig, lift: float, band: int) -> float:
+    """P(a lead reaches SQL) as the generator draws it: two conversion steps, each capped."""
+    f = lift * cfg.size_conversion_factors[band]
+    return min(0.95, cfg.lead_to_mql * f) * min(0.95, cfg.mql_to_sql * f)
 
 
 def sandbox_credentials(seed: int) -> dict[str, str]:

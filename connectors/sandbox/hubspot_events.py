@@ -46,9 +46,18 @@ def apply(conn: sqlite3.Connection, seed: int, old_clock_ms: int, new_clock_ms: 
     out = {"silent_associations": 0, "gdpr_deleted": 0, "purged": 0}
 
     # 1. associations that move no modified date
-    deals = [r[0] for r in conn.execute(
-        "SELECT id FROM hubspot_object WHERE object_type='deals' AND archived=0 ORDER BY id")]
-    for deal in rng.sample(deals, min(len(deals), max(1, round(len(deals) * SILENT_ASSOCIATION_SHARE)))):
+    deals = conn.execute(
+        "SELECT id, updated_at_ms < ? FROM hubspot_object WHERE object_type='deals' AND archived=0 "
+        "ORDER BY id", (old_clock_ms,)).fetchall()
+    target = min(len(deals), max(1, round(len(deals) * SILENT_ASSOCIATION_SHARE)))
+    # deals in a random order until the target is met, those untouched since the old clock
+    # first (on them the association is truly silent: nothing else moves their modified date);
+    # a deal whose company has no other contact cannot gain one
+    shuffled = rng.sample(deals, len(deals))
+    order = [d for d, old in shuffled if old] + [d for d, old in shuffled if not old]
+    for deal in order:
+        if out["silent_associations"] >= target:
+            break
         candidates = [r[0] for r in conn.execute(
             "SELECT c.from_id FROM hubspot_association d "
             "JOIN hubspot_association c ON c.from_type='contacts' AND c.to_type='companies' "

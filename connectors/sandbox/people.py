@@ -198,7 +198,9 @@ def plan_person(rng: random.Random, ctx: Ctx, ids: Ids, *, t0: int, account: int
 
     lift = cfg.advocacy_conversion_lift if channel == "advocacy" else 1.0
     if channel == "advocacy" and contest:
-        lift *= 1.1
+        lift *= cfg.contest_conversion_boost
+    # the confounder: larger companies convert better whatever the channel (config.py)
+    lift *= cfg.size_conversion_factors[acct.get("band", 1)]
 
     def chance(rate: float) -> bool:
         return rng.random() < min(0.95, rate * lift)
@@ -523,6 +525,7 @@ def render(p: dict, cutoff: int, ctx: Ctx) -> Rendered:
             "advocacy" if p["channel"] == "advocacy" else "other", p["channel"],
             p["advocate"], p["post"], iso_z(del_at) if del_at is not None else None,
             dup["hs_id"] if dup else None, dup["lead_id"] if dup else None, iso_z(created),
+            acct["sf_id"],
         ))
     col = (opp or {}).get("colleague")
     if col and conv is not None and col["at"] < cutoff:
@@ -531,7 +534,7 @@ def render(p: dict, cutoff: int, ctx: Ctx) -> Rendered:
         out.truth.append((
             col["pid"], None, col["email"], None, col["lead_id"] if is_lead else None,
             col["contact_id"] if has_contact else None, "other", "offline",
-            None, None, None, None, None, iso_z(col["at"]),
+            None, None, None, None, None, iso_z(col["at"]), acct["sf_id"],
         ))
     out.next_ms = min(future) if future else None
     return out

@@ -132,7 +132,8 @@ CREATE TABLE IF NOT EXISTS truth_person (
     deleted_at          TEXT,           -- ISO-Z when the person's records were deleted, else null
     duplicate_hubspot_contact_id INTEGER, -- a duplicate record merged into the survivor, if any
     duplicate_sf_lead_id TEXT,
-    created_at          TEXT            -- ISO-Z of the form fill (or the lead typed by sales)
+    created_at          TEXT,           -- ISO-Z of the form fill (or the lead typed by sales)
+    account_id          TEXT            -- the Salesforce account of the person's company
 );
 
 -- The advocate roster as HR knows it (the dbt roster seed can be written from it).

@@ -65,7 +65,7 @@ from pathlib import Path
 from typing import Any
 
 from connectors import schema
-from connectors.sandbox import catalog
+from connectors.sandbox import catalog, truth_lift
 from connectors.sandbox.store import read_meta
 from connectors.sandbox.truth_rules import (
     GA_TRAFFIC_DIMENSIONS,
@@ -1264,6 +1264,8 @@ def compute_truth(store_path: str | Path, *, sample_size: int = 25,
             "world": _part_output(world, wld, wld_rows, wld_stats, counts, sample, traffic,
                                   observable=False),
             "gap": _gap(world, obs, wld, obs_stats),
+            "lift": {"causal": truth_lift.causal(world),
+                     "adjusted_funnel_comparison": truth_lift.estimate(world, obs)},
         }
     finally:
         conn.close()

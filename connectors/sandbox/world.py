@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from connectors.sandbox import campaigns, catalog, hubspot_events, store
-from connectors.sandbox.config import WorldConfig
+from connectors.sandbox.config import WorldConfig, size_band
 from connectors.sandbox.genutil import (
     BLOG_SLUGS,
     COMPANY_A,
@@ -90,7 +90,8 @@ _BATCH_SQL = {
     "truth": "INSERT OR REPLACE INTO truth_person (person_id, true_visitor_id, email, "
              "hubspot_contact_id, sf_lead_id, sf_contact_id, intended_segment, intended_channel, "
              "advocate_id, post_id, deleted_at, duplicate_hubspot_contact_id, "
-             "duplicate_sf_lead_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             "duplicate_sf_lead_id, created_at, account_id) "
+             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     "post": "INSERT OR REPLACE INTO advocacy_post (post_id, platform, advocate_id, advocate_email, "
             "advocate_name, network, category, campaign, posted_at, url, clicks, likes, comments, "
             "shares, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -181,7 +182,11 @@ def build_static(cfg: WorldConfig) -> Static:
             "currency": currency_of[country] if cfg.multi_currency else cfg.corporate_currency,
             "industry": rng.choice(INDUSTRIES), "rep": rng.randrange(len(reps)),
             "created": day_ms(cfg.world_start) - rng.randint(5, 700) * DAY_MS + rng.randint(0, DAY_MS - 1),
+            # a stream of its own, so the rest of the company is what it was before sizes
+            "employees": max(5, round(rng_for(cfg.seed, "employees", i).lognormvariate(5.6, 1.2))),
         })
+    for a in accounts:
+        a["band"] = size_band(cfg, a["employees"])
 
     advocates = []
     n_rep_adv = max(1, round(len(reps) / 3))
@@ -301,13 +306,14 @@ class World:
             rep = st.reps[a["rep"]]
             self._buf["sf"].append(sf_row("Account", a["sf_id"], a["created"], a["created"], {
                 "Name": a["name"], "Website": f"https://www.{a['domain']}", "Industry": a["industry"],
-                "BillingCountry": a["country"], "OwnerId": rep["user_id"], "Type": "Prospect",
+                "BillingCountry": a["country"], "NumberOfEmployees": a["employees"], "OwnerId": rep["user_id"], "Type": "Prospect",
                 catalog.CURRENCY_FIELD: a["currency"],
             }, multi))
             hs_created = a["created"] + 5 * MIN_MS
             self._buf["hs"].append(hs_row("companies", a["hs_id"], hs_created, hs_created, {
                 "name": a["name"], "domain": a["domain"], "industry": a["industry"],
-                "country": a["country"], "hubspot_owner_id": str(rep["owner_id"]),
+                "country": a["country"], "numberofemployees": str(a["employees"]),
+                "hubspot_owner_id": str(rep["owner_id"]),
                 "salesforceaccountid": a["sf_id"],
             }))
         for adv in st.advocates:
@@ -548,8 +554,11 @@ class World:
                 visitor["conv"] = True
                 engaged = True
                 t0 = min(t + rng.randint(MIN_MS, 20 * MIN_MS), day_ms(d) + DAY_MS - 30 * MIN_MS)
+                acct = rng.randrange(len(self.static.accounts))
+                if visitor["channel"] == "advocacy":
+                    acct = self._advocacy_account(visitor["vid"])
                 plan = plan_person(
-                    rng, self.ctx, self.ids, t0=t0, account=(acct := rng.randrange(len(self.static.accounts))),
+                    rng, self.ctx, self.ids, t0=t0, account=acct,
                     rep=self.static.accounts[acct]["rep"], visitor=visitor,
                     form_has_vid=rng.random() >= cfg.share_forms_without_visitor_id,
                     contest=contest,
@@ -575,6 +584,13 @@ class World:
         # rows of the per-visitor report (served visitor id x session UTMs; no landing page)
         self.daily_rows.append(len({(r[0], *k[1:-1]) for k, r in rows.items()}))
         self.flush()
+
+    def _advocacy_account(self, vid: str) -> int:
+        """The confounder: advocates' networks reach larger companies (config
+        ``advocacy_size_skew``), from a stream of its own so the day's stream is unchanged."""
+        accounts = self.static.accounts
+        weights = [math.exp(self.cfg.advocacy_size_skew * a["band"]) for a in accounts]
+        return rng_for(self.seed, "advocacy_account", vid).choices(range(len(accounts)), weights)[0]
 
     # -- advance -----------------------------------------------------------------------------------
     def rerender_pending(self, cutoff: int) -> int:

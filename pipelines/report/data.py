@@ -21,6 +21,10 @@ import duckdb
 TOP_POSTS = 10
 TOP_ADVOCATES = 15
 
+# Tables of marts added later than the report: a warehouse (or published file) without them
+# shows the section empty rather than failing.
+OPTIONAL = {"lift": "advocacy_lift", "adjusted": "adjusted_funnel_comparison"}
+
 # name -> SQL. `{fq}` is the fiscal-quarter start of a date column (var fiscal_year_start_month).
 TABLE_SQL: dict[str, str] = {
     "funnel": """
@@ -72,6 +76,12 @@ TABLE_SQL: dict[str, str] = {
     "value_assumptions": """
         select network, valid_from, valid_to, cpc, currency, eemv_per_engagement, source_note
         from config.network_values order by network, valid_from""",
+    # the advocacy lift (docs/LIFT.md): the programme readout and the selection-adjusted comparison
+    "lift": """
+        select * from marts.advocacy_lift order by programme, metric, comparison""",
+    "adjusted": """
+        select * from marts.adjusted_funnel_comparison
+        order by stage, row_type <> 'naive', row_type <> 'adjusted', stratum""",
     "data_quality": """
         select * from marts.data_quality order by status = 'warn' desc, "check", source""",
     "manifest": """
@@ -143,6 +153,9 @@ def load_tables(warehouse: str | Path) -> dict[str, Table]:
                                   "null::date as valid_from, null::date as valid_to, null::double as cpc, "
                                   "null::varchar as currency, null::double as eemv_per_engagement, "
                                   "null::varchar as source_note) where false")
+            if name in OPTIONAL and OPTIONAL[name] not in present:
+                tables[name] = Table(name, [], [])
+                continue
             cur = conn.execute(sql.format(fq=fq, top_posts=TOP_POSTS, top_advocates=TOP_ADVOCATES))
             columns = [d[0] for d in cur.description]
             tables[name] = Table(name, columns, [[_plain(v) for v in r] for r in cur.fetchall()])

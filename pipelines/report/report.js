@@ -416,6 +416,65 @@
       "<h3>Assumptions</h3>" + table(["network", "CPC", "value per engagement", "in force from", "until", "source"], assumptions));
   }
 
+  // The lift section (docs/LIFT.md): not per quarter - a programme has its own period, and the
+  // adjusted comparison covers every matured lead.
+  var METRIC_NAMES = {sessions: "sessions", leads: "leads", sqls: "SQLs", pipeline: "sourced pipeline"};
+  function lift() {
+    if (!T.lift.length && !T.adjusted.length) { set("lift", reading("No lift marts in this warehouse: not enough data.")); return; }
+    var html = "";
+    var programmes = {};
+    T.lift.forEach(function (r) { programmes[r.programme] = true; });
+    Object.keys(programmes).sort().forEach(function (p) {
+      var rows = [], words = [];
+      ["sessions", "leads", "sqls", "pipeline"].forEach(function (m) {
+        var wp = {programme: p, metric: m, comparison: "programme"}, wq = {programme: p, metric: m, comparison: "placebo"};
+        var pr = T.lift.filter(function (r) { return match(r, wp); })[0], pl = T.lift.filter(function (r) { return match(r, wq); })[0];
+        if (!pr) return;
+        rows.push([esc(METRIC_NAMES[m]), fact(cell("lift", "advocacy_share_pre", wp), "pct") + " \u2192 " + fact(cell("lift", "advocacy_share_post", wp), "pct"),
+          fact(cell("lift", "lift", wp), "chg"), fact(cell("lift", "ci_low", wp), "chg") + " to " + fact(cell("lift", "ci_high", wp), "chg"),
+          fact(cell("lift", "reading", wp), "text"),
+          pl ? fact(cell("lift", "lift", wq), "chg") + " (" + fact(cell("lift", "ci_low", wq), "chg") + " to " + fact(cell("lift", "ci_high", wq), "chg") + ")" : "no placebo",
+          pl ? fact(cell("lift", "reading", wq), "text") : ""]);
+        var verdict;
+        if (pr.reading === "increase" && (!pl || pl.reading === "no clear change")) verdict = "a measured lift";
+        else if (pr.reading === "increase") verdict = "a rise, but the placebo period moved too, so it may be a trend rather than the programme";
+        else if (pr.reading === "decrease") verdict = "a fall relative to the other channels";
+        else if (pr.reading === "too few weeks") verdict = "too few weeks to tell";
+        else verdict = "no measurable change";
+        words.push("advocacy " + esc(METRIC_NAMES[m]) + " " + fact(cell("lift", "lift", wp), "chg") + " relative to other channels: " + verdict);
+      });
+      var w0 = {programme: p, metric: "sessions", comparison: "programme"};
+      html += "<h3>" + fact(cell("lift", "programme", w0), "text") + "</h3>" + reading("During " + fact(cell("lift", "period_start_date", w0), "text") + " to " +
+        fact(cell("lift", "period_end_date", w0), "text") + ", against the weeks from " + fact(cell("lift", "pre_start_date", w0), "text") +
+        ": " + words.join("; ") + ".") +
+        table(["metric", "advocacy share before \u2192 during", "lift vs other channels", st("95 %") + " interval", "reading", "placebo lift (interval)", "placebo reading"], rows);
+    });
+    var stages = {mql: "MQL", sql: "SQL", opportunity: "opportunity"};
+    var arows = [], sentence = "";
+    Object.keys(stages).forEach(function (sg) {
+      var wn = {stage: sg, row_type: "naive"}, wa = {stage: sg, row_type: "adjusted"};
+      if (!T.adjusted.filter(function (r) { return match(r, wa); }).length) return;
+      arows.push([esc("lead \u2192 " + stages[sg]), fact(cell("adjusted", "advocacy_rate", wn), "pct"), fact(cell("adjusted", "other_rate", wn), "pct"),
+        fact(cell("adjusted", "difference", wn), "pp") + " (" + fact(cell("adjusted", "ci_low", wn), "pp") + " to " + fact(cell("adjusted", "ci_high", wn), "pp") + ")",
+        fact(cell("adjusted", "other_rate", wa), "pct"),
+        fact(cell("adjusted", "difference", wa), "pp") + " (" + fact(cell("adjusted", "ci_low", wa), "pp") + " to " + fact(cell("adjusted", "ci_high", wa), "pp") + ")"]);
+      if (sg === "sql") {
+        var a = T.adjusted.filter(function (r) { return match(r, wa); })[0];
+        var judged = a.ci_low === null ? "not enough data to say" : a.ci_low > 0 ? "advocacy itself lifts the SQL rate" :
+          a.ci_high < 0 ? "advocacy leads qualify less often than comparable leads" : "no lift that survives the adjustment";
+        sentence = "Compared with other leads from comparable companies (" + fact(cell("adjusted", "strata", wa), "text") + "), advocacy leads reach SQL " +
+          fact(cell("adjusted", "difference", wa), "pp") + " more often (" + st("95 %") + " interval " + fact(cell("adjusted", "ci_low", wa), "pp") + " to " +
+          fact(cell("adjusted", "ci_high", wa), "pp") + "); the raw comparison says " + fact(cell("adjusted", "difference", wn), "pp") +
+          ", the rest comes from which companies advocacy reaches. Verdict: " + judged + ".";
+      }
+    });
+    if (arows.length) {
+      html += "<h3>Advocacy leads vs comparable other leads</h3>" + reading(sentence) +
+        table(["stage", "advocacy rate", "other rate (raw)", "raw difference (interval)", "other rate, adjusted to advocacy's companies", "adjusted difference (interval)"], arows);
+    }
+    set("lift", html);
+  }
+
   function quality() {
     var rows = T.data_quality.map(function (r) {
       var w = {check: r.check, source: r.source, detail: r.detail};
@@ -437,6 +496,7 @@
     banner();
     headline(q, m);
     funnel(q);
+    lift();
     pipeline(q, m);
     weekday(q);
     advocates(q);

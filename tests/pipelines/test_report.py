@@ -243,6 +243,8 @@ def mart_tables(warehouse: Path) -> dict[str, list[dict[str, Any]]]:
         "data_quality": "select * from marts.data_quality",
         "traffic_dow": "select * from marts.web_traffic_by_segment",
         "clicks_dow": "select * from marts.advocacy_posts",
+        "lift": "select * from marts.advocacy_lift",
+        "adjusted": "select * from marts.adjusted_funnel_comparison",
     }
     out = {}
     with duckdb.connect(str(warehouse), read_only=True) as conn:

@@ -8,6 +8,7 @@ select
     website,
     industry,
     billing_country,
+    number_of_employees,
     owner_id,
     master_record_id,
     nullif(upper(trim(currency_iso_code)), '') as currency_code,
