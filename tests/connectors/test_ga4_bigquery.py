@@ -1,0 +1,109 @@
+"""GA4's BigQuery export as the per-visitor source (``GA4_SOURCE=bigquery_export``): the
+connector's sessions query, through the real ``google-cloud-bigquery`` client over HTTP,
+against the sandbox's BigQuery fake (which runs that SQL on DuckDB over the world's events).
+Expected rows come from the world store with plain SQL: every session, by its true visitor,
+no ``(other)`` rule (the end-to-end comparison with the truth: tests/dbt/test_ga4_bigquery_export.py)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from connectors.ga4 import GA4Source
+from connectors.settings import validate
+from connectors.source import Settings
+from connectors.warehouse import Warehouse
+
+pytestmark = pytest.mark.slow
+
+DIMS = ("true_visitor_id", "source", "medium", "campaign", "ad_content", "term")
+
+
+def world_rows(store: Path) -> set[tuple]:
+    nz = [f"CASE WHEN {c} = '' THEN '(not set)' ELSE {c} END" for c in DIMS]
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
+        return {(f"{d[:4]}-{d[4:6]}-{d[6:]}", *rest) for d, *rest in conn.execute(
+            f"SELECT date, {', '.join(nz)}, SUM(sessions), SUM(engaged_sessions), "
+            f"SUM(key_events) FROM ga4_row GROUP BY 1, 2, 3, 4, 5, 6, 7")}
+
+
+def raw_rows(wh: Warehouse) -> set[tuple]:
+    return {(str(d), *rest) for d, *rest in wh.conn.execute(
+        "SELECT date, visitor_id, session_source, session_medium, session_campaign_name, "
+        "session_manual_ad_content, session_manual_term, sessions, engaged_sessions, key_events "
+        "FROM ga4.visitor_sessions").fetchall()}
+
+
+def export_source(env: dict[str, str], path: Path, **extra: str) -> GA4Source:
+    return GA4Source(Settings({**env, "GA4_SOURCE": "bigquery_export", **extra}), Warehouse(path))
+
+
+def test_the_export_gives_every_session_in_pages_and_reports_bytes(sandbox, tmp_path) -> None:
+    sandbox.bigquery.reset_log()
+    source = export_source(sandbox.env(), tmp_path / "wh.duckdb", GA4_BIGQUERY_PAGE_SIZE="100")
+    result = source.sync(objects=["visitor_sessions"])
+    assert raw_rows(source.warehouse) == world_rows(sandbox.store_path)
+    (res,) = result.objects
+    # 365 tables: 12 queries of at most 31 tables; a query's ~430 rows come in pages of 100
+    assert source.export.queries == 12 and res.pages >= 5076 // 100
+    assert "bytes processed" in res.note and source.export.bytes_processed > 0
+    paths = [r.raw_path for r in sandbox.bigquery.requests()]
+    assert any("/queries/" in p and "pageToken=" in p for p in paths), "paged by getQueryResults"
+    # the dates' report_days rows: what was read, nothing withheld
+    days = source.warehouse.conn.execute(
+        "SELECT count(*), sum(sessions), bool_or(data_loss_from_other_row), "
+        "bool_or(subject_to_thresholding) FROM ga4.report_days "
+        "WHERE report = 'visitor_sessions'").fetchone()
+    assert days[0] == 365 and days[1] == sum(r[7] for r in world_rows(sandbox.store_path))
+    assert days[2:] == (False, False)
+
+
+def test_incremental_rereads_the_days_ga_revises(fresh_sandbox, tmp_path) -> None:
+    sb = fresh_sandbox()
+    source = export_source(sb.env(), tmp_path / "wh.duckdb")
+    source.sync(objects=["visitor_sessions"])
+    sb.advance(2)          # two new days, and GA's late hits added to the last ones
+    again = export_source(sb.env(), tmp_path / "wh.duckdb")
+    result = again.sync(objects=["visitor_sessions"])
+    assert raw_rows(again.warehouse) == world_rows(sb.store_path)
+    (res,) = result.objects
+    clock = dt.date.fromisoformat(str(__import__("json").loads(sqlite3.connect(
+        sb.store_path).execute("SELECT value FROM meta WHERE key='clock'").fetchone()[0])))
+    # one query: the re-read window (3 days) and the 2 new ones
+    assert again.export.queries == 1
+    first = clock - dt.timedelta(days=5)
+    assert res.note.startswith(f"{first.isoformat()}..{(clock - dt.timedelta(days=1)).isoformat()}")
+
+
+def test_check_reports_a_missing_dataset_and_missing_roles(sandbox, fresh_sandbox, tmp_path) -> None:
+    ok = export_source(sandbox.env(), tmp_path / "a.duckdb").check()
+    assert all(f.ok for f in ok), [f.line() for f in ok]
+    assert any("BigQuery export" in f.what and "365 event tables" in f.what for f in ok)
+
+    wrong = export_source(sandbox.env(), tmp_path / "b.duckdb",
+                          GA4_BIGQUERY_DATASET="analytics_999").check()
+    line = next(f.line() for f in wrong if not f.ok)
+    assert "dataset sandbox-project.analytics_999 not found" in line
+    assert "BigQuery links" in line and "GA4_BIGQUERY_DATASET" in line
+
+    denied = fresh_sandbox(faults="bigquery:denied")
+    found = export_source(denied.env(), tmp_path / "c.duckdb").check()
+    line = next(f.line() for f in found if not f.ok)
+    assert "no access to the BigQuery export" in line
+    assert "BigQuery Data Viewer" in line and "BigQuery Job User" in line
+
+
+def test_settings_are_validated() -> None:
+    lines = [p.line() for p in validate({"GA4_SOURCE": "bigquery"}, ["ga4"])]
+    assert lines == ["GA4_SOURCE='bigquery' is not one of data_api, bigquery_export: "
+                     "set one of data_api, bigquery_export"]
+    lines = [p.line() for p in validate({"GA4_SOURCE": "bigquery_export"}, ["ga4"])]
+    assert len(lines) == 1 and lines[0].startswith("GA4_BIGQUERY_PROJECT='' is not set")
+    bad = validate({"GA4_SOURCE": "bigquery_export", "GA4_BIGQUERY_PROJECT": "My Project",
+                    "GA4_BIGQUERY_DATASET": "analytics-1", "GA4_BIGQUERY_KEY_EVENTS": "a b"},
+                   ["ga4"])
+    assert {p.variable for p in bad} == {"GA4_BIGQUERY_PROJECT", "GA4_BIGQUERY_DATASET",
+                                         "GA4_BIGQUERY_KEY_EVENTS"}
