@@ -78,6 +78,28 @@ def test_incremental_rereads_the_days_ga_revises(fresh_sandbox, tmp_path) -> Non
     assert res.note.startswith(f"{first.isoformat()}..{(clock - dt.timedelta(days=1)).isoformat()}")
 
 
+def test_a_date_not_yet_in_a_daily_table_is_read_from_intraday_then_again(fresh_sandbox,
+                                                                          tmp_path) -> None:
+    from connectors.sandbox import store
+
+    sb = fresh_sandbox()
+    conn = store.connect(sb.store_path)
+    store.set_meta(conn, "ga4_bigquery_intraday_days", 1)   # yesterday: streaming export only
+    source = export_source(sb.env(), tmp_path / "wh.duckdb")
+    assert max(source.export.tables().values()).startswith("events_intraday_")
+    source.sync(objects=["visitor_sessions"])
+    assert raw_rows(source.warehouse) == world_rows(sb.store_path)
+    store.set_meta(conn, "ga4_bigquery_intraday_days", 0)   # the daily table arrived
+    conn.close()
+    sb.bigquery.reset_log()
+    again = export_source(sb.env(), tmp_path / "wh.duckdb")
+    again.sync(objects=["visitor_sessions"])
+    assert raw_rows(again.warehouse) == world_rows(sb.store_path)
+    assert again.export.queries == 1
+    assert not any(r.path.endswith("/queries") and r.status >= 400
+                   for r in sb.bigquery.requests())
+
+
 def test_check_reports_a_missing_dataset_and_missing_roles(sandbox, fresh_sandbox, tmp_path) -> None:
     ok = export_source(sandbox.env(), tmp_path / "a.duckdb").check()
     assert all(f.ok for f in ok), [f.line() for f in ok]

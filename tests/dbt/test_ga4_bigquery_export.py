@@ -70,8 +70,8 @@ def test_the_export_sync_reads_every_session_of_the_world(export_built: dict, tr
     # the loss the data_quality mart reports is gone: no (other) row, no session of the traffic
     # report missing from the per-visitor sessions
     loss = dict(query(export_built["db"], """
-        select check_name, value from marts.data_quality
-        where check_name in ('ga4_other_row_loss', 'ga4_visitor_report_loss')"""))
+        select "check", value from marts.data_quality
+        where "check" in ('ga4_other_row_loss', 'ga4_visitor_report_loss')"""))
     assert loss == {"ga4_other_row_loss": 0.0, "ga4_visitor_report_loss": 0.0}
 
 

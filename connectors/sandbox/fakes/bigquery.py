@@ -88,6 +88,7 @@ class BigQueryApp(App):
         self.base_url = ""
         self._jobs: dict[str, dict[str, Any]] = {}
         self._tables: dict[tuple[str, str], pa.Table] = {}   # (clock, table) -> events
+        self._sizes: dict[tuple[str, str], dict[str, int]] = {}  # -> bytes per column
         self._lock = threading.Lock()
 
     # -- the export --------------------------------------------------------------------------
@@ -115,11 +116,21 @@ class BigQueryApp(App):
             m = _EVENTS.match(table_id)
             assert m
             cached = day_events(self.reader.conn(), m.group(1))
+            sizes = {name: logical_bytes(cached, {name}) for name in cached.column_names}
             with self._lock:
                 if len(self._tables) > 2_000:
                     self._tables.clear()
+                    self._sizes.clear()
                 self._tables[key] = cached
+                self._sizes[key] = sizes
         return cached
+
+    def _bytes(self, table_id: str, columns: set[str]) -> int:
+        """BigQuery's logical bytes of ``columns`` in the table (computed once per table)."""
+        self._table(table_id)
+        with self._lock:
+            sizes = self._sizes[(str(self.reader.meta().get("clock")), table_id)]
+        return sum(n for name, n in sizes.items() if name in columns)
 
     # -- error shapes --------------------------------------------------------------------------
     @staticmethod
@@ -231,7 +242,7 @@ class BigQueryApp(App):
             "kind": "bigquery#table", "id": f"{project}:{dataset}.{table_id}",
             "tableReference": {**ref, "tableId": table_id}, "type": "TABLE",
             "numRows": str(data.num_rows),
-            "numBytes": str(logical_bytes(data, set(data.column_names))),
+            "numBytes": str(self._bytes(table_id, set(data.column_names))),
             "location": LOCATION,
             "schema": {"fields": [{"name": f.name, "type": _bq_type(f.type)} for f in data.schema]}})
 
@@ -289,9 +300,9 @@ class BigQueryApp(App):
             raise BQError(400, "INVALID_ARGUMENT", "invalidQuery",
                           f"Query error (sandbox: DuckDB): {str(exc).splitlines()[0]}") from exc
         columns = bsql.referenced_identifiers(sql)
-        processed = sum(logical_bytes(data, columns) for data in scanned.values())
-        billed = sum(max(MIN_BILLED_PER_TABLE, logical_bytes(data, columns))
-                     for data in scanned.values())
+        per_table = [self._bytes(t, columns) for t in scanned]
+        processed = sum(per_table)
+        billed = sum(max(MIN_BILLED_PER_TABLE, n) for n in per_table)
         now = str(int(time.time() * 1000))
         rows = [[_cell(v) for v in row] for row in zip(*(c.to_pylist() for c in result.columns),
                                                       strict=True)] if result.num_columns else []
