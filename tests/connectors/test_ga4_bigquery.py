@@ -101,9 +101,12 @@ def test_a_date_not_yet_in_a_daily_table_is_read_from_intraday_then_again(fresh_
 
 
 def test_check_reports_a_missing_dataset_and_missing_roles(sandbox, fresh_sandbox, tmp_path) -> None:
-    ok = export_source(sandbox.env(), tmp_path / "a.duckdb").check()
+    # the visitor custom dimension is not needed with the export (user_pseudo_id is the visitor)
+    ok = export_source(sandbox.env(), tmp_path / "a.duckdb",
+                       GA4_VISITOR_DIMENSION="customEvent:not_registered").check()
     assert all(f.ok for f in ok), [f.line() for f in ok]
     assert any("BigQuery export" in f.what and "365 event tables" in f.what for f in ok)
+    assert any("visitor dimension is not needed" in f.what for f in ok)
 
     wrong = export_source(sandbox.env(), tmp_path / "b.duckdb",
                           GA4_BIGQUERY_DATASET="analytics_999").check()
