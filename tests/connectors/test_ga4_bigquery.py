@@ -7,6 +7,7 @@ no ``(other)`` rule (the end-to-end comparison with the truth: tests/dbt/test_ga
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 from pathlib import Path
 
@@ -22,12 +23,25 @@ pytestmark = pytest.mark.slow
 DIMS = ("true_visitor_id", "source", "medium", "campaign", "ad_content", "term")
 
 
-def world_rows(store: Path) -> set[tuple]:
+def world_rows(store: Path, since: str = "") -> set[tuple]:
+    """Every session of the store from ``since`` (ISO date) on, by true visitor."""
     nz = [f"CASE WHEN {c} = '' THEN '(not set)' ELSE {c} END" for c in DIMS]
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
         return {(f"{d[:4]}-{d[4:6]}-{d[6:]}", *rest) for d, *rest in conn.execute(
             f"SELECT date, {', '.join(nz)}, SUM(sessions), SUM(engaged_sessions), "
-            f"SUM(key_events) FROM ga4_row GROUP BY 1, 2, 3, 4, 5, 6, 7")}
+            f"SUM(key_events) FROM ga4_row WHERE date >= ? GROUP BY 1, 2, 3, 4, 5, 6, 7",
+            (since.replace("-", ""),))}
+
+
+def clock_of(store: Path) -> dt.date:
+    with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as conn:
+        (value,) = conn.execute("SELECT value FROM meta WHERE key = 'clock'").fetchone()
+    return dt.date.fromisoformat(json.loads(value))
+
+
+def recent(store: Path, days: int = 40) -> str:
+    """A history start ``days`` before the store's clock: the tests of later runs read less."""
+    return (clock_of(store) - dt.timedelta(days=days)).isoformat()
 
 
 def raw_rows(wh: Warehouse) -> set[tuple]:
@@ -63,19 +77,30 @@ def test_the_export_gives_every_session_in_pages_and_reports_bytes(sandbox, tmp_
 
 def test_incremental_rereads_the_days_ga_revises(fresh_sandbox, tmp_path) -> None:
     sb = fresh_sandbox()
-    source = export_source(sb.env(), tmp_path / "wh.duckdb")
+    since = recent(sb.store_path)
+    source = export_source(sb.env(), tmp_path / "wh.duckdb", HISTORY_START_DATE=since)
     source.sync(objects=["visitor_sessions"])
     sb.advance(2)          # two new days, and GA's late hits added to the last ones
-    again = export_source(sb.env(), tmp_path / "wh.duckdb")
+    again = export_source(sb.env(), tmp_path / "wh.duckdb", HISTORY_START_DATE=since)
     result = again.sync(objects=["visitor_sessions"])
-    assert raw_rows(again.warehouse) == world_rows(sb.store_path)
+    assert raw_rows(again.warehouse) == world_rows(sb.store_path, since)
     (res,) = result.objects
-    clock = dt.date.fromisoformat(str(__import__("json").loads(sqlite3.connect(
-        sb.store_path).execute("SELECT value FROM meta WHERE key='clock'").fetchone()[0])))
+    clock = clock_of(sb.store_path)
     # one query: the re-read window (3 days) and the 2 new ones
     assert again.export.queries == 1
     first = clock - dt.timedelta(days=5)
     assert res.note.startswith(f"{first.isoformat()}..{(clock - dt.timedelta(days=1)).isoformat()}")
+
+
+def test_server_errors_and_rate_limits_are_retried_by_the_client(fresh_sandbox, tmp_path) -> None:
+    """BigQuery's backendError / rateLimitExceeded answers are retried (the client's own retry
+    policy) and the result is the clean one."""
+    sb = fresh_sandbox(faults="bigquery:503@3x2,bigquery:429@5x1,bigquery:500@7x1")
+    since = recent(sb.store_path, 100)
+    source = export_source(sb.env(), tmp_path / "wh.duckdb", HISTORY_START_DATE=since)
+    source.sync(objects=["visitor_sessions"])
+    assert raw_rows(source.warehouse) == world_rows(sb.store_path, since)
+    assert len(sb.bigquery.requests(faulted=True)) == 4
 
 
 def test_a_date_not_yet_in_a_daily_table_is_read_from_intraday_then_again(fresh_sandbox,
@@ -85,16 +110,17 @@ def test_a_date_not_yet_in_a_daily_table_is_read_from_intraday_then_again(fresh_
     sb = fresh_sandbox()
     conn = store.connect(sb.store_path)
     store.set_meta(conn, "ga4_bigquery_intraday_days", 1)   # yesterday: streaming export only
-    source = export_source(sb.env(), tmp_path / "wh.duckdb")
+    since = recent(sb.store_path, 10)
+    source = export_source(sb.env(), tmp_path / "wh.duckdb", HISTORY_START_DATE=since)
     assert max(source.export.tables().values()).startswith("events_intraday_")
     source.sync(objects=["visitor_sessions"])
-    assert raw_rows(source.warehouse) == world_rows(sb.store_path)
+    assert raw_rows(source.warehouse) == world_rows(sb.store_path, since)
     store.set_meta(conn, "ga4_bigquery_intraday_days", 0)   # the daily table arrived
     conn.close()
     sb.bigquery.reset_log()
-    again = export_source(sb.env(), tmp_path / "wh.duckdb")
+    again = export_source(sb.env(), tmp_path / "wh.duckdb", HISTORY_START_DATE=since)
     again.sync(objects=["visitor_sessions"])
-    assert raw_rows(again.warehouse) == world_rows(sb.store_path)
+    assert raw_rows(again.warehouse) == world_rows(sb.store_path, since)
     assert again.export.queries == 1
     assert not any(r.path.endswith("/queries") and r.status >= 400
                    for r in sb.bigquery.requests())
