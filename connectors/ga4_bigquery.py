@@ -49,8 +49,9 @@ if TYPE_CHECKING:
 
 SOURCE_VARIABLE = "GA4_SOURCE"
 DATA_API, BIGQUERY_EXPORT = "data_api", "bigquery_export"
-SCOPES = ["https://www.googleapis.com/auth/bigquery.readonly",
-          "https://www.googleapis.com/auth/cloud-platform.read-only"]
+# running a query job needs BigQuery's own scope; what the credentials may read and run is
+# limited by their IAM roles (BigQuery Data Viewer on the dataset, Job User on the project)
+SCOPES = ["https://www.googleapis.com/auth/bigquery"]
 DEFAULT_PAGE_SIZE = 50_000
 DEFAULT_KEY_EVENTS = ("generate_lead",)
 GROUP_DAYS = 31
