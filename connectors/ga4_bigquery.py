@@ -213,6 +213,10 @@ class ExportReader:
             res.note = f"no GA4 export tables in {self.project}.{self.dataset}"
             return
         first, last = max(start, min(tables)), min(end, max(tables))
+        if first > last:
+            res.note = (f"no GA4 export tables from {start.isoformat()} to {end.isoformat()} in "
+                        f"{self.project}.{self.dataset}")
+            return
         days = [first + dt.timedelta(days=i) for i in range((last - first).days + 1)]
         key_events = bigquery.ArrayQueryParameter("key_events", "STRING", self.key_events)
         config = bigquery.QueryJobConfig(query_parameters=[key_events])
