@@ -40,7 +40,8 @@ $(MANIFEST): $(BIN)/python $(DBT_FILES)
 
 env: $(BIN)/python $(MANIFEST)
 
-# V=1 prints every detail (otherwise in data/demo.log)
+# V=1 prints every detail (otherwise in data/demo.log); GA4_SOURCE=bigquery_export reads GA4's
+# per-visitor sessions from the sandbox's BigQuery export (default data_api: the Data API)
 demo: env
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/advocacy demo --seed $(SEED) --scale $(SCALE) $(if $(V),-v)
 

@@ -63,6 +63,7 @@ import pyarrow.compute as pc
 
 from connectors import ga4_auth
 from connectors import schema as raw
+from connectors.ga4_bigquery import BIGQUERY_EXPORT, DATA_API, SOURCE_VARIABLE, ExportReader
 from connectors.ga4_quota import QuotaPacer, QuotaWaitExceeded, exhausted_quota
 from connectors.ga4_reports import (
     T_DAYS,
@@ -221,6 +222,9 @@ class GA4Source(Source):
         self.time_zone: str | None = None
         self._move_cursor = True   # False while backfilling a date range (sync_dates)
         self.identity = "the credentials"
+        self.export: ExportReader | None = None
+        if (settings.get(SOURCE_VARIABLE) or DATA_API).strip().lower() == BIGQUERY_EXPORT:
+            self.export = ExportReader(self)
 
     # -- configuration ------------------------------------------------------------------------
     @property
@@ -450,6 +454,11 @@ class GA4Source(Source):
         ``report_days`` row and the cursor commit together."""
         started = time.monotonic()
         self.progress.start(self.name, spec.name)
+        if self.export is not None and spec.name == "visitor_sessions":
+            self.export.sync_range(spec, start, end, res, move_cursor=self._move_cursor)
+            res.seconds = time.monotonic() - started
+            self.progress.done(self.name, res)
+            return
         group = _DayGroup()
         monthly = spec.name == "traffic_daily"
         try:
@@ -594,4 +603,7 @@ class GA4Source(Source):
     def check(self) -> list[Finding]:
         from connectors.ga4_check import check
 
-        return check(self)
+        findings = check(self)
+        if self.export is not None:
+            findings += self.export.check()
+        return findings

@@ -35,8 +35,11 @@ class CredentialsProblem(Exception):
     """Credentials cannot be loaded; the message names the cause and the fix."""
 
 
-def load(settings: Any) -> tuple[Any, str]:
-    """(google-auth credentials, who they are: for findings and messages, never a secret)."""
+def load(settings: Any, scopes: list[str] | None = None) -> tuple[Any, str]:
+    """(google-auth credentials, who they are: for findings and messages, never a secret).
+    ``scopes``: the OAuth scopes to ask for (default: the Data API's read-only scope; the
+    BigQuery export's reader asks for BigQuery's)."""
+    scopes = scopes or SCOPES
     import google.auth
     from google.auth import exceptions as gauth_exc
 
@@ -55,13 +58,13 @@ def load(settings: Any) -> tuple[Any, str]:
             raise CredentialsProblem(f"{file} is not a Google credentials file (type {kind!r}); "
                                      f"{FIX}")
         try:
-            credentials = _from_info(kind, info)
+            credentials = _from_info(kind, info, scopes)
         except (gauth_exc.GoogleAuthError, ValueError, KeyError) as exc:
             raise CredentialsProblem(f"credentials in {file} unusable ({type(exc).__name__}); "
                                      f"{FIX}") from exc
         return credentials, _who(kind, info, f"file {file}")
     try:
-        credentials, _ = google.auth.default(scopes=SCOPES)
+        credentials, _ = google.auth.default(scopes=scopes)
     except gauth_exc.DefaultCredentialsError as exc:
         raise CredentialsProblem(f"no GOOGLE_APPLICATION_CREDENTIALS and no Application Default "
                                  f"Credentials found; {FIX}") from exc
@@ -69,13 +72,13 @@ def load(settings: Any) -> tuple[Any, str]:
     return credentials, "Application Default Credentials" + (f" ({email})" if email else "")
 
 
-def _from_info(kind: str, info: dict[str, Any]) -> Any:
+def _from_info(kind: str, info: dict[str, Any], scopes: list[str]) -> Any:
     """The type's own loader (google-auth's generic file loader is deprecated for files from
     elsewhere: here the type is checked first)."""
     if kind == "service_account":
         from google.oauth2 import service_account
 
-        return service_account.Credentials.from_service_account_info(info, scopes=SCOPES)
+        return service_account.Credentials.from_service_account_info(info, scopes=scopes)
     if kind == "authorized_user":
         from google.oauth2 import credentials
 
@@ -83,17 +86,17 @@ def _from_info(kind: str, info: dict[str, Any]) -> Any:
         # file may name another (gcloud's files name none: Google's is the default)
         return credentials.Credentials(
             None, refresh_token=info["refresh_token"], client_id=info["client_id"],
-            client_secret=info["client_secret"], scopes=SCOPES,
+            client_secret=info["client_secret"], scopes=scopes,
             token_uri=info.get("token_uri") or "https://oauth2.googleapis.com/token",
             quota_project_id=info.get("quota_project_id"))
     if kind == "impersonated_service_account":
         from google.auth import impersonated_credentials
 
         return impersonated_credentials.Credentials.from_impersonated_service_account_info(
-            info, scopes=SCOPES)
+            info, scopes=scopes)
     from google.auth import identity_pool
 
-    return identity_pool.Credentials.from_info(info, scopes=SCOPES)
+    return identity_pool.Credentials.from_info(info, scopes=scopes)
 
 
 def _who(kind: str, info: dict[str, Any], where: str) -> str:

@@ -59,6 +59,13 @@ def check(source: GA4Source) -> list[Finding]:
 
         names = {d.api_name for d in metadata.dimensions}
         wanted = source.visitor_dimension
+        if source.export is not None:
+            # the per-visitor sessions come from the BigQuery export (user_pseudo_id): the
+            # custom dimension and its thresholds do not matter (connectors/ga4_bigquery.py)
+            findings.append(Finding(source.name, True, "per-visitor sessions from the BigQuery "
+                                    "export (GA4_SOURCE=bigquery_export): the visitor dimension "
+                                    "is not needed"))
+            return findings
         if wanted not in names:
             custom = sorted(n for n in names if n.startswith(("customEvent:", "customUser:")))
             param = wanted.split(":", 1)[-1]

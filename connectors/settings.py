@@ -149,6 +149,24 @@ def _existing_file(what: str) -> Check:
     return check
 
 
+def _choice(*choices: str) -> Check:
+    def check(value: str) -> tuple[str, str] | None:
+        if value.strip().lower() in choices:
+            return None
+        return f"is not one of {', '.join(choices)}", f"set one of {', '.join(choices)}"
+    return check
+
+
+def _pattern(regex: str, what: str, example: str) -> Check:
+    compiled = re.compile(regex)
+
+    def check(value: str) -> tuple[str, str] | None:
+        if compiled.fullmatch(value.strip()):
+            return None
+        return f"is not {what}", f"e.g. {example}"
+    return check
+
+
 def _cron(value: str) -> tuple[str, str] | None:
     if len(value.split()) == 5:
         return None
@@ -186,6 +204,21 @@ RULES: tuple[Rule, ...] = (
     Rule("GOOGLE_APPLICATION_CREDENTIALS", ("ga4",), _existing_file("service-account JSON key file")),
     Rule("GA4_REREAD_DAYS", ("ga4",), _integer(minimum=0, maximum=30)),
     Rule("GA4_PAGE_SIZE", ("ga4",), _integer(minimum=1, maximum=250_000)),
+    Rule("GA4_SOURCE", ("ga4",), _choice("data_api", "bigquery_export")),
+    Rule("GA4_BIGQUERY_PROJECT", ("ga4",), _pattern(
+        r"(?:[a-z][a-z0-9.-]*:)?[a-z][a-z0-9-]{4,28}[a-z0-9]", "a Google Cloud project id",
+        "my-analytics-project (the project ID, not its name or number)")),
+    Rule("GA4_BIGQUERY_DATASET", ("ga4",), _pattern(
+        r"\w{1,1024}", "a BigQuery dataset name (letters, digits, underscores)",
+        "analytics_123456789")),
+    Rule("GA4_BIGQUERY_ENDPOINT", ("ga4",),
+         _url(https_only=False, example="https://bigquery.googleapis.com (or leave it empty)")),
+    Rule("GA4_BIGQUERY_LOCATION", ("ga4",), _pattern(
+        r"[A-Za-z][A-Za-z0-9-]*", "a BigQuery location", "US, EU or europe-west1")),
+    Rule("GA4_BIGQUERY_PAGE_SIZE", ("ga4",), _integer(minimum=1, maximum=100_000)),
+    Rule("GA4_BIGQUERY_KEY_EVENTS", ("ga4",), _pattern(
+        r"[A-Za-z][A-Za-z0-9_]*(?:\s*,\s*[A-Za-z][A-Za-z0-9_]*)*",
+        "a comma-separated list of GA4 event names", "generate_lead,request_demo")),
     Rule("NIGHTLY_CRON", (OPERATIONS,), _cron),
     Rule("NIGHTLY_TIMEZONE", (OPERATIONS,), _timezone),
     Rule("ALERT_WEBHOOK_URL", (OPERATIONS,),
@@ -210,6 +243,13 @@ def validate(env: Mapping[str, str], scopes: Iterable[str] | None = None, *,
         found = _history_problem(value, today)
         if found and applies(found.scope):
             problems.append(found)
+    source = (env.get("GA4_SOURCE") or "").strip().lower()
+    if source == "bigquery_export" and not (env.get("GA4_BIGQUERY_PROJECT") or "").strip() \
+            and applies(("ga4",)):
+        problems.append(Problem(
+            "GA4_BIGQUERY_PROJECT", "", "is not set but GA4_SOURCE=bigquery_export",
+            "set it to the Google Cloud project holding the GA4 export (GA4 Admin -> Product "
+            "links -> BigQuery links), or GA4_SOURCE=data_api", ("ga4",)))
     for rule in RULES:
         value = env.get(rule.variable) or ""
         if not value.strip() or not applies(rule.scope):

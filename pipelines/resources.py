@@ -124,7 +124,8 @@ class SalesforceResource(SourceResource):
 
 
 class GA4Resource(SourceResource):
-    """The GA4 Data API (a credentials file, or Application Default Credentials)."""
+    """The GA4 Data API (a credentials file, or Application Default Credentials), and
+    optionally the property's BigQuery export as the per-visitor source (``GA4_SOURCE``)."""
 
     VARIABLES: ClassVar[dict[str, str]] = {
         "property_id": "GA4_PROPERTY_ID",
@@ -136,6 +137,14 @@ class GA4Resource(SourceResource):
         "quota_poll_seconds": "GA4_QUOTA_POLL_SECONDS",
         "quota_max_wait_seconds": "GA4_QUOTA_MAX_WAIT_SECONDS",
         "daily_token_reserve": "GA4_DAILY_TOKEN_RESERVE",
+        # the BigQuery export as the per-visitor source (docs/GA4.md)
+        "source": "GA4_SOURCE",
+        "bigquery_project": "GA4_BIGQUERY_PROJECT",
+        "bigquery_dataset": "GA4_BIGQUERY_DATASET",
+        "bigquery_endpoint": "GA4_BIGQUERY_ENDPOINT",
+        "bigquery_location": "GA4_BIGQUERY_LOCATION",
+        "bigquery_page_size": "GA4_BIGQUERY_PAGE_SIZE",
+        "bigquery_key_events": "GA4_BIGQUERY_KEY_EVENTS",
     }
     property_id: str | None = None
     credentials_file: str | None = None
@@ -146,6 +155,13 @@ class GA4Resource(SourceResource):
     quota_poll_seconds: str | None = None
     quota_max_wait_seconds: str | None = None
     daily_token_reserve: str | None = None
+    source: str | None = None
+    bigquery_project: str | None = None
+    bigquery_dataset: str | None = None
+    bigquery_endpoint: str | None = None
+    bigquery_location: str | None = None
+    bigquery_page_size: str | None = None
+    bigquery_key_events: str | None = None
 
 
 class AdvocacyExportsResource(SourceResource):

@@ -10,7 +10,8 @@
   ``token_uri`` is the GA4 fake's ``/token``; the GA4 fake verifies JWTs with its public key;
 * ``exports/``: the advocacy platform's post exports (``connectors.sandbox.exports``);
 
-and serves HubSpot (http), Salesforce (https) and GA4 (http) on 127.0.0.1 with one shared
+and serves HubSpot (http), Salesforce (https), GA4 (http) and GA4's BigQuery export (http, the
+BigQuery REST API; same credentials as GA4) on 127.0.0.1 with one shared
 :class:`~connectors.sandbox.fakes.base.FaultPlan`. :meth:`Sandbox.env` is the product's
 configuration (.env.example) pointing at the fakes.
 """
@@ -33,6 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from connectors.sandbox import catalog, store, tls
 from connectors.sandbox.config import WorldConfig, sandbox_credentials
 from connectors.sandbox.fakes.base import FakeServer, FaultPlan
+from connectors.sandbox.fakes.bigquery import BigQueryApp
 from connectors.sandbox.fakes.ga4 import GA4App
 from connectors.sandbox.fakes.hubspot import HubSpotApp
 
@@ -69,6 +71,7 @@ class Sandbox:
         self.hubspot: FakeServer | None = None
         self.salesforce: FakeServer | None = None
         self.ga4: FakeServer | None = None
+        self.bigquery: FakeServer | None = None
         self.exports_dir = self.workdir / "exports"
         self.cert_path = self.workdir / "sandbox-ca.pem"
         self.service_account_path = self.workdir / SERVICE_ACCOUNT_FILE
@@ -108,15 +111,18 @@ class Sandbox:
                 faults=self.faults, port=self.ports.get("hubspot", 0),
             )
             servers.append(self.hubspot)
-            self.ga4 = FakeServer(
-                GA4App(self.store_path, service_account_email=creds["ga4_service_account_email"],
-                       public_key_pem=public_pem,
-                       authorized_user=(creds["ga4_oauth_client_id"],
-                                        creds["ga4_oauth_client_secret"],
-                                        creds["ga4_refresh_token"])),
-                faults=self.faults, port=self.ports.get("ga4", 0),
-            )
+            ga4_app = GA4App(self.store_path,
+                             service_account_email=creds["ga4_service_account_email"],
+                             public_key_pem=public_pem,
+                             authorized_user=(creds["ga4_oauth_client_id"],
+                                              creds["ga4_oauth_client_secret"],
+                                              creds["ga4_refresh_token"]))
+            self.ga4 = FakeServer(ga4_app, faults=self.faults, port=self.ports.get("ga4", 0))
             servers.append(self.ga4)
+            # the export is read with the same Google credentials (tokens from the GA4 fake)
+            self.bigquery = FakeServer(BigQueryApp(self.store_path, authorize=ga4_app._authorized),
+                                       faults=self.faults, port=self.ports.get("bigquery", 0))
+            servers.append(self.bigquery)
             sf_module = _optional("connectors.sandbox.fakes.salesforce")
             if sf_module is None:
                 log.warning("Salesforce fake not available (connectors.sandbox.fakes.salesforce "
@@ -149,7 +155,7 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
-        for server in (self.hubspot, self.salesforce, self.ga4):
+        for server in (self.hubspot, self.salesforce, self.ga4, self.bigquery):
             if server is not None and self._started:
                 server.stop()
         self._started = False
@@ -222,6 +228,14 @@ class Sandbox:
             "GOOGLE_APPLICATION_CREDENTIALS": str(self.service_account_path.resolve()),
             "GA4_API_ENDPOINT": self.ga4.url,
             "GA4_VISITOR_DIMENSION": catalog.GA4_VISITOR_DIMENSION,
+        })
+        if self.bigquery is not None:
+            # offered, not selected: GA4_SOURCE=bigquery_export reads the per-visitor sessions
+            # from the export instead of the Data API (docs/GA4.md)
+            project, dataset = self.bigquery.app.names()
+            env.update({"GA4_BIGQUERY_PROJECT": project, "GA4_BIGQUERY_DATASET": dataset,
+                        "GA4_BIGQUERY_ENDPOINT": self.bigquery.url})
+        env.update({
             "ADVOCACY_EXPORTS_DIR": str(self.exports_dir.resolve()),
         })
         return env
@@ -248,13 +262,14 @@ class Sandbox:
 
     def urls(self) -> dict[str, str]:
         return {name: server.url for name, server in
-                (("hubspot", self.hubspot), ("salesforce", self.salesforce), ("ga4", self.ga4))
+                (("hubspot", self.hubspot), ("salesforce", self.salesforce), ("ga4", self.ga4),
+                 ("bigquery", self.bigquery))
                 if server is not None}
 
     def request_counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for name, server in (("hubspot", self.hubspot), ("salesforce", self.salesforce),
-                             ("ga4", self.ga4)):
+                             ("ga4", self.ga4), ("bigquery", self.bigquery)):
             if server is None:
                 continue
             entries = server.requests()

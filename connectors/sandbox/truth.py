@@ -11,6 +11,11 @@ Two parts with the same shape:
   people linked to visitors only through the ids their forms captured.
 * ``world`` - what really happened: the same live records, people linked to their true visitor
   id (``truth_person.true_visitor_id``) and GA4 rows by true visitor, without ``(other)`` rows.
+* ``export`` - what the product sees with GA4's BigQuery export as the per-visitor source
+  (``GA4_SOURCE=bigquery_export``): the world's GA4 rows (every session, by its
+  ``user_pseudo_id`` = the true visitor, no ``(other)`` rows), people linked only through the
+  ids their forms captured, as in ``observable``. It differs from ``world`` only for people
+  whose form captured no visitor id.
 
 ``gap`` compares them (leads whose segment the product cannot see, sessions lost to ``(other)``).
 Money is kept at full precision and rounded to cents only in the output.
@@ -19,7 +24,7 @@ Shape (all lists sorted, all money in the reporting currency rounded to cents)::
 
     meta: seed, scale, clock, as_of (default clock - 1 day; compute_truth(as_of=...)), reporting_currency, vars{...},
           ga4_other_row_threshold, touch_id (its recipe), models
-    observable | world:
+    observable | world | export:
       counts: {"<schema>.<table>": {live, deleted[, sessions]}}       (same in both parts)
       funnel: [{period_grain, period_start, segment, leads, mqls, sqls, opportunities, won,
                 won_amount}]
@@ -1233,6 +1238,12 @@ def _gap(world: World, obs: PartState, wld: PartState, obs_stats: dict[str, Any]
     }
 
 
+def _export_part(part: dict[str, Any]) -> dict[str, Any]:
+    """The export has no (other) rule: no threshold applies to its GA4 rows."""
+    part["ga4"]["threshold"] = 0
+    return part
+
+
 def compute_truth(store_path: str | Path, *, sample_size: int = 25,
                   as_of: dt.date | None = None) -> dict[str, Any]:
     """The truth file of a world store (JSON-serialisable, deterministic, sorted lists), as of
@@ -1244,6 +1255,7 @@ def compute_truth(store_path: str | Path, *, sample_size: int = 25,
         wld_rows, wld_stats = world.ga_rows(observable=False)
         obs = build_part(world, obs_rows, observable=True)
         wld = build_part(world, wld_rows, observable=False)
+        exp = build_part(world, wld_rows, observable=True)   # world GA rows, captured ids
         counts = world.counts(obs_stats)
         traffic = world.traffic_rows()
         sample = select_sample(world, obs, sample_size)
@@ -1263,6 +1275,8 @@ def compute_truth(store_path: str | Path, *, sample_size: int = 25,
                                        observable=True),
             "world": _part_output(world, wld, wld_rows, wld_stats, counts, sample, traffic,
                                   observable=False),
+            "export": _export_part(_part_output(world, exp, wld_rows, wld_stats, counts,
+                                                sample, traffic, observable=True)),
             "gap": _gap(world, obs, wld, obs_stats),
             "lift": {"causal": truth_lift.causal(world),
                      "adjusted_funnel_comparison": truth_lift.estimate(world, obs)},

@@ -68,6 +68,7 @@ def _run(args: argparse.Namespace, data: Path, console: DemoConsole) -> int:
     from connectors.sandbox.config import WorldConfig
     from connectors.sandbox.truth import compute_truth, headline
     from connectors.sandbox.world import generate
+    from pipelines.cli.demo_tables import truth_part
 
     sandbox_dir = data / "sandbox"
     sandbox_dir.mkdir(parents=True, exist_ok=True)
@@ -102,7 +103,7 @@ def _run(args: argparse.Namespace, data: Path, console: DemoConsole) -> int:
     console.stage(2, "truth")
     truth = compute_truth(store_path)
     (data / "truth.json").write_text(json.dumps(truth, indent=1, sort_keys=True, default=str))
-    console.detail(headline(truth))
+    console.detail(headline(truth, truth_part()))
     console.stage_done(2, "truth", f"what the marts must show, computed apart from the product "
                                    f"-> {_shown(data / 'truth.json')}")
 
@@ -115,8 +116,14 @@ def _run(args: argparse.Namespace, data: Path, console: DemoConsole) -> int:
         urls = [f"HubSpot {sandbox.hubspot.url}", f"GA4 {sandbox.ga4.url}"]
         if sandbox.salesforce is not None:
             urls.insert(1, f"Salesforce {sandbox.salesforce.url}")
+        if sandbox.bigquery is not None:
+            urls.append(f"GA4 BigQuery export {sandbox.bigquery.url}")
         console.detail("      " + ", ".join(urls))
-        console.stage_done(3, "fakes", "HubSpot, Salesforce and GA4 serving on 127.0.0.1 "
+        # GA4_SOURCE=bigquery_export (make demo GA4_SOURCE=...) reads the per-visitor sessions
+        # from the export; the truth part the marts must equal follows (demo_tables.truth_part)
+        ga4 = ("GA4 (per-visitor sessions from its BigQuery export)"
+               if truth_part() == "world" else "GA4")
+        console.stage_done(3, "fakes", f"HubSpot, Salesforce and {ga4} serving on 127.0.0.1 "
                                        f"(settings in {_shown(env_file)}, mode 0600)")
 
         # The connectors and dbt read their settings from the environment, as in production.

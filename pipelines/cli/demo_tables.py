@@ -3,7 +3,8 @@
 ``headline_tables(warehouse)`` reads ``marts.*`` read-only and labels what it prints for a
 reader, not a database: quarters as ``2025 Q3``, amounts with their currency, rates as
 percentages, ``none`` for a table without rows, and a footnote for what a column means.
-``truth_verdict`` compares the funnel with the sandbox truth's ``observable`` part."""
+``truth_verdict`` compares the funnel with the sandbox truth's ``observable`` part (``world``
+with ``GA4_SOURCE=bigquery_export``)."""
 
 from __future__ import annotations
 
@@ -147,14 +148,24 @@ def headline_tables(warehouse: str | Path) -> list[str]:
     return out
 
 
-def funnel_matches_truth(warehouse: str | Path, truth: dict[str, Any]) -> tuple[int, int]:
-    """(rows equal, rows compared) of the funnel against the truth's observable funnel."""
+def truth_part(env: Any = None) -> str:
+    """The truth part the marts must equal: ``world`` when GA4's per-visitor sessions come from
+    the BigQuery export (every session, every visitor: docs/GA4.md), else ``observable``."""
+    import os
+
+    source = ((env if env is not None else os.environ).get("GA4_SOURCE") or "").strip().lower()
+    return "world" if source == "bigquery_export" else "observable"
+
+
+def funnel_matches_truth(warehouse: str | Path, truth: dict[str, Any],
+                         part: str = "observable") -> tuple[int, int]:
+    """(rows equal, rows compared) of the funnel against the funnel of the truth's ``part``."""
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         mart = {(g, str(s), seg): (a, b, c, d, e, f) for g, s, seg, a, b, c, d, e, f in conn.execute(
             """select period_grain, period_start, segment, leads, mqls, sqls, opportunities, won,
                       won_amount from marts.funnel_by_segment""").fetchall()}
     ok = 0
-    rows = truth["observable"]["funnel"]
+    rows = truth[part]["funnel"]
     for r in rows:
         got = mart.get((r["period_grain"], r["period_start"], r["segment"]))
         if got and list(got[:5]) == [r["leads"], r["mqls"], r["sqls"], r["opportunities"], r["won"]] \
@@ -163,12 +174,15 @@ def funnel_matches_truth(warehouse: str | Path, truth: dict[str, Any]) -> tuple[
     return ok, len(rows)
 
 
-def truth_verdict(warehouse: str | Path, truth: dict[str, Any]) -> str:
-    ok, n = funnel_matches_truth(warehouse, truth)
+def truth_verdict(warehouse: str | Path, truth: dict[str, Any], part: str | None = None) -> str:
+    part = part or truth_part()
+    ok, n = funnel_matches_truth(warehouse, truth, part)
+    which = f"sandbox truth ({part} part: " + ("every GA session, the BigQuery export"
+                                              if part == "world" else "what the GA4 Data API shows") + ")"
     if ok == n:
-        return (f"The funnel equals the sandbox truth ({ok}/{n} rows, computed independently "
-                "of the product).")
-    return f"The funnel DIFFERS from the sandbox truth: {ok}/{n} rows equal."
+        return (f"The funnel equals the {which}: {ok}/{n} rows, computed independently "
+                "of the product.")
+    return f"The funnel DIFFERS from the {which}: {ok}/{n} rows equal."
 
 
 def print_headline(warehouse: str | Path, truth: dict[str, Any] | None = None) -> None:

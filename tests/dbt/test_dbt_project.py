@@ -2,7 +2,8 @@
 raw layer, ``dbt build`` (seeds, models, snapshots, data tests and unit tests) runs on it, and
 the marts must equal the sandbox truth's ``observable`` part exactly (money to the cent).
 
-One sync and one build per session (module-scoped fixtures); tests that change configuration
+One sync and one build per session (the session fixtures ``truth``, ``raw_warehouse`` and
+``built`` in tests/dbt/conftest.py, shared with the other dbt tests); tests that change configuration
 work on copies (of the warehouse file and of the project) so they never touch the tree.
 """
 
@@ -16,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -64,54 +64,6 @@ def run_dbt(args: list[str], db: Path, work: Path, project: Path = PROJECT,
     extra = {"DUCKDB_PATH": str(db), **({"TZ": tz} if tz else {})}
     return subprocess.run(cmd, cwd=REPO, env=_env(extra),
                           capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def truth(world_store: Path) -> dict:
-    from connectors.sandbox.truth import compute_truth
-
-    return compute_truth(world_store)
-
-
-@pytest.fixture(scope="module")
-def raw_warehouse(world_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The raw layer as the product builds it: ``advocacy sync`` against the sandbox."""
-    from connectors.sandbox.server import Sandbox
-
-    base = tmp_path_factory.mktemp("dbt_raw")
-    store = base / "store" / "world.sqlite"
-    store.parent.mkdir(parents=True)
-    shutil.copy2(world_store, store)
-    sandbox = Sandbox(store, base / "work")
-    sandbox.start()
-    try:
-        db = base / "raw.duckdb"
-        env = _env({**sandbox.env(), "DUCKDB_PATH": str(db)})
-        proc = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "sync", "--quiet"],
-                              cwd=base, env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        # the weekly reconciliation on top changes nothing the truth can see (it only marks
-        # what the source lost, reads what the windows missed, refreshes formula fields)
-        proc = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "sync", "--reconcile",
-                               "--quiet"], cwd=base, env=env, capture_output=True, text=True,
-                              timeout=600)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    finally:
-        sandbox.stop()
-    return db
-
-
-@pytest.fixture(scope="module")
-def built(raw_warehouse: Path, truth: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    work = tmp_path_factory.mktemp("dbt_build")
-    db = work / "warehouse.duckdb"
-    shutil.copy2(raw_warehouse, db)
-    started = time.monotonic()
-    # on a machine away from UTC: no mart may depend on the local time zone (the raw layer's
-    # timestamps are UTC; the truth is computed in UTC)
-    proc = run_dbt(["build"], db, work, as_of=truth["meta"]["as_of"], tz="America/New_York",
-                   nightly=True)
-    return {"db": db, "work": work, "proc": proc, "seconds": time.monotonic() - started}
 
 
 def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:

@@ -32,6 +32,8 @@ ENV_VARS = {
     "SALESFORCE_CLIENT_ID", "SALESFORCE_CLIENT_SECRET", "SALESFORCE_CA_BUNDLE", "GA4_PROPERTY_ID",
     "GOOGLE_APPLICATION_CREDENTIALS", "GA4_API_ENDPOINT", "GA4_VISITOR_DIMENSION",
     "ADVOCACY_EXPORTS_DIR",
+    # GA4's BigQuery export, offered (GA4_SOURCE=bigquery_export selects it)
+    "GA4_BIGQUERY_PROJECT", "GA4_BIGQUERY_DATASET", "GA4_BIGQUERY_ENDPOINT",
 }
 SCOPES = ["https://www.googleapis.com/auth/analytics.readonly"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,6 +76,9 @@ def test_sandbox_env_file_and_fakes(tmp_path):
         assert env["SALESFORCE_INSTANCE_URL"].startswith("https://127.0.0.1:")
         assert env["GA4_API_ENDPOINT"].startswith("http://127.0.0.1:")
         assert env["GA4_VISITOR_DIMENSION"] == "customEvent:ga_client_id"
+        assert env["GA4_BIGQUERY_ENDPOINT"].startswith("http://127.0.0.1:")
+        assert env["GA4_BIGQUERY_DATASET"] == f"analytics_{env['GA4_PROPERTY_ID']}"
+        assert "GA4_SOURCE" not in env   # the Data API stays the default
         sa = json.loads(Path(env["GOOGLE_APPLICATION_CREDENTIALS"]).read_text())
         assert sa["type"] == "service_account" and sa["token_uri"] == env["GA4_API_ENDPOINT"] + "/token"
         assert stat.S_IMODE(os.stat(env["GOOGLE_APPLICATION_CREDENTIALS"]).st_mode) == 0o600

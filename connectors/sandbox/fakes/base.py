@@ -8,7 +8,7 @@ Fault spec (``--faults`` on ``advocacy sandbox serve``, or ``FaultPlan.parse`` i
 
     service:kind[=value][@every][xcount], ...
 
-``service`` is ``hubspot``, ``salesforce`` or ``ga4``; ``every`` injects the fault on every
+``service`` is ``hubspot``, ``salesforce``, ``ga4`` or ``bigquery`` (the GA4 export); ``every`` injects the fault on every
 Nth request to that service (default 1 = every request); ``count`` caps how many times it
 fires (default unlimited). Kinds:
 
@@ -32,6 +32,7 @@ fires (default unlimited). Kinds:
                    (``count`` times at most)
 ``partial-visibility``  Salesforce only: the integration user lacks View All Data: queries
                    miss a third of the records, the org's record counts do not
+``denied``         BigQuery only: the credentials lack BigQuery roles (403 accessDenied)
 =================  =================================================================
 
 Faults apply to API calls only: the app marks auth/token routes and metadata it wants
@@ -60,17 +61,17 @@ from urllib.parse import parse_qs, urlsplit
 
 log = logging.getLogger(__name__)
 
-SERVICES = ("hubspot", "salesforce", "ga4")
+SERVICES = ("hubspot", "salesforce", "ga4", "bigquery")
 _FAULT_RE = re.compile(
     r"^(?P<service>[a-z0-9]+):(?P<kind>[a-z0-9-]+?)(?:=(?P<value>[0-9.]+))?"
     r"(?:@(?P<every>[0-9]+))?(?:x(?P<count>[0-9]+))?$"
 )
 KINDS = (
     "429", "429-bare", "500", "502", "503", "drop", "slow", "expire", "lag", "limit",
-    "no-forecasting", "long-txn", "query-timeout", "partial-visibility",
+    "no-forecasting", "long-txn", "query-timeout", "partial-visibility", "denied",
 )
 # faults read by the app as state, never injected per request by the server
-STATE_KINDS = frozenset({"lag", "no-forecasting", "query-timeout", "partial-visibility"})
+STATE_KINDS = frozenset({"lag", "no-forecasting", "query-timeout", "partial-visibility", "denied"})
 
 
 @dataclasses.dataclass
