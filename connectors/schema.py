@@ -276,3 +276,15 @@ QUARANTINE_DDL = """CREATE TABLE IF NOT EXISTS {schema}._quarantine (
     quarantined_at TIMESTAMP NOT NULL,
     PRIMARY KEY (source, object, payload_hash, reason)
 )"""
+
+# Records kept after a repair (a lone UTF-16 surrogate replaced by U+FFFD): counted, never silent.
+REPAIRED_TABLE = "_repaired"
+REPAIRED_DDL = """CREATE TABLE IF NOT EXISTS {schema}._repaired (
+    source        VARCHAR NOT NULL,
+    object        VARCHAR NOT NULL,
+    record_id     VARCHAR,
+    reason        VARCHAR NOT NULL,
+    payload_hash  VARCHAR NOT NULL,
+    repaired_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (source, object, payload_hash, reason)
+)"""
