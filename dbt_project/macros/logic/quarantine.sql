@@ -1,10 +1,19 @@
-{#- Rows of every ``<schema>._quarantine`` table that exists (a connector creates it on its
-    first run), as: source, reason, n. When none exists yet, an empty result of that shape. -#}
+{#- Rows of every ``<schema>.<table>`` table that exists (``_quarantine``: records kept out;
+    ``_repaired``: records kept after a repair; a connector creates both on its first run), as:
+    source, reason, n. When none exists yet, an empty result of that shape. -#}
 {% macro quarantine_counts() -%}
+    {{ raw_log_counts('_quarantine') }}
+{%- endmacro %}
+
+{% macro repaired_counts() -%}
+    {{ raw_log_counts('_repaired') }}
+{%- endmacro %}
+
+{% macro raw_log_counts(table) -%}
     {%- set parts = [] -%}
     {%- if execute -%}
         {%- for schema in ['hubspot', 'salesforce', 'ga4', 'advocacy_platform'] -%}
-            {%- set rel = adapter.get_relation(database=target.database, schema=schema, identifier='_quarantine') -%}
+            {%- set rel = adapter.get_relation(database=target.database, schema=schema, identifier=table) -%}
             {%- if rel is not none -%}
                 {%- do parts.append("select '" ~ schema ~ "' as source, reason, count(*) as n from " ~ rel ~ " group by reason") -%}
             {%- endif -%}
