@@ -4,7 +4,8 @@
 
 * money: :func:`parse_money`, the one rule for HubSpot's strings, Salesforce's JSON numbers and
   Bulk CSV text: thousands separators and a currency sign are accepted (``1,234.50``,
-  ``$1234``), ``NaN``/``Infinity``/text are not, and nothing beyond ``DECIMAL(18,2)``;
+  ``$1234``), ``NaN``/``Infinity``/text are not, nor anything of 10^13 or more (which also
+  keeps every value within the raw layer's ``DECIMAL(18,2)``);
 * text: :func:`clean_text` replaces lone UTF-16 surrogates (which no UTF-8 file can hold) with
   U+FFFD; the writer counts the record (``<schema>._repaired``);
 * integers: :func:`fits_bigint`; the writer quarantines a value beyond DuckDB's ``BIGINT``.
@@ -16,8 +17,11 @@ import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
-MONEY_TYPE = "DECIMAL(18,2)"
-MONEY_LIMIT = Decimal(10) ** 16          # |amount| must stay below: 18 digits, 2 after the point
+MONEY_TYPE = "DECIMAL(18,2)"             # the raw layer's money columns
+# |amount| must stay below ten trillion, in any currency: a larger amount or quota is a typo,
+# and the marts, which add amounts in double precision, are exact to the cent only while the
+# totals stay below ~9x10^13. (The raw type itself would hold up to 10^16.)
+MONEY_LIMIT = Decimal(10) ** 13
 CENT = Decimal("0.01")
 BIGINT_MIN, BIGINT_MAX = -(2**63), 2**63 - 1
 
@@ -31,7 +35,7 @@ _GROUPED = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d+)?$")
 
 def parse_money(value: Any) -> Decimal | None:
     """A money amount -> Decimal rounded to the cent, None when empty; ValueError (the record
-    is quarantined with it) when it is not a finite number within ``DECIMAL(18,2)``."""
+    is quarantined with it) when it is not a finite number below 10^13."""
     if value is None:
         return None
     if isinstance(value, bool):
@@ -56,8 +60,9 @@ def parse_money(value: Any) -> Decimal | None:
     if not number.is_finite():
         raise ValueError(f"not a finite number: {_short(value)}")
     if abs(number) >= MONEY_LIMIT:
-        raise ValueError(f"out of range for {MONEY_TYPE}: {_short(value)}")
-    return number.quantize(CENT, rounding=ROUND_HALF_UP)
+        raise ValueError(f"out of range for money (below 10^13): {_short(value)}")
+    cents = number.quantize(CENT, rounding=ROUND_HALF_UP)
+    return cents.copy_abs() if cents.is_zero() else cents     # never "-0.00"
 
 
 def has_surrogates(text: str) -> bool:

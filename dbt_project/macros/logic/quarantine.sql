@@ -25,3 +25,18 @@
         {{ parts | join('\n    union all\n    ') }}
     {%- endif -%}
 {%- endmacro %}
+
+
+{#- Salesforce fields hidden from the integration user by field-level security, as the last
+    sync found them (``salesforce._hidden_fields``: object, field); none when it does not exist. -#}
+{% macro hidden_field_rows() -%}
+    {%- set rel = none -%}
+    {%- if execute -%}
+        {%- set rel = adapter.get_relation(database=target.database, schema='salesforce', identifier='_hidden_fields') -%}
+    {%- endif -%}
+    {%- if rel is not none -%}
+        select object, field from {{ rel }}
+    {%- else -%}
+        select cast(null as varchar) as object, cast(null as varchar) as field where 1 = 0
+    {%- endif -%}
+{%- endmacro %}

@@ -42,6 +42,10 @@ repaired as (
     {{ repaired_counts() }}
 ),
 
+hidden_fields as (
+    {{ hidden_field_rows() }}
+),
+
 {#- Impossible dates (macro impossible_dates): counted here, left out of cycle lengths. -#}
 impossible_dates as (
     select count(*) as n, min(opportunity_id) as example
@@ -210,6 +214,15 @@ checks as (
     select 'repaired_rows', source, cast(n as {{ type_double() }}), cast(null as {{ type_double() }}), 'info',
            'kept after repair: ' || reason
     from repaired
+
+    union all
+    select 'hidden_fields', 'salesforce', cast(count(*) as {{ type_double() }}), 0.0,
+           case when count(*) > 0 then 'warn' else 'pass' end,
+           case when count(*) > 0
+                then 'fields hidden from the integration user by field-level security, synced as empty: '
+                     || {{ dbt.listagg("object || '.' || field", "', '", "order by object, field") }}
+                else 'none' end
+    from hidden_fields
 
     union all
     select 'impossible_opportunity_dates', 'crm', cast(n as {{ type_double() }}), 0.0,
