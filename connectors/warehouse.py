@@ -420,6 +420,7 @@ class Warehouse:
         """The rows the table can hold: text repaired to valid UTF-8 (record counted), a row
         with a number its column cannot hold quarantined with the field and value named."""
         kept: list[Mapping[str, Any]] = []
+        n_repaired = 0
         for row in rows:
             rid = "/".join(str(row.get(k)) for k in table.key)
             rid = values.clean_text(rid)
@@ -442,7 +443,12 @@ class Warehouse:
                 self.repair(table.schema, table.name, rid,
                             f"invalid UTF-8 (lone surrogate) replaced in {', '.join(fields)}", repaired)
                 row = repaired
+                n_repaired += 1
             kept.append(row)
+        if n_repaired:
+            log.warning("%s: %d record(s) held invalid UTF-8 (lone surrogates), stored with U+FFFD "
+                        "in their place and counted in %s._repaired", table.qualified, n_repaired,
+                        table.schema)
         return kept
 
     def ensure_raw_layer(self) -> None:
