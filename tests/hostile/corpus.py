@@ -236,6 +236,8 @@ def _inject_hubspot(conn: sqlite3.Connection, c: Case) -> None:
                   "lastmodifieddate": _CREATED + "Z", "hs_lastmodifieddate": _CREATED + "Z"})
     if c.object == "contacts":
         props["email"] = f"contact{c.record_id}@corpus.example"
+    if c.object == "deals":           # closed after it was created, as any sane deal
+        props["closedate"] = "2026-03-20T10:00:00.000Z"
     if c.field == "closedate":
         created, closed = c.value
         props.update({"createdate": created, "closedate": closed, "dealstage": "closedwon",
