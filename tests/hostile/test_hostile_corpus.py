@@ -53,7 +53,7 @@ def _sync(store: Path, work: Path, db: Path) -> subprocess.CompletedProcess:
 def corpus_run(world_store: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
     import sqlite3
 
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), _cpu_seconds()
     base = tmp_path_factory.mktemp("hostile")
     runs = {}
     for name in ("clean", "hostile"):
@@ -70,7 +70,17 @@ def corpus_run(world_store: Path, tmp_path_factory: pytest.TempPathFactory) -> d
     as_of = (dt.date.fromisoformat(clock.strip('"')) - dt.timedelta(days=1)).isoformat()
     build = run_dbt(["build"], runs["hostile"], base / "hostile", as_of=as_of, nightly=True)
     staging = run_dbt(["run", "--select", "staging"], runs["clean"], base / "clean", as_of=as_of)
-    return {**runs, "build": build, "staging": staging, "seconds": time.monotonic() - started}
+    return {**runs, "build": build, "staging": staging, "seconds": time.monotonic() - started,
+            "cpu_seconds": _cpu_seconds() - cpu_started}
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process (the fakes' threads) and its finished children (the syncs and
+    dbt): what the corpus costs whatever else the machine is doing."""
+    import resource
+
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
 def _rows(db: Path, sql: str, params: list | None = None) -> list[tuple]:
@@ -226,9 +236,12 @@ def test_nothing_else_changed(corpus_run: dict) -> None:
 
 
 def test_corpus_stays_lean(corpus_run: dict) -> None:
-    # two syncs, one build and one staging run for every case; docs/RELIABILITY.md records it
-    print(f"hostile corpus: {len(CASES)} cases in {corpus_run['seconds']:.0f}s")
-    assert corpus_run["seconds"] < 240, corpus_run["seconds"]
+    """Two syncs, one build and one staging run for every case (docs/RELIABILITY.md records
+    the figures). Bounded by CPU time, which a busy machine does not inflate as it does the
+    wall-clock time (on an idle machine the two are about equal)."""
+    print(f"hostile corpus: {len(CASES)} cases in {corpus_run['seconds']:.0f}s wall, "
+          f"{corpus_run['cpu_seconds']:.0f}s CPU")
+    assert corpus_run["cpu_seconds"] < 150, corpus_run["cpu_seconds"]
 
 
 def test_money_values_keep_their_decimal_type(corpus_run: dict) -> None:
