@@ -868,7 +868,9 @@ class HubSpotSource(Source):
                 if not after:
                     break
         with self.warehouse.transaction():
+            q_before = self._quarantined("owners")   # rows the writer quarantines (userId beyond BIGINT)
             res.records = self.warehouse.upsert(T_OWNERS, rows) if rows else 0
+            res.quarantined += self._quarantined("owners") - q_before
             res.deleted = sum(1 for r in rows if r["_is_deleted"])
             self.warehouse.set_cursor(self.schema, "owners", {"synced": True}, res.records)
         res.requests, res.seconds = self.requests - before, time.monotonic() - started
