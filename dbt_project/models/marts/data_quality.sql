@@ -136,6 +136,7 @@ ga_days as (
     left join {{ ref('stg_ga4__report_days') }} as v
         on v.report_date = t.report_date and v.report_name = 'visitor_sessions'
     where t.report_name = 'traffic_daily'
+      and t.report_date <= {{ as_of_date() }}  -- as ga_loss: no day after as_of
 ),
 
 ga_visitor_loss as (
