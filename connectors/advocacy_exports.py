@@ -18,8 +18,11 @@
   older file, whatever order files are read in. The modification time stands for the export's
   date, since the layouts carry none: an old export copied or re-downloaded after a newer one
   counts as newer (give it its export date back with ``touch -d``, or leave it out).
-  A row cut short (fewer fields than the header) or with a count beyond BIGINT is quarantined,
-  never imported as zeros or a crash.
+  A row cut short (fewer fields than the header) or with a count above 10^12 (a broken cell,
+  and the bound that keeps every sum within BIGINT) is quarantined, never imported as zeros or
+  a crash. A file that does not end with a line break was cut inside its last line (an
+  incomplete download): that line is quarantined with the file and line named, never imported
+  with its cut value.
 * A row without a post id, or with a count or date that does not parse, is quarantined with
   the reason (``advocacy_platform._quarantine``) and counted; it never stops the file.
 * Each file is imported in one transaction together with its sha256 in the ``posts`` cursor;
@@ -59,7 +62,10 @@ TEXT_COLUMNS = ("post_id", "advocate_id", "advocate_email", "advocate_name", "ca
                 "campaign", "url")
 UNREADABLE = (OSError, UnicodeDecodeError, csv.Error)   # a file we cannot read as UTF-8 CSV
 _INT = re.compile(r"^[+]?\d{1,3}(,\d{3})+$|^[+]?\d+(\.0*)?$")
-MAX_COUNT = 2**63 - 1     # BIGINT: a bigger "count" is a broken cell, not activity
+# A count above a trillion on one post is a broken cell, not activity (more than every person
+# alive clicking a hundred times). The bound also keeps every sum the marts take of these
+# counts within BIGINT, whatever the number of posts (2**63 / 10**12 > 9 million posts).
+MAX_COUNT = 10**12
 
 
 class BadRow(ValueError):
@@ -159,16 +165,34 @@ class AdvocacyExportsSource(Source):
         layout = self.layouts()[layout_name]
         columns: dict[str, str] = layout["columns"]
         fmt, tz = layout["posted_at_format"], layout.get("timezone") or "UTC"
+        cut = _ends_inside_a_line(path)
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             reader.fieldnames = [f.strip() for f in reader.fieldnames or []]
-            for line, src in enumerate(reader, start=2):
-                try:
-                    yield self._row(src, columns, fmt, tz, layout_name, path.name, exported_at)
-                except BadRow as exc:
-                    exc.row = src            # type: ignore[attr-defined]
-                    exc.line = line          # type: ignore[attr-defined]
+            pending: tuple[int, dict[str, Any]] | None = None
+            for src in reader:
+                if pending is not None:
+                    yield self._item(pending, columns, fmt, tz, layout_name, path.name, exported_at)
+                pending = (reader.line_num, src)
+            if pending is not None:
+                if cut:
+                    exc = BadRow(f"{path.name} line {pending[0]}: cut short (the file ends inside "
+                                 "this line: an incomplete download? export it again)")
+                    exc.row, exc.line = pending[1], pending[0]   # type: ignore[attr-defined]
                     yield exc
+                else:
+                    yield self._item(pending, columns, fmt, tz, layout_name, path.name, exported_at)
+
+    def _item(self, pending: tuple[int, dict[str, Any]], columns: dict[str, str], fmt: str,
+              tz: str, layout: str, file_name: str, exported_at: dt.datetime | None
+              ) -> dict[str, Any] | BadRow:
+        line, src = pending
+        try:
+            return self._row(src, columns, fmt, tz, layout, file_name, exported_at)
+        except BadRow as exc:
+            exc.row = src            # type: ignore[attr-defined]
+            exc.line = line          # type: ignore[attr-defined]
+            return exc
 
     @staticmethod
     def _row(src: dict[str, Any], columns: dict[str, str], fmt: str, tz: str, layout: str,
@@ -365,6 +389,17 @@ class AdvocacyExportsSource(Source):
                            + ", ".join(f"{k} x{v}" for k, v in sorted(reasons.items())) + ")")
             findings.append(Finding(self.name, True, detail))
         return findings
+
+
+def _ends_inside_a_line(path: Path) -> bool:
+    """True when the file's last byte is not a line break: it was cut inside its last line
+    (every platform ends its exports with one). An empty file is not cut."""
+    with path.open("rb") as fh:
+        fh.seek(0, 2)
+        if fh.tell() == 0:
+            return False
+        fh.seek(-1, 2)
+        return fh.read(1) not in (b"\n", b"\r")
 
 
 def _arrow(rows: list[dict[str, Any]]) -> pa.Table:

@@ -123,6 +123,7 @@ from connectors.source import (
     SourceStopped,
     SyncResult,
 )
+from connectors.values import parse_money
 from connectors.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,9 @@ T_ASSOC = raw.table("hubspot.deal_contact_associations")
 T_OWNERS = raw.table("hubspot.owners")
 T_PIPELINES = raw.table("hubspot.deal_pipelines")
 OBJECT_TABLES = {"contacts": T_CONTACTS, "companies": T_COMPANIES, "deals": T_DEALS}
+# Money properties, parsed by the one rule every source shares (connectors/values.py): stored
+# normalised (``1,234.50`` -> ``1234.50``); a value that is no amount quarantines the record.
+MONEY_PROPERTIES = {"deals": ("amount",)}
 RESERVED = {"id", "created_at", "updated_at", "archived", "archived_at", "_synced_at", "_is_deleted"}
 
 
@@ -418,6 +422,13 @@ class HubSpotSource(Source):
             row[column_name(p)] = _str(props.get(p))
         for p, v in props.items():          # returned beyond what we asked: drift columns
             row.setdefault(column_name(p), _str(v))
+        for p in MONEY_PROPERTIES.get(t, ()):
+            try:
+                amount = parse_money(row.get(column_name(p)))
+            except ValueError as exc:
+                wh.quarantine(self.schema, t, oid, f"{p}: {exc}", obj)
+                return None
+            row[column_name(p)] = None if amount is None else str(amount)
         try:
             row["created_at"] = parse_ts(obj.get("createdAt"))
             row["updated_at"] = parse_ts(obj.get("updatedAt"))
@@ -857,7 +868,9 @@ class HubSpotSource(Source):
                 if not after:
                     break
         with self.warehouse.transaction():
+            q_before = self._quarantined("owners")   # rows the writer quarantines (userId beyond BIGINT)
             res.records = self.warehouse.upsert(T_OWNERS, rows) if rows else 0
+            res.quarantined += self._quarantined("owners") - q_before
             res.deleted = sum(1 for r in rows if r["_is_deleted"])
             self.warehouse.set_cursor(self.schema, "owners", {"synced": True}, res.records)
         res.requests, res.seconds = self.requests - before, time.monotonic() - started

@@ -471,6 +471,7 @@ class SalesforceSource(Source):
             if spec.optional and _is_missing(exc):
                 return None
             raise
+        self._record_hidden(spec, desc)
         table = spec.table
         core = table.columns
         fields: list[_Field] = []
@@ -502,6 +503,25 @@ class SalesforceSource(Source):
                      bool(desc.get("replicateable", True)), extra, calculated)
 
     # -- reading -----------------------------------------------------------------------------
+    def _record_hidden(self, spec: ObjectSpec, desc: dict[str, Any]) -> None:
+        """Fields of the object that field-level security hides from the user: recorded in
+        ``salesforce._hidden_fields`` (data_quality reports them) and said once in the log."""
+        names = {f.get("name") for f in desc.get("fields") or []}
+        self._multi_currency = getattr(self, "_multi_currency", False) or "CurrencyIsoCode" in names
+        hidden = hidden_fields(spec.table, names, self._multi_currency)
+        wh = self.warehouse
+        wh.conn.execute(raw.HIDDEN_FIELDS_DDL)
+        with wh.transaction():
+            wh.conn.execute("DELETE FROM salesforce._hidden_fields WHERE object = ?", [spec.sobject])
+            for field in hidden:
+                wh.conn.execute("INSERT INTO salesforce._hidden_fields VALUES (?, ?, ?)",
+                                [spec.sobject, field, utcnow()])
+        if hidden:
+            message = (f"salesforce.{spec.table.name}: {', '.join(hidden)} hidden from the "
+                       f"integration user (field-level security): synced as empty; {FLS_FIX}")
+            log.warning(message)
+            self.progress.message(message)
+
     def _window_start(self, plan: _Plan, full_refresh: bool) -> tuple[dt.datetime | None, dt.datetime | None]:
         """(lower bound for the query, the stored cursor value)."""
         stored: dt.datetime | None = None
@@ -941,6 +961,20 @@ class SalesforceSource(Source):
 
 
 # -- helpers -----------------------------------------------------------------------------------
+FLS_FIX = ("give the integration user's profile or permission set read access to them "
+           "(Setup > Object Manager > the object > Fields > Set Field-Level Security)")
+
+
+def hidden_fields(table: Table, described: set[Any], multi_currency: bool) -> list[str]:
+    """The core fields of ``table`` absent from the object's describe: Salesforce leaves out the
+    fields field-level security hides from the user, and a query would then read them as null
+    (an amount) or the corporate currency. ``CurrencyIsoCode`` only counts in a multi-currency
+    org; custom fields (``__c``) are checked by `advocacy check` as setup, not as permissions."""
+    return [f for f in table.source_fields
+            if f not in described and not f.endswith("__c")
+            and (multi_currency or f != "CurrencyIsoCode")]
+
+
 def bulk_pays(total: int, already_read: int = 0, threshold: int | None = None, *,
               rest_page: int = REST_PAGE_RECORDS) -> bool:
     """Whether Bulk 2.0 should read the rest of a window of ``total`` records, ``already_read``

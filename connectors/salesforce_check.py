@@ -39,7 +39,13 @@ VIEW_ALL_FIX = ("give the integration user the 'View All Data' permission (a per
 
 
 def check(source: SalesforceSource) -> list[Finding]:
-    from connectors.salesforce import _CREDENTIAL_VARIABLES, CUSTOM_FIELDS, OBJECTS
+    from connectors.salesforce import (
+        _CREDENTIAL_VARIABLES,
+        CUSTOM_FIELDS,
+        FLS_FIX,
+        OBJECTS,
+        hidden_fields,
+    )
 
     name = source.name
     out: list[Finding] = []
@@ -85,9 +91,18 @@ def check(source: SalesforceSource) -> list[Finding]:
                        + (f" ({usage})" if usage else "")))
     out.extend(_visibility(source))
     multi: bool | None = None
+    any_currency = False
     for spec in OBJECTS:
         finding, desc = _check_object(source, spec)
         out.append(finding)
+        if desc is not None:
+            names = {f.get("name") for f in desc.get("fields") or []}
+            any_currency = any_currency or "CurrencyIsoCode" in names
+            hidden = hidden_fields(spec.table, names, any_currency)
+            if hidden:
+                out.append(Finding(name, False, f"{spec.sobject}: {', '.join(hidden)} hidden from "
+                                   "the integration user by field-level security (would sync as "
+                                   "empty: amounts null, currency the corporate one)", FLS_FIX))
         if spec.sobject in ("Lead", "Contact") and desc is not None:
             names = {f.get("name") for f in desc.get("fields") or []}
             missing = [c for c in CUSTOM_FIELDS if c not in names]

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from connectors.values import parse_money
 
 _ESCAPES = {
     "\\": "\\\\", "'": "\\'", '"': '\\"', "\n": "\\n", "\r": "\\r", "\t": "\\t",
@@ -106,15 +107,7 @@ def convert(ftype: str, value: Any) -> Any:
             return False
         raise ValueError(f"not a boolean: {value!r}")
     if ftype == "currency":
-        if isinstance(value, bool):
-            raise ValueError(f"not a number: {value!r}")
-        try:
-            number = Decimal(str(value))
-        except InvalidOperation as exc:
-            raise ValueError(f"not a number: {value!r}") from exc
-        if not number.is_finite():
-            raise ValueError(f"not a finite number: {value!r}")
-        return number
+        return parse_money(value)        # the one money rule of every source
     if ftype in ("double", "percent"):
         if isinstance(value, bool):
             raise ValueError(f"not a number: {value!r}")

@@ -34,6 +34,7 @@ class Table:
     columns: dict[str, str]          # core columns -> DuckDB type (meta columns added by ddl())
     source_object: str = ""          # the API object it mirrors (Salesforce sObject, HubSpot type)
     description: str = ""
+    source_fields: tuple[str, ...] = ()   # Salesforce: the API names of the core columns
 
     @property
     def qualified(self) -> str:
@@ -120,7 +121,7 @@ HUBSPOT_DEAL_PROPERTIES = [
 
 def _sf(name: str, sobject: str, fields: dict[str, str], description: str) -> Table:
     cols = {snake_case(f): salesforce_type(t) for f, t in fields.items()}
-    return Table("salesforce", name, ("id",), cols, sobject, description)
+    return Table("salesforce", name, ("id",), cols, sobject, description, tuple(fields))
 
 
 _SF_SYSTEM = {"Id": "id", "IsDeleted": "boolean", "CreatedDate": "datetime",
@@ -275,5 +276,26 @@ QUARANTINE_DDL = """CREATE TABLE IF NOT EXISTS {schema}._quarantine (
     reason        VARCHAR NOT NULL,
     payload_hash  VARCHAR NOT NULL,
     quarantined_at TIMESTAMP NOT NULL,
+    PRIMARY KEY (source, object, payload_hash, reason)
+)"""
+
+# Salesforce fields field-level security hides from the integration user (absent from
+# describe), as of each object's latest sync: reported by `advocacy check` and data_quality.
+HIDDEN_FIELDS_DDL = """CREATE TABLE IF NOT EXISTS salesforce._hidden_fields (
+    object      VARCHAR NOT NULL,
+    field       VARCHAR NOT NULL,
+    checked_at  TIMESTAMP NOT NULL,
+    PRIMARY KEY (object, field)
+)"""
+
+# Records kept after a repair (a lone UTF-16 surrogate replaced by U+FFFD): counted, never silent.
+REPAIRED_TABLE = "_repaired"
+REPAIRED_DDL = """CREATE TABLE IF NOT EXISTS {schema}._repaired (
+    source        VARCHAR NOT NULL,
+    object        VARCHAR NOT NULL,
+    record_id     VARCHAR,
+    reason        VARCHAR NOT NULL,
+    payload_hash  VARCHAR NOT NULL,
+    repaired_at   TIMESTAMP NOT NULL,
     PRIMARY KEY (source, object, payload_hash, reason)
 )"""

@@ -8,7 +8,11 @@ Every connector writes through :class:`Warehouse`, so the raw layer's guarantees
 * ``with wh.transaction():`` wraps the rows and the cursor that covers them, so a crash
   anywhere loses nothing and duplicates nothing on the next run;
 * a field the table has not seen becomes a new column (schema drift), never a lost value;
-* bad records go to ``<schema>._quarantine`` with a reason and a payload hash, and are counted.
+* bad records go to ``<schema>._quarantine`` with a reason and a payload hash, and are counted;
+  so does every row whose value its column cannot hold (a number beyond ``DECIMAL(18,2)`` or
+  ``BIGINT``, ``NaN`` as money), checked here for every source before the batch is written, so
+  one bad value never stops a source; text with a lone UTF-16 surrogate is repaired (U+FFFD)
+  and the record counted in ``<schema>._repaired`` (connectors/values.py).
 
 Rows go in as Arrow tables (one page at a time), so memory stays flat whatever the volume.
 """
@@ -20,11 +24,13 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import math
 import os
 import re
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from connectors import schema as raw
+from connectors import values
 from connectors.schema import Table, quote
 
 DEFAULT_PATH = "data/warehouse.duckdb"
@@ -172,6 +179,7 @@ class Warehouse:
         self._in_tx = False
         self._lock = threading.Lock()
         self.quarantined: dict[tuple[str, str, str], int] = {}
+        self.repaired: dict[tuple[str, str, str], int] = {}
 
     def close(self) -> None:
         self.conn.close()
@@ -187,6 +195,7 @@ class Warehouse:
         self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         self.conn.execute(raw.SYNC_STATE_DDL.format(schema=schema))
         self.conn.execute(raw.QUARANTINE_DDL.format(schema=schema))
+        self.conn.execute(raw.REPAIRED_DDL.format(schema=schema))
 
     def ensure_table(self, table: Table) -> None:
         self.ensure_schema(table.schema)
@@ -282,10 +291,12 @@ class Warehouse:
         stored with a newer version is not overwritten by an older one.
         ``extra_types`` gives DuckDB types for drift columns (default VARCHAR).
         """
+        have = self.columns(table)
+        if not isinstance(rows, pa.Table):
+            rows = self._admit(table, rows, {**(extra_types or {}), **have})
         batch = rows if isinstance(rows, pa.Table) else _to_arrow(rows)
         if batch.num_rows == 0:
             return 0
-        have = self.columns(table)
         missing = {
             c: (extra_types or {}).get(c, "VARCHAR") for c in batch.column_names if c not in have
         }
@@ -392,6 +403,54 @@ class Warehouse:
         k = (schema, obj, reason)
         self.quarantined[k] = self.quarantined.get(k, 0) + 1
 
+    def repair(self, schema: str, obj: str, record_id: str | None, reason: str,
+               payload: Any) -> None:
+        """Count a record kept after a repair of one of its values (one row per record and
+        reason, like :meth:`quarantine`)."""
+        self.ensure_schema(schema)
+        self.conn.execute(
+            f"INSERT INTO {schema}._repaired VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [schema, obj, record_id, reason, payload_hash(payload), utcnow()],
+        )
+        k = (schema, obj, reason)
+        self.repaired[k] = self.repaired.get(k, 0) + 1
+
+    def _admit(self, table: Table, rows: Sequence[Mapping[str, Any]],
+               types: Mapping[str, str]) -> list[Mapping[str, Any]]:
+        """The rows the table can hold: text repaired to valid UTF-8 (record counted), a row
+        with a number its column cannot hold quarantined with the field and value named."""
+        kept: list[Mapping[str, Any]] = []
+        n_repaired = 0
+        for row in rows:
+            rid = "/".join(str(row.get(k)) for k in table.key)
+            rid = values.clean_text(rid)
+            problem = None
+            repaired: dict[str, Any] | None = None
+            for name, value in row.items():
+                if isinstance(value, str):
+                    if values.has_surrogates(value):
+                        repaired = repaired if repaired is not None else dict(row)
+                        repaired[name] = values.clean_text(value)
+                elif isinstance(value, int | float | Decimal) and not isinstance(value, bool):
+                    problem = _unfit(name, value, types.get(name, ""))
+                    if problem:
+                        break
+            if problem:
+                self.quarantine(table.schema, table.name, rid, problem, row)
+                continue
+            if repaired is not None:
+                fields = sorted(k for k, v in row.items() if isinstance(v, str) and values.has_surrogates(v))
+                self.repair(table.schema, table.name, rid,
+                            f"invalid UTF-8 (lone surrogate) replaced in {', '.join(fields)}", repaired)
+                row = repaired
+                n_repaired += 1
+            kept.append(row)
+        if n_repaired:
+            log.warning("%s: %d record(s) held invalid UTF-8 (lone surrogates), stored with U+FFFD "
+                        "in their place and counted in %s._repaired", table.qualified, n_repaired,
+                        table.schema)
+        return kept
+
     def ensure_raw_layer(self) -> None:
         """Every raw table of every source, empty where a source is not configured: dbt's
         staging reads them all, so a missing optional source must mean no rows, not an error."""
@@ -405,6 +464,25 @@ class Warehouse:
             f"SELECT count(*) FROM {table.schema}.{quote(table.name)} WHERE {where}",
             list(equals.values()),
         ).fetchone()[0])
+
+
+def _unfit(name: str, value: int | float | Decimal, sql_type: str) -> str | None:
+    """Why ``value`` cannot be stored in a column of ``sql_type`` (None when it can)."""
+    sql_type = sql_type.upper()
+    limit = values.decimal_bounds(sql_type)
+    if limit is not None:
+        number = Decimal(str(value)) if not isinstance(value, Decimal) else value
+        if not number.is_finite():
+            return f"{name}: not a finite number {value!r} for {sql_type}"
+        if abs(number) >= limit:
+            return f"{name}: {value!r} out of range for {sql_type}"
+    elif sql_type in ("BIGINT", "INTEGER", "HUGEINT") and isinstance(value, int):
+        bits = {"BIGINT": 63, "INTEGER": 31, "HUGEINT": 127}[sql_type]
+        if not -(2**bits) <= value < 2**bits:
+            return f"{name}: {value!r} out of range for {sql_type}"
+    elif sql_type in ("BIGINT", "INTEGER") and isinstance(value, float) and not math.isfinite(value):
+        return f"{name}: not a finite number {value!r} for {sql_type}"
+    return None
 
 
 def _to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:

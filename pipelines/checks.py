@@ -28,6 +28,8 @@ DATA_QUALITY_CHECKS = (
     "identity_match_rate", "quarantined_rows", "unknown_currency_opportunities",
     "unknown_currency_quotas", "unclassified_utms", "ga4_other_row_loss",
     "ga4_sessions_without_visitor_id", "freshness_hours",
+    # hostile inputs (docs/RELIABILITY.md): numbers a user would otherwise trust blindly
+    "hidden_fields", "impossible_opportunity_dates", "unparsable_lifecycle_dates",
 )
 
 

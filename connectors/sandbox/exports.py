@@ -20,12 +20,15 @@ def write_exports(store_path: str | Path, out_dir: str | Path) -> list[Path]:
     """Write one CSV per platform layout (posts with their current cumulative counts).
 
     File names carry the world's clock date; a file whose content is unchanged is not rewritten.
+    A platform listed in the meta key ``exports_cut_last_line`` serves an incomplete download:
+    the file ends inside its last field (its last character and the line break missing).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     conn = store.connect(store_path, readonly=True)
     try:
         clock = store.get_meta(conn, "clock")
+        cut = set(store.get_meta(conn, "exports_cut_last_line") or [])
         written = []
         for platform, layout in catalog.EXPORT_LAYOUTS.items():
             cols = layout["columns"]
@@ -45,6 +48,8 @@ def write_exports(store_path: str | Path, out_dir: str | Path) -> list[Path]:
                 writer.writerow(values)
             path = out / f"{layout['file_prefix']}{clock}.csv"
             data = buf.getvalue().encode("utf-8")
+            if platform in cut and data.count(b"\n") > 1:
+                data = data[:-2]
             if not path.exists() or path.read_bytes() != data:
                 tmp = path.with_suffix(".csv.tmp")
                 tmp.write_bytes(data)

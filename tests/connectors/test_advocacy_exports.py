@@ -310,8 +310,28 @@ def test_user_layout_optional_by_column_or_header_name():
     assert export_layouts.detect(header[:-1], {"mine": layout}) is None
 
 
+def test_file_cut_inside_its_last_line_rejects_that_line(tmp_path):
+    """A download cut inside the last field ("12" of "1234", no final line break) would import
+    the cut value: the line is quarantined with the file and line named; the rest is imported."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    path = folder / "gaggle_cut.csv"
+    with path.open("w", newline="") as fh:
+        w = csv.writer(fh, lineterminator="\n")
+        w.writerow(GAGGLE_HEADER)
+        w.writerow(["GOOD", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "2026-01-01 10:00:00", "u", 5, 1, 1, 1])
+        fh.write("CUT,adv_1,a@x,A,LinkedIn,c,k,2026-01-01 10:00:00,u,5,1,1,12")
+    (posts,) = sync(folder, tmp_path / "w.duckdb").objects
+    assert posts.records == 1 and posts.quarantined == 1
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        assert wh.conn.execute("SELECT post_id FROM advocacy_platform.posts").fetchall() == [("GOOD",)]
+        assert wh.conn.execute("SELECT record_id, reason FROM advocacy_platform._quarantine").fetchall() == [
+            ("CUT", "gaggle_cut.csv line 3: cut short (the file ends inside this line: an "
+                    "incomplete download? export it again)")]
+
+
 def test_cells_out_of_range_and_short_rows_are_quarantined_not_fatal(tmp_path):
-    """A count beyond BIGINT, a date that cannot be moved to UTC and a row cut short are bad
+    """A count beyond 10^12 (which keeps every sum within BIGINT), a date that cannot be moved to UTC and a row cut short are bad
     rows: quarantined with a reason, while the file's good rows are imported."""
     folder = tmp_path / "exports"
     folder.mkdir()
@@ -326,7 +346,7 @@ def test_cells_out_of_range_and_short_rows_are_quarantined_not_fatal(tmp_path):
         w.writerow(["EARLY", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "0001-01-01T00:00:00+05:00", "u", 1, 1, 1, 1])
         fh.write("CUT,adv_1,a@x,A,LinkedIn,c,k,2026-01-01 10:00:00,u,12\n")
         w.writerow(["SUM", "adv_1", "a@x", "A", "LinkedIn", "c", "k", "2026-01-01 10:00:00", "u", 1,
-                    9 * 10**18, 9 * 10**18, 0])
+                    6 * 10**11, 6 * 10**11, 0])
     result = sync(folder, tmp_path / "w.duckdb")
     (posts,) = result.objects
     assert posts.records == 1 and posts.quarantined == 5

@@ -342,6 +342,11 @@ def test_data_quality_equals_truth(built: dict, truth: dict) -> None:
     value, detail = one("ga4_sessions_without_visitor_id", "ga4")
     assert abs(value - ga["sessions_without_visitor_id"] / ga["total_sessions"]) <= RATE
     assert detail.endswith(f": {ga['sessions_without_visitor_id']}"), detail
+    # the sandbox world is clean of hostile values (tests/hostile has them): nothing flagged
+    for check, source in (("hidden_fields", "salesforce"), ("impossible_opportunity_dates", "crm"),
+                          ("unparsable_lifecycle_dates", "hubspot")):
+        assert one(check, source) == (0, "none"), check
+    assert not [k for k in rows if k[0] == "repaired_rows"]
     for name in ("hubspot.contacts", "hubspot.deals", "salesforce.lead", "salesforce.contact",
                  "salesforce.opportunity"):
         value, _ = one("deleted_records", name)

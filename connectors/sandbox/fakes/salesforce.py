@@ -189,7 +189,7 @@ class SalesforceApp(App):
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._jobs: dict[str, _Job] = {}
         self._api_usage = 0
-        self._schemas: dict[bool, soql.Schema] = {}
+        self._schemas: dict[tuple[bool, tuple[str, ...]], soql.Schema] = {}
         # getDeleted: ids above which EXCEEDED_ID_LIMIT answers, and the delete log's size
         # beyond which it is purged early (None: the world config's sf_deleted_id_limit and
         # sf_delete_log_limit)
@@ -286,10 +286,14 @@ class SalesforceApp(App):
         else:
             now = dt.datetime.now(dt.UTC)
         multi = bool(meta.get("multi_currency", True))
-        return _Context(meta, now, multi, self._schema(multi))
+        hidden = tuple(sorted(meta.get("hidden_fields") or ()))
+        return _Context(meta, now, multi, self._schema(multi, hidden))
 
-    def _schema(self, multi_currency: bool) -> soql.Schema:
-        schema = self._schemas.get(multi_currency)
+    def _schema(self, multi_currency: bool, hidden: tuple[str, ...] = ()) -> soql.Schema:
+        """The org's schema as the integration user sees it. ``hidden`` (meta key
+        ``hidden_fields``, ``Object.Field``): fields field-level security hides from the user,
+        which Salesforce leaves out of describe and rejects in SOQL like unknown fields."""
+        schema = self._schemas.get((multi_currency, hidden))
         if schema is None:
             fields: dict[str, dict[str, str]] = {}
             for obj, flds in catalog.SALESFORCE_FIELDS.items():
@@ -301,7 +305,9 @@ class SalesforceApp(App):
                 }
                 for name, (ftype, *_rest) in catalog.SALESFORCE_FORMULAS.get(obj, {}).items():
                     fields[obj][name] = ftype
-            schema = self._schemas[multi_currency] = soql.Schema(fields)
+                for name in [n for n in fields[obj] if f"{obj}.{n}" in hidden]:
+                    del fields[obj][name]
+            schema = self._schemas[(multi_currency, hidden)] = soql.Schema(fields)
         return schema
 
     # -- OAuth ------------------------------------------------------------------------------

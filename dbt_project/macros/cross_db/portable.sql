@@ -44,6 +44,33 @@
 {%- endmacro %}
 
 {# ---- strings ---------------------------------------------------------------------------- #}
+{# An email as identity compares it (docs/DEFINITIONS.md, "Identity"): lower case, every Unicode
+   white space (tab, no-break space, ...) and invisible format character (zero-width space and
+   joiners, word joiner, BOM) removed wherever it is; nothing left -> null. trim() alone removes
+   ASCII spaces at the ends only, so a tab-only email or one with a zero-width space would merge
+   strangers or split one person. #}
+{% macro normalize_email(expr) -%}
+    {{ return(adapter.dispatch('normalize_email', 'advocacy_attribution')(expr)) }}
+{%- endmacro %}
+{% macro default__normalize_email(expr) -%}
+    nullif(lower(regexp_replace({{ expr }}, '[[:space:]\u00a0\u200b\u200c\u200d\u2060\ufeff\u180e]', '', 'g')), '')
+{%- endmacro %}
+{% macro duckdb__normalize_email(expr) -%}
+    nullif(lower(regexp_replace({{ expr }}, '[\s\pZ\x{200B}-\x{200D}\x{2060}\x{FEFF}\x{180E}]', '', 'g')), '')
+{%- endmacro %}
+
+{# A label compared to a mapping (lead status, lifecycle stage): case- and space-insensitive
+   (lower case, all white space removed), so ``Working - Contacted`` = ``working-contacted``. #}
+{% macro normalize_label(expr) -%}
+    {{ return(adapter.dispatch('normalize_label', 'advocacy_attribution')(expr)) }}
+{%- endmacro %}
+{% macro default__normalize_label(expr) -%}
+    nullif(lower(regexp_replace({{ expr }}, '[[:space:]\u00a0]', '', 'g')), '')
+{%- endmacro %}
+{% macro duckdb__normalize_label(expr) -%}
+    nullif(lower(regexp_replace({{ expr }}, '[\s\pZ\x{200B}-\x{200D}\x{2060}\x{FEFF}]', '', 'g')), '')
+{%- endmacro %}
+
 {# Percent-decoding with ``+`` as space (application/x-www-form-urlencoded). #}
 {% macro url_decode(expr) -%}
     {{ return(adapter.dispatch('url_decode', 'advocacy_attribution')(expr)) }}

@@ -27,3 +27,13 @@
     {%- endfor -%}
     {{ return(out | join('')) }}
 {%- endmacro %}
+
+{#- Dates no opportunity can have (docs/DEFINITIONS.md, "Data quality"): closed before it was
+    created, or either date before 1970 (an epoch of 0 or below, a typing slip). Such an
+    opportunity gives no cycle length (never negative days in a median) and is counted by
+    data_quality's impossible_opportunity_dates. Null dates are not impossible, only unknown. -#}
+{% macro impossible_dates(created, closed) -%}
+    coalesce({{ closed }} < {{ created }}
+              or {{ created }} < cast('1970-01-01' as date)
+              or {{ closed }} < cast('1970-01-01' as date), false)
+{%- endmacro %}

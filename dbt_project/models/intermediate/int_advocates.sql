@@ -43,7 +43,7 @@ advocates as (
     select
         i.advocate_id,
         coalesce(nullif(trim(r.advocate_name), ''), p.advocate_name, i.advocate_id) as advocate_name,
-        coalesce(nullif(lower(trim(r.email)), ''), p.advocate_email_normalized)  as email_normalized,
+        coalesce({{ normalize_email('r.email') }}, p.advocate_email_normalized)  as email_normalized,
         nullif(trim(r.team), '')                                                 as team,
         r.is_rep                                                                 as roster_is_rep,
         r.advocate_id is not null                                                as is_in_roster

@@ -54,7 +54,9 @@ select
     coalesce(t.n_touches, 0) = 0                                    as is_unattributed,
     coalesce(t.n_touches, 0)                                        as n_touches,
     coalesce(f.is_new_customer, false)                              as is_new_customer,
-    case when o.is_won then {{ days_between('o.created_date', 'o.close_date') }} end as cycle_days
+    -- impossible dates (closed before created, before 1970) give no cycle: flagged in data_quality
+    case when o.is_won and not {{ impossible_dates('o.created_date', 'o.close_date') }}
+         then {{ days_between('o.created_date', 'o.close_date') }} end as cycle_days
 from opps as o
 left join touch_flags as t on t.opportunity_id = o.opportunity_id
 left join lead as l on l.opportunity_id = o.opportunity_id

@@ -33,7 +33,8 @@ with hubspot_events as (
 salesforce_events as (
     select r.person_key, m.stage, {{ to_reporting_date('h.created_at') }} as stage_date
     from {{ ref('stg_salesforce__lead_history') }} as h
-    inner join {{ ref('salesforce_lead_status_mapping') }} as m on m.status = h.new_value
+    inner join {{ ref('salesforce_lead_status_mapping') }} as m
+        on {{ normalize_label('m.status') }} = {{ normalize_label('h.new_value') }}
     inner join {{ ref('int_person_records') }} as r on r.record_key = 'sf_lead:' || h.lead_id
     where lower(h.field) = 'status'
 ),

@@ -38,6 +38,40 @@ quarantine as (
     {{ quarantine_counts() }}
 ),
 
+repaired as (
+    {{ repaired_counts() }}
+),
+
+hidden_fields as (
+    {{ hidden_field_rows() }}
+),
+
+{#- Impossible dates (macro impossible_dates): counted here, left out of cycle lengths. -#}
+impossible_dates as (
+    select count(*) as n, min(opportunity_id) as example
+    from {{ ref('int_opportunities') }}
+    where {{ impossible_dates('created_date', 'close_date') }}
+),
+
+{#- HubSpot lifecycle dates that are set but do not parse (staging reads them as null, so the
+    stage would go undated without a word). -#}
+{%- set lifecycle_dates = [] %}
+{%- for stage in ['lead', 'marketingqualifiedlead', 'salesqualifiedlead', 'opportunity', 'customer'] %}
+{%- do lifecycle_dates.append('hs_lifecyclestage_' ~ stage ~ '_date') %}
+{%- do lifecycle_dates.append('hs_v2_date_entered_' ~ stage) %}
+{%- endfor %}
+unparsable_lifecycle_dates as (
+    select count(*) as n, min(cast(id as varchar)) as example
+    from {{ source('hubspot', 'contacts') }}
+    where not coalesce(_is_deleted, false) and not coalesce(archived, false)
+      and (
+      {%- for col in lifecycle_dates %}
+          (nullif(trim({{ col }}), '') is not null and {{ hubspot_timestamp(col) }} is null)
+          {%- if not loop.last %} or{% endif %}
+      {%- endfor %}
+      )
+),
+
 unknown_currency as (
     select count(*) as n, min(currency_code) as example
     from {{ ref('int_opportunities') }}
@@ -176,6 +210,34 @@ checks as (
     select 'quarantined_rows', source, cast(n as {{ type_double() }}), 0.0,
            case when n > 0 then 'warn' else 'pass' end, 'reason: ' || reason
     from quarantine
+
+    union all
+    select 'repaired_rows', source, cast(n as {{ type_double() }}), cast(null as {{ type_double() }}), 'info',
+           'kept after repair: ' || reason
+    from repaired
+
+    union all
+    select 'hidden_fields', 'salesforce', cast(count(*) as {{ type_double() }}), 0.0,
+           case when count(*) > 0 then 'warn' else 'pass' end,
+           case when count(*) > 0
+                then 'fields hidden from the integration user by field-level security, synced as empty: '
+                     || {{ dbt.listagg("object || '.' || field", "', '", "order by object, field") }}
+                else 'none' end
+    from hidden_fields
+
+    union all
+    select 'impossible_opportunity_dates', 'crm', cast(n as {{ type_double() }}), 0.0,
+           case when n > 0 then 'warn' else 'pass' end,
+           case when n > 0 then 'closed before created or dated before 1970, left out of median_cycle_days, e.g. '
+                                || example else 'none' end
+    from impossible_dates
+
+    union all
+    select 'unparsable_lifecycle_dates', 'hubspot', cast(n as {{ type_double() }}), 0.0,
+           case when n > 0 then 'warn' else 'pass' end,
+           case when n > 0 then 'contacts with a lifecycle date that does not parse (the stage is not dated by it), e.g. '
+                                || example else 'none' end
+    from unparsable_lifecycle_dates
 
     union all
     select 'unknown_currency_opportunities', 'crm', cast(n as {{ type_double() }}), 0.0,

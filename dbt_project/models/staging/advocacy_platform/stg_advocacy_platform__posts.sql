@@ -11,7 +11,7 @@ select
     lower(trim(platform))                                   as platform,
     -- case-insensitive like the UTM-derived ids (docs/DEFINITIONS.md, "Advocates and reps"): ADV_0001 = adv_0001
     lower(trim(advocate_id))                                as advocate_id,
-    nullif(lower(trim(advocate_email)), '')                 as advocate_email_normalized,
+    {{ normalize_email('advocate_email') }}                 as advocate_email_normalized,
     nullif(trim(advocate_name), '')                         as advocate_name,
     lower(trim(network))                                    as network_raw,
     nullif(trim(category), '')                              as category,

@@ -5,7 +5,7 @@ with live as (
 select
     cast(id as varchar)                      as owner_id,
     nullif(trim(email), '')                  as email,
-    nullif(lower(trim(email)), '')           as email_normalized,
+    {{ normalize_email('email') }}           as email_normalized,
     first_name,
     last_name,
     trim(coalesce(first_name, '') || ' ' || coalesce(last_name, '')) as owner_name,

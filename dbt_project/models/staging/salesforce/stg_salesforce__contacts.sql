@@ -5,7 +5,7 @@ with live as (
 select
     id                                          as contact_id,
     nullif(trim(email), '')                     as email,
-    nullif(lower(trim(email)), '')              as email_normalized,
+    {{ normalize_email('email') }}              as email_normalized,
     first_name,
     last_name,
     account_id,

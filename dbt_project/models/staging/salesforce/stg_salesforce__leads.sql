@@ -5,7 +5,7 @@ with live as (
 select
     id                                          as lead_id,
     nullif(trim(email), '')                     as email,
-    nullif(lower(trim(email)), '')              as email_normalized,
+    {{ normalize_email('email') }}              as email_normalized,
     first_name,
     last_name,
     company                                     as company_name,

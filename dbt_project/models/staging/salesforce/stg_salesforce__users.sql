@@ -9,7 +9,7 @@ select
     first_name,
     last_name,
     nullif(trim(email), '')          as email,
-    nullif(lower(trim(email)), '')   as email_normalized,
+    {{ normalize_email('email') }}   as email_normalized,
     coalesce(is_active, false)       as is_active,
     user_type,
     title,
