@@ -21,6 +21,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("sync",): ("pipelines.cli.sync", "sync the configured sources into the DuckDB raw layer (DUCKDB_PATH)"),
     ("report",): ("pipelines.cli.report", "write the HTML attribution report (and its CSVs) from the marts; --publish for BI tools"),
     ("demo",): ("pipelines.cli.demo", "the whole product on a simulated company: generate, serve through local fakes, sync and build with Dagster, print the headline tables"),
+    ("stats",): ("pipelines.cli.stats", "compute the p-values after a dbt build on an adapter without dbt Python models (Postgres, Spark) and rebuild their marts"),
     ("bench",): ("pipelines.cli.bench", "measure requests, time and memory of sync and build at several scales (docs/PERFORMANCE.md)"),
 }
 
