@@ -44,7 +44,7 @@ def _dbt(args: list[str]):
 def _show(sql: str, common: list[str]) -> list[dict]:
     result = _dbt(["show", "--inline", sql, "--limit", "-1", "--quiet", *common])
     table = result.results[0].agate_table
-    return [dict(zip(table.column_names, row)) for row in table.rows]
+    return [dict(zip(table.column_names, row, strict=True)) for row in table.rows]
 
 
 def _date(value) -> str:

@@ -18,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the vars of the build, as JSON (e.g. '{\"as_of\": \"2026-06-30\"}')")
     parser.add_argument("--profiles-dir", default=str(PROJECT),
                         help="folder of profiles.yml (default dbt_project)")
+    parser.add_argument("--target-path",
+                        help="dbt's folder for its artefacts (default dbt's: dbt_project/target)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"advocacy stats: --vars is not JSON ({exc})", file=sys.stderr)
         return 2
     common = ["--project-dir", str(PROJECT), "--profiles-dir", args.profiles_dir,
-              "--target", args.target]
+              "--target", args.target,
+              *(["--target-path", args.target_path] if args.target_path else [])]
     try:
         rows = write_back(common, dbt_vars)
     except StatsError as exc:

@@ -16,7 +16,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import duckdb
@@ -45,15 +44,17 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 def run_dbt(args: list[str], db: Path, work: Path, project: Path = PROJECT,
             as_of: str | None = None, tz: str | None = None,
-            nightly: bool = False, dbt_vars: dict | None = None) -> subprocess.CompletedProcess:
+            nightly: bool = False, dbt_vars: dict | None = None, target: str | None = None,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """dbt as users run it (``--project-dir dbt_project --profiles-dir dbt_project``), with
     the build artefacts and logs kept out of the project tree; ``tz`` sets the process's
     local time zone (``TZ``). ``nightly``: the run's date is the day after ``as_of`` (var
     run_date), as for the nightly run on the sandbox's clock: a reporting run, which writes
-    the snapshots of reported quarters; ``dbt_vars`` any other vars."""
+    the snapshots of reported quarters; ``dbt_vars`` any other vars; ``target`` another target
+    of dbt_project/profiles.yml, ``env`` its variables."""
     cmd = [str(DBT), *args, "--project-dir", str(project), "--profiles-dir", str(project),
            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
-           "--no-use-colors"]
+           "--no-use-colors", *(["--target", target] if target else [])]
     dbt_vars = dict(dbt_vars or {})
     if as_of:
         dbt_vars["as_of"] = as_of
@@ -61,57 +62,9 @@ def run_dbt(args: list[str], db: Path, work: Path, project: Path = PROJECT,
             dbt_vars["run_date"] = (dt.date.fromisoformat(as_of) + dt.timedelta(days=1)).isoformat()
     if dbt_vars:
         cmd += ["--vars", json.dumps(dbt_vars)]
-    extra = {"DUCKDB_PATH": str(db), **({"TZ": tz} if tz else {})}
+    extra = {"DUCKDB_PATH": str(db), **({"TZ": tz} if tz else {}), **(env or {})}
     return subprocess.run(cmd, cwd=REPO, env=_env(extra),
                           capture_output=True, text=True, timeout=600)
-
-
-@pytest.fixture(scope="module")
-def truth(world_store: Path) -> dict:
-    from connectors.sandbox.truth import compute_truth
-
-    return compute_truth(world_store)
-
-
-@pytest.fixture(scope="module")
-def raw_warehouse(world_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The raw layer as the product builds it: ``advocacy sync`` against the sandbox."""
-    from connectors.sandbox.server import Sandbox
-
-    base = tmp_path_factory.mktemp("dbt_raw")
-    store = base / "store" / "world.sqlite"
-    store.parent.mkdir(parents=True)
-    shutil.copy2(world_store, store)
-    sandbox = Sandbox(store, base / "work")
-    sandbox.start()
-    try:
-        db = base / "raw.duckdb"
-        env = _env({**sandbox.env(), "DUCKDB_PATH": str(db)})
-        proc = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "sync", "--quiet"],
-                              cwd=base, env=env, capture_output=True, text=True, timeout=600)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        # the weekly reconciliation on top changes nothing the truth can see (it only marks
-        # what the source lost, reads what the windows missed, refreshes formula fields)
-        proc = subprocess.run([sys.executable, "-m", "pipelines.cli.main", "sync", "--reconcile",
-                               "--quiet"], cwd=base, env=env, capture_output=True, text=True,
-                              timeout=600)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-    finally:
-        sandbox.stop()
-    return db
-
-
-@pytest.fixture(scope="module")
-def built(raw_warehouse: Path, truth: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
-    work = tmp_path_factory.mktemp("dbt_build")
-    db = work / "warehouse.duckdb"
-    shutil.copy2(raw_warehouse, db)
-    started = time.monotonic()
-    # on a machine away from UTC: no mart may depend on the local time zone (the raw layer's
-    # timestamps are UTC; the truth is computed in UTC)
-    proc = run_dbt(["build"], db, work, as_of=truth["meta"]["as_of"], tz="America/New_York",
-                   nightly=True)
-    return {"db": db, "work": work, "proc": proc, "seconds": time.monotonic() - started}
 
 
 def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:

@@ -240,3 +240,21 @@
 {% macro postgres__round_to(expr, digits) -%}
     cast(round(cast({{ expr }} as numeric), {{ digits }}) as {{ type_double() }})
 {%- endmacro %}
+
+{# Day of the week of a date, Sunday = 0 ... Saturday = 6 (Spark's extract(dow) and
+   dayofweek() count Sunday = 1: the day names would shift by one). #}
+{% macro day_of_week_number(expr) -%}
+    {{ return(adapter.dispatch('day_of_week_number', 'advocacy_attribution')(expr)) }}
+{%- endmacro %}
+{% macro default__day_of_week_number(expr) -%}
+    cast(extract(dow from {{ expr }}) as integer)
+{%- endmacro %}
+{% macro spark__day_of_week_number(expr) -%}
+    (dayofweek({{ expr }}) - 1)
+{%- endmacro %}
+{% macro snowflake__day_of_week_number(expr) -%}
+    dayofweekiso({{ expr }}) % 7
+{%- endmacro %}
+{% macro bigquery__day_of_week_number(expr) -%}
+    (extract(dayofweek from {{ expr }}) - 1)
+{%- endmacro %}

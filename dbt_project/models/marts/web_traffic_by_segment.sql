@@ -49,7 +49,7 @@ joined as (
 
 select
     cast(activity_date as date)                                   as date,
-    cast(case cast(extract(dow from activity_date) as integer)
+    cast(case {{ day_of_week_number('activity_date') }}
         when 0 then 'Sunday' when 1 then 'Monday' when 2 then 'Tuesday' when 3 then 'Wednesday'
         when 4 then 'Thursday' when 5 then 'Friday' else 'Saturday' end as {{ dbt.type_string() }}) as day_of_week,
     cast(segment as {{ dbt.type_string() }})                                      as segment,
