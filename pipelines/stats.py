@@ -42,7 +42,7 @@ def _dbt(args: list[str]):
 
 
 def _show(sql: str, common: list[str]) -> list[dict]:
-    result = _dbt(["show", "--inline", sql, "--limit", "-1", "--quiet", *common])
+    result = _dbt(["show", "--inline", sql, "--limit", "-1", "--log-level", "none", *common])
     table = result.results[0].agate_table
     return [dict(zip(table.column_names, row, strict=True)) for row in table.rows]
 
@@ -53,29 +53,44 @@ def _date(value) -> str:
     return value.isoformat() if isinstance(value, dt.date) else str(value)[:10]
 
 
+# both inputs in one query (one dbt invocation: each one parses the project)
+INPUTS = """
+select 'segment' as kind, period_grain, period_start, transition,
+       cast(advocacy_x as {{ type_double() }}) as x1, cast(advocacy_n as {{ type_double() }}) as n1,
+       cast(other_x as {{ type_double() }}) as x2, cast(other_n as {{ type_double() }}) as n2,
+       cast(null as {{ type_double() }}) as r, cast(null as {{ type_double() }}) as rho
+from {{ ref('int_segment_comparison') }}
+union all
+select 'correlation', period_grain, period_start, cast(null as {{ dbt.type_string() }}),
+       cast(null as {{ type_double() }}), cast(n_reps as {{ type_double() }}),
+       cast(null as {{ type_double() }}), cast(null as {{ type_double() }}),
+       cast(pearson_r as {{ type_double() }}), cast(spearman_rho as {{ type_double() }})
+from {{ ref('int_quota_advocacy_correlation') }}
+"""
+
+
+def _float(value) -> float | None:
+    return None if value is None else float(value)
+
+
 def compute(common: list[str], min_n: int) -> dict[str, list[dict]]:
     """The p-value rows of both models, from their inputs in the warehouse."""
     seg = _python_model("segment_comparison_tests")
     corr = _python_model("quota_advocacy_correlation_tests")
     out: dict[str, list[dict]] = {"segment_comparison_tests": [], "quota_advocacy_correlation_tests": []}
-    for r in _show("select period_grain, period_start, transition, advocacy_x, advocacy_n, other_x, "
-                   "other_n from {{ ref('int_segment_comparison') }}", common):
-        p, note = seg.p_value(int(r["advocacy_x"]), int(r["advocacy_n"]), int(r["other_x"]),
-                              int(r["other_n"]), min_n)
-        out["segment_comparison_tests"].append({
-            "period_grain": r["period_grain"], "period_start": _date(r["period_start"]),
-            "transition": r["transition"], "p_value": p, "stat_note": note})
-    for r in _show("select period_grain, period_start, n_reps, pearson_r, spearman_rho "
-                   "from {{ ref('int_quota_advocacy_correlation') }}", common):
-        n = int(r["n_reps"])
+    for r in _show(INPUTS, common):
+        key = {"period_grain": r["period_grain"], "period_start": _date(r["period_start"])}
+        if r["kind"] == "segment":
+            p, note = seg.p_value(int(r["x1"]), int(r["n1"]), int(r["x2"]), int(r["n2"]), min_n)
+            out["segment_comparison_tests"].append(
+                {**key, "transition": r["transition"], "p_value": p, "stat_note": note})
+            continue
+        n = int(r["n1"])
         if n < min_n:
             continue  # the SQL twin writes the same note itself
-        pearson = None if r["pearson_r"] is None else float(r["pearson_r"])
-        spearman = None if r["spearman_rho"] is None else float(r["spearman_rho"])
-        p_r, p_rho = corr.t_test_p(pearson, n), corr.t_test_p(spearman, n)
+        p_r, p_rho = corr.t_test_p(_float(r["r"]), n), corr.t_test_p(_float(r["rho"]), n)
         out["quota_advocacy_correlation_tests"].append({
-            "period_grain": r["period_grain"], "period_start": _date(r["period_start"]),
-            "pearson_p_value": p_r, "spearman_p_value": p_rho,
+            **key, "pearson_p_value": p_r, "spearman_p_value": p_rho,
             "stat_note": "t-test of r (n - 2 df)" if p_r is not None
             else "correlation undefined (no variance)"})
     return out

@@ -49,7 +49,8 @@
     {{ return(adapter.dispatch('url_decode', 'advocacy_attribution')(expr)) }}
 {%- endmacro %}
 {% macro default__url_decode(expr) -%}
-    {{ exceptions.raise_compiler_error("url_decode: implement " ~ adapter.type() ~ "__url_decode (e.g. a UDF)") }}
+    {#- Snowflake and BigQuery have no built-in percent-decoding: a UDF, as postgres__ does -#}
+    {{ exceptions.raise_compiler_error("url_decode: implement " ~ adapter.type() ~ "__url_decode (e.g. a UDF, as postgres__url_decode does)") }}
 {%- endmacro %}
 {% macro duckdb__url_decode(expr) -%}
     coalesce(try(url_decode(replace({{ expr }}, '+', ' '))), replace({{ expr }}, '+', ' '))
@@ -62,12 +63,6 @@
 {# Spark 4: try_url_decode is null where the input is malformed. #}
 {% macro spark__url_decode(expr) -%}
     coalesce(try_url_decode(replace({{ expr }}, '+', ' ')), replace({{ expr }}, '+', ' '))
-{%- endmacro %}
-{% macro snowflake__url_decode(expr) -%}
-    coalesce(try_decode_url(replace({{ expr }}, '+', ' ')), replace({{ expr }}, '+', ' '))
-{%- endmacro %}
-{% macro bigquery__url_decode(expr) -%}
-    coalesce(safe.net.url_decode(replace({{ expr }}, '+', ' ')), replace({{ expr }}, '+', ' '))
 {%- endmacro %}
 
 {# ---- run setup: functions an adapter lacks (on-run-start) ---------------------------------- #}
