@@ -4,10 +4,12 @@
 with people as (
     select
         count(*)                                                             as n_people,
-        sum(case when exists (select 1 from {{ ref('int_touches') }} as t
-                              where t.person_key = p.person_key and t.touch_source = 'ga4')
-                 then 1 else 0 end)                                          as n_matched
+        -- a join, not a correlated EXISTS in the select list (Spark cannot run those)
+        sum(case when t.person_key is not null then 1 else 0 end)            as n_matched
     from {{ ref('int_people') }} as p
+    left join (
+        select distinct person_key from {{ ref('int_touches') }} where touch_source = 'ga4'
+    ) as t on t.person_key = p.person_key
 ),
 
 identity_emails as (
@@ -263,7 +265,7 @@ checks as (
 )
 
 select
-    cast(check_name as {{ dbt.type_string() }}) as "check",
+    cast(check_name as {{ dbt.type_string() }}) as {{ adapter.quote('check') }},
     cast(source as {{ dbt.type_string() }})     as source,
     cast(value as {{ type_double() }})       as value,
     cast(threshold as {{ type_double() }})   as threshold,
