@@ -5,20 +5,21 @@ There the SQL twins in dbt_project/models/intermediate/portable/ build the rows 
 p-values. This step reads their inputs through dbt itself (``dbt show``: any adapter, the
 profile's credentials), computes the p-values with the very functions of the Python models
 (Fisher's exact test / the z-test; the t-tests of r and rho - one implementation, never a
-second), and rebuilds the two test models and everything downstream with var
-``computed_p_values``: plain SELECTs, no UPDATE (Spark's Parquet tables have none)."""
+second), and rebuilds the two test models and everything downstream with them (environment
+variable ``ADVOCACY_COMPUTED_P_VALUES``): plain SELECTs, no UPDATE (Spark's Parquet tables have none)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib.util
 import json
+import os
 from pathlib import Path
 from types import ModuleType
 
 PROJECT = Path(__file__).resolve().parents[1] / "dbt_project"
 MODELS = PROJECT / "models" / "intermediate"
-PYTHON_ADAPTERS = ("duckdb", "snowflake", "databricks", "bigquery")
+ENV = "ADVOCACY_COMPUTED_P_VALUES"
 
 
 class StatsError(RuntimeError):
@@ -104,9 +105,14 @@ def write_back(common: list[str], dbt_vars: dict | None = None) -> dict[str, int
     min_n = int(dbt_vars.get("min_n_for_stats", 30))
     vars_flag = ["--vars", json.dumps(dbt_vars)] if dbt_vars else []
     computed = compute([*common, *vars_flag], min_n)
-    dbt_vars["computed_p_values"] = computed
-    _dbt(["build", "--select", "segment_comparison_tests+", "quota_advocacy_correlation_tests+",
-          # run_manifest fingerprints the build's own vars: the build's row stays
-          "--exclude", "resource_type:snapshot", "run_manifest", "--quiet", *common,
-          "--vars", json.dumps(dbt_vars)])
+    # handed over in an environment variable, not a var: dbt re-parses only the two models
+    # that read it, where a changed var would re-parse the whole project
+    os.environ[ENV] = json.dumps(computed)
+    try:
+        _dbt(["build", "--select", "segment_comparison_tests+", "quota_advocacy_correlation_tests+",
+              # run_manifest fingerprints the build's own vars: the build's row stays
+              "--exclude", "resource_type:snapshot", "run_manifest", "--quiet", *common,
+              *vars_flag])
+    finally:
+        os.environ.pop(ENV, None)
     return {name: len(rows) for name, rows in computed.items()}

@@ -2,7 +2,7 @@
     notes of ../quota_advocacy_correlation_tests.py; the p-values (t-tests of r and rho) come
     from the post-build step `advocacy stats` (see segment_comparison_tests.sql here). -#}
 {%- set min_n = var('min_n_for_stats', 30) | int -%}
-{%- set computed = (var('computed_p_values', {}) or {}).get('quota_advocacy_correlation_tests', []) -%}
+{%- set computed = fromjson(env_var('ADVOCACY_COMPUTED_P_VALUES', '{}')).get('quota_advocacy_correlation_tests', []) -%}
 with correlation as (
     select * from {{ ref('int_quota_advocacy_correlation') }}
 ){% if computed %},

@@ -2,9 +2,9 @@
     session mode): the rows and notes of ../segment_comparison_tests.py. The p-values (Fisher's
     exact test, the z-test) come from the post-build step `advocacy stats` (pipelines/stats.py),
     which computes them with the Python model's own functions and rebuilds this model and its
-    marts with var computed_p_values; a plain build leaves them null, stat_note saying so. -#}
+    marts with them (env var ADVOCACY_COMPUTED_P_VALUES); a plain build leaves them null, stat_note saying so. -#}
 {%- set min_n = var('min_n_for_stats', 30) | int -%}
-{%- set computed = (var('computed_p_values', {}) or {}).get('segment_comparison_tests', []) -%}
+{%- set computed = fromjson(env_var('ADVOCACY_COMPUTED_P_VALUES', '{}')).get('segment_comparison_tests', []) -%}
 with comparison as (
     select * from {{ ref('int_segment_comparison') }}
 ){% if computed %},
