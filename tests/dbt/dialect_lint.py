@@ -69,7 +69,7 @@ def main() -> int:
         problems = lint(compiled)
     for line in problems:
         print(line)
-    print(f"dialect lint: {n} models transpiled to {' and '.join(DIALECTS)}, "
+    print(f"dialect lint: {n} compiled models and tests transpiled to {' and '.join(DIALECTS)}, "
           f"{len(problems)} problem(s)")
     return 1 if problems or n == 0 else 0
 
