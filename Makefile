@@ -10,7 +10,7 @@ SCALE ?= 1
 DAGSTER_HOME ?= $(abspath data/dagster)
 PORT ?= 3000
 
-.PHONY: env browser demo test lint sandbox truth dagster docs bench bench-lift clean
+.PHONY: env browser postgres demo test lint sandbox truth dagster docs bench bench-lift clean
 
 # One installer, from the lock file. uv itself comes from PyPI when missing; `python -m uv`
 # finds it wherever pip put it (user site, pyenv, a venv) without relying on PATH.
@@ -34,6 +34,15 @@ browser:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
+# The portability tests build the dbt project on a throw-away PostgreSQL cluster
+# (tests/dbt/postgres_cluster.py): Debian's server package, installed when missing (needs root,
+# as on CI, or sudo).
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+		echo "installing Debian's postgresql for the portability tests"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
+
 $(MANIFEST): $(BIN)/python $(DBT_FILES)
 	$(BIN)/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
 	@touch $(MANIFEST)
@@ -45,12 +54,15 @@ env: $(BIN)/python $(MANIFEST)
 demo: env
 	DAGSTER_HOME=$(DAGSTER_HOME) $(BIN)/advocacy demo --seed $(SEED) --scale $(SCALE) $(if $(V),-v)
 
-test: env browser
+test: env browser postgres
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/pytest -q
 
+# ruff, and every model transpiled from DuckDB's dialect to Spark's and Postgres' (sqlglot):
+# dialect drift shows here before a warehouse sees it (tests/dbt/dialect_lint.py).
 lint: env
 	$(BIN)/ruff check connectors pipelines tests
+	$(BIN)/python tests/dbt/dialect_lint.py
 
 sandbox: env
 	$(BIN)/advocacy sandbox serve --seed $(SEED) --scale $(SCALE) --env-file .env.sandbox

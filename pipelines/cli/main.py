@@ -22,6 +22,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str]] = {
     ("report",): ("pipelines.cli.report", "write the HTML attribution report (and its CSVs) from the marts; --publish for BI tools"),
     ("demo",): ("pipelines.cli.demo", "the whole product on a simulated company: generate, serve through local fakes, sync and build with Dagster, print the headline tables"),
     ("plan-experiment",): ("pipelines.cli.plan_experiment", "the minimum detectable lift in the SQL rate of an account holdout or a staggered roll-out by team, from the warehouse's history, and a seeded assignment list"),
+    ("stats",): ("pipelines.cli.stats", "compute the p-values after a dbt build on an adapter without dbt Python models (Postgres, Spark) and rebuild their marts"),
     ("bench",): ("pipelines.cli.bench", "measure requests, time and memory of sync and build at several scales (docs/PERFORMANCE.md)"),
 }
 

@@ -1,6 +1,7 @@
-"""The dbt tests' shared session fixtures: the world's truth, the raw layer as ``advocacy sync``
-writes it from the sandbox, and one ``dbt build`` of it (tests that change anything work on
-copies). Session-scoped so that every module under tests/dbt reuses one sync and one build."""
+"""Session fixtures of the dbt tests: the sandbox world synced once into a DuckDB raw layer
+(``raw_warehouse``), its truth, and one DuckDB build (``built``), shared by the DuckDB tests
+(test_dbt_project.py) and the portability tests (test_portable_postgres.py), which copy the
+same raw layer to another engine and compare its marts with DuckDB's."""
 
 from __future__ import annotations
 

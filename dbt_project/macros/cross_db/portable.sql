@@ -76,10 +76,56 @@
     {{ return(adapter.dispatch('url_decode', 'advocacy_attribution')(expr)) }}
 {%- endmacro %}
 {% macro default__url_decode(expr) -%}
-    {{ exceptions.raise_compiler_error("url_decode: implement " ~ adapter.type() ~ "__url_decode (e.g. a UDF)") }}
+    {#- Snowflake and BigQuery have no built-in percent-decoding: a UDF, as postgres__ does -#}
+    {{ exceptions.raise_compiler_error("url_decode: implement " ~ adapter.type() ~ "__url_decode (e.g. a UDF, as postgres__url_decode does)") }}
 {%- endmacro %}
 {% macro duckdb__url_decode(expr) -%}
     coalesce(try(url_decode(replace({{ expr }}, '+', ' '))), replace({{ expr }}, '+', ' '))
+{%- endmacro %}
+{# Postgres has no percent-decoding: a SQL function the run creates first (on-run-start
+   portable_setup), with the same fallback as DuckDB's try(): malformed input stays as is. #}
+{% macro postgres__url_decode(expr) -%}
+    {{ target.schema }}.advocacy_url_decode({{ expr }})
+{%- endmacro %}
+{# Spark 4: try_url_decode is null where the input is malformed. #}
+{% macro spark__url_decode(expr) -%}
+    coalesce(try_url_decode(replace({{ expr }}, '+', ' ')), replace({{ expr }}, '+', ' '))
+{%- endmacro %}
+
+{# ---- run setup: functions an adapter lacks (on-run-start) ---------------------------------- #}
+{% macro portable_setup() -%}
+    {{ return(adapter.dispatch('portable_setup', 'advocacy_attribution')()) }}
+{%- endmacro %}
+{% macro default__portable_setup() -%}
+    select 1
+{%- endmacro %}
+{% macro postgres__portable_setup() -%}
+    create schema if not exists {{ target.schema }};
+    create or replace function {{ target.schema }}.advocacy_url_decode(input text)
+    returns text language plpgsql immutable parallel safe as $fn$
+    declare
+        plain text := replace(input, '+', ' ');
+        bytes bytea := ''::bytea;
+        i int := 1;
+        n int := length(plain);
+        ch text;
+    begin
+        if input is null then return null; end if;
+        while i <= n loop
+            ch := substr(plain, i, 1);
+            if ch = '%' and substr(plain, i + 1, 2) ~ '^[0-9A-Fa-f]{2}$' then
+                bytes := bytes || decode(substr(plain, i + 1, 2), 'hex');
+                i := i + 3;
+            else
+                bytes := bytes || convert_to(ch, 'UTF8');
+                i := i + 1;
+            end if;
+        end loop;
+        return convert_from(bytes, 'UTF8');
+    exception when others then
+        return plain;  -- not valid UTF-8 once decoded: kept as sent (DuckDB: try() -> null)
+    end
+    $fn$
 {%- endmacro %}
 
 {# Trim every kind of ASCII whitespace (as Python's str.strip does for these). #}
@@ -102,12 +148,23 @@
 {% macro duckdb__regexp_extract(expr, pattern, group) -%}
     nullif(regexp_extract({{ expr }}, '{{ pattern }}', {{ group }}), '')
 {%- endmacro %}
+{# No match and an empty group are both null, as on DuckDB; the pattern in one more group so
+   that group 0 is the whole match. #}
+{% macro postgres__regexp_extract(expr, pattern, group) -%}
+    nullif((regexp_match({{ expr }}, '({{ pattern }})'))[{{ group + 1 }}], '')
+{%- endmacro %}
+{% macro spark__regexp_extract(expr, pattern, group) -%}
+    nullif(regexp_extract({{ expr }}, '{{ pattern }}', {{ group }}), '')
+{%- endmacro %}
 
 {% macro regexp_matches(expr, pattern) -%}
     {{ return(adapter.dispatch('regexp_matches', 'advocacy_attribution')(expr, pattern)) }}
 {%- endmacro %}
 {% macro default__regexp_matches(expr, pattern) -%}
     ({{ expr }} ~ '{{ pattern }}')
+{%- endmacro %}
+{% macro spark__regexp_matches(expr, pattern) -%}
+    ({{ expr }} rlike '{{ pattern }}')
 {%- endmacro %}
 {% macro duckdb__regexp_matches(expr, pattern) -%}
     regexp_matches({{ expr }}, '{{ pattern }}')
@@ -175,4 +232,51 @@
 {%- endmacro %}
 {% macro duckdb__utc_now() -%}
     timezone('UTC', now())
+{%- endmacro %}
+
+{# ---- byte-wise string order ---------------------------------------------------------------- #}
+{# min()/< on keys the way Python and DuckDB order them: a Postgres database's collation may
+   be a locale's (en_US sorts 'sf_lead' and 'sf-x' differently). #}
+{% macro binary_order(expr) -%}
+    {{ return(adapter.dispatch('binary_order', 'advocacy_attribution')(expr)) }}
+{%- endmacro %}
+{% macro default__binary_order(expr) -%}
+    {{ expr }}
+{%- endmacro %}
+{% macro postgres__binary_order(expr) -%}
+    ({{ expr }} collate "C")
+{%- endmacro %}
+
+{# The stat_note of a p-value the SQL path leaves to the post-build step (`advocacy stats`). #}
+{% macro stats_pending_note() -%}
+    'p-value pending: run advocacy stats --target {{ target.name }} after the build'
+{%- endmacro %}
+
+{# round(x, digits) of a double: Postgres rounds numerics only. #}
+{% macro round_to(expr, digits) -%}
+    {{ return(adapter.dispatch('round_to', 'advocacy_attribution')(expr, digits)) }}
+{%- endmacro %}
+{% macro default__round_to(expr, digits) -%}
+    round({{ expr }}, {{ digits }})
+{%- endmacro %}
+{% macro postgres__round_to(expr, digits) -%}
+    cast(round(cast({{ expr }} as numeric), {{ digits }}) as {{ type_double() }})
+{%- endmacro %}
+
+{# Day of the week of a date, Sunday = 0 ... Saturday = 6 (Spark's extract(dow) and
+   dayofweek() count Sunday = 1: the day names would shift by one). #}
+{% macro day_of_week_number(expr) -%}
+    {{ return(adapter.dispatch('day_of_week_number', 'advocacy_attribution')(expr)) }}
+{%- endmacro %}
+{% macro default__day_of_week_number(expr) -%}
+    cast(extract(dow from {{ expr }}) as integer)
+{%- endmacro %}
+{% macro spark__day_of_week_number(expr) -%}
+    (dayofweek({{ expr }}) - 1)
+{%- endmacro %}
+{% macro snowflake__day_of_week_number(expr) -%}
+    dayofweekiso({{ expr }}) % 7
+{%- endmacro %}
+{% macro bigquery__day_of_week_number(expr) -%}
+    (extract(dayofweek from {{ expr }}) - 1)
 {%- endmacro %}

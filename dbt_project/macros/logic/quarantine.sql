@@ -20,7 +20,7 @@
         {%- endfor -%}
     {%- endif -%}
     {%- if parts | length == 0 -%}
-        select cast(null as varchar) as source, cast(null as varchar) as reason, cast(0 as bigint) as n where 1 = 0
+        select cast(null as {{ dbt.type_string() }}) as source, cast(null as {{ dbt.type_string() }}) as reason, cast(0 as bigint) as n where 1 = 0
     {%- else -%}
         {{ parts | join('\n    union all\n    ') }}
     {%- endif -%}

@@ -76,7 +76,7 @@ normalised as (
         model,
         -- rounded to 12 decimals: a floating sum's order is not fixed, and the last bit of a
         -- credit must not flip between builds (snapshots compare values); error <= 5e-13.
-        round(raw_weight / sum(raw_weight) over (partition by opportunity_id, model), 12) as credit
+        {{ round_to('raw_weight / sum(raw_weight) over (partition by opportunity_id, model)', 12) }} as credit
     from raw_weights
 ),
 

@@ -9,7 +9,7 @@ with src as (
         session_medium            as utm_medium,
         session_campaign_name     as utm_campaign,
         session_manual_ad_content as utm_content,
-        cast(null as varchar)     as utm_term,
+        cast(null as {{ dbt.type_string() }})     as utm_term,
         sessions,
         engaged_sessions,
         key_events,

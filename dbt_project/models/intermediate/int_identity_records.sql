@@ -12,31 +12,31 @@ with hubspot as (
         created_at,
         salesforce_lead_id,
         salesforce_contact_id,
-        cast(null as varchar)         as converted_contact_id,
+        cast(null as {{ dbt.type_string() }})         as converted_contact_id,
         analytics_first_url,
-        cast(null as varchar)         as utm_source,
-        cast(null as varchar)         as utm_medium,
-        cast(null as varchar)         as utm_campaign,
-        cast(null as varchar)         as utm_content,
-        cast(null as varchar)         as utm_term
+        cast(null as {{ dbt.type_string() }})         as utm_source,
+        cast(null as {{ dbt.type_string() }})         as utm_medium,
+        cast(null as {{ dbt.type_string() }})         as utm_campaign,
+        cast(null as {{ dbt.type_string() }})         as utm_content,
+        cast(null as {{ dbt.type_string() }})         as utm_term
     from {{ ref('stg_hubspot__contacts') }}
 ),
 
 sf_leads as (
     select
         'sf_lead:' || lead_id, 'sf_lead', lead_id, email_normalized, ga_client_id, created_at,
-        cast(null as varchar), cast(null as varchar),
+        cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_string() }}),
         case when converted_date is null or converted_date <= {{ as_of_date() }}
              then converted_contact_id end,
-        cast(null as varchar), utm_source, utm_medium, utm_campaign, utm_content, utm_term
+        cast(null as {{ dbt.type_string() }}), utm_source, utm_medium, utm_campaign, utm_content, utm_term
     from {{ ref('stg_salesforce__leads') }}
 ),
 
 sf_contacts as (
     select
         'sf_contact:' || contact_id, 'sf_contact', contact_id, email_normalized, ga_client_id, created_at,
-        cast(null as varchar), cast(null as varchar), cast(null as varchar),
-        cast(null as varchar), utm_source, utm_medium, utm_campaign, utm_content, utm_term
+        cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_string() }}),
+        cast(null as {{ dbt.type_string() }}), utm_source, utm_medium, utm_campaign, utm_content, utm_term
     from {{ ref('stg_salesforce__contacts') }}
 )
 

@@ -30,7 +30,7 @@ hubspot as (
         'hubspot:' || d.deal_id                   as opportunity_id,
         'hubspot'                                 as source_system,
         d.deal_name                               as opportunity_name,
-        cast(null as varchar)                     as account_id,
+        cast(null as {{ dbt.type_string() }})                     as account_id,
         d.created_at,
         {{ to_reporting_date('d.created_at') }}   as created_date,
         {{ to_reporting_date('d.closed_at') }}    as close_date,

@@ -55,12 +55,12 @@ forecasting as (
 
 seeded as (
     select
-        'seed:' || {{ normalize_email('q.rep_email') }} || ':' || cast(q.period_start as varchar) as row_id,
+        'seed:' || {{ normalize_email('q.rep_email') }} || ':' || cast(q.period_start as {{ dbt.type_string() }}) as row_id,
         u.user_id,
         q.period_start                            as start_date,
         q.amount                                  as quota_amount,
         nullif(upper(trim(q.currency)), '')       as currency_code,
-        cast(null as varchar)                     as forecasting_type_id
+        cast(null as {{ dbt.type_string() }})                     as forecasting_type_id
     from {{ ref('rep_quotas') }} as q
     left join {{ ref('stg_salesforce__users') }} as u on u.email_normalized = {{ normalize_email('q.rep_email') }}
 ),

@@ -15,9 +15,10 @@ select
     u.title,
     u.department,
     u.is_active,
-    exists (
-        select 1 from {{ ref('int_advocates') }} as a
-        where a.sf_user_id = u.user_id and a.is_rep_candidate
-    )                                                           as is_advocate
+    -- a join, not a correlated EXISTS in the select list (Spark cannot run those)
+    a.sf_user_id is not null                                    as is_advocate
 from rep_ids as r
 inner join {{ ref('stg_salesforce__users') }} as u on u.user_id = r.user_id
+left join (
+    select distinct sf_user_id from {{ ref('int_advocates') }} where is_rep_candidate
+) as a on a.sf_user_id = u.user_id

@@ -6,14 +6,14 @@ with posts as (
 )
 
 select
-    cast('quarter' as varchar)                                as period_grain,
+    cast('quarter' as {{ dbt.type_string() }})                                as period_grain,
     {{ period_start('posts.activity_date', 'quarter') }}      as period_start,
-    cast(posts.platform as varchar)                           as platform,
-    cast(posts.post_id as varchar)                            as post_id,
-    cast(posts.advocate_id as varchar)                        as advocate_id,
-    cast(coalesce(a.advocate_name, posts.advocate_id) as varchar) as advocate_name,
-    cast(posts.network as varchar)                            as network,
-    cast(posts.category as varchar)                           as category,
+    cast(posts.platform as {{ dbt.type_string() }})                           as platform,
+    cast(posts.post_id as {{ dbt.type_string() }})                            as post_id,
+    cast(posts.advocate_id as {{ dbt.type_string() }})                        as advocate_id,
+    cast(coalesce(a.advocate_name, posts.advocate_id) as {{ dbt.type_string() }}) as advocate_name,
+    cast(posts.network as {{ dbt.type_string() }})                            as network,
+    cast(posts.category as {{ dbt.type_string() }})                           as category,
     cast(posts.activity_date as date)                         as posted_date,
     cast(posts.clicks as bigint)                              as clicks,
     cast(posts.engagements as bigint)                         as engagements

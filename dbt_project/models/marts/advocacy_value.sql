@@ -49,7 +49,7 @@ keys as (
 
 period_values as (
     select
-        k.period_grain || '|' || cast(k.period_start as varchar) || '|' || k.network as row_id,
+        k.period_grain || '|' || cast(k.period_start as {{ dbt.type_string() }}) || '|' || k.network as row_id,
         k.period_grain,
         k.period_start,
         k.network,
@@ -66,9 +66,9 @@ period_values as (
 {{ convert_to_reporting('period_values', 'value_currency', 'period_start') }}
 
 select
-    cast(k.period_grain as varchar)                    as period_grain,
+    cast(k.period_grain as {{ dbt.type_string() }})                    as period_grain,
     cast(k.period_start as date)                       as period_start,
-    cast(k.network as varchar)                         as network,
+    cast(k.network as {{ dbt.type_string() }})                         as network,
     cast(coalesce(p.clicks, 0) as bigint)              as clicks,
     cast(coalesce(t.advocacy_sessions, 0) as bigint)   as advocacy_sessions,
     cast(coalesce({{ safe_divide('p.paid_equivalent_value', 'p.valued_clicks') }},
@@ -78,7 +78,7 @@ select
     cast(coalesce({{ safe_divide('p.earned_media_value', 'p.valued_engagements') }},
                   v.eemv_per_engagement / v.conversion_rate) as {{ type_double() }}) as eemv_per_engagement,
     cast(coalesce(p.earned_media_value, 0) as {{ type_double() }})                   as earned_media_value,
-    cast('{{ reporting_currency() }}' as varchar)      as value_currency
+    cast('{{ reporting_currency() }}' as {{ dbt.type_string() }})      as value_currency
 from period_values_converted as k
 left join post_totals as p
     on p.period_grain = k.period_grain and p.period_start = k.period_start and p.network = k.network

@@ -148,11 +148,11 @@ joined as (
 )
 
 select
-    cast(period_grain as varchar)              as period_grain,
+    cast(period_grain as {{ dbt.type_string() }})              as period_grain,
     cast(period_start as date)                 as period_start,
-    cast(advocate_id as varchar)               as advocate_id,
-    cast(coalesce(advocate_name, advocate_id) as varchar) as advocate_name,
-    cast(team as varchar)                      as team,
+    cast(advocate_id as {{ dbt.type_string() }})               as advocate_id,
+    cast(coalesce(advocate_name, advocate_id) as {{ dbt.type_string() }}) as advocate_name,
+    cast(team as {{ dbt.type_string() }})                      as team,
     cast(posts as bigint)                      as posts,
     cast(clicks as bigint)                     as clicks,
     cast(engagements as bigint)                as engagements,
@@ -165,7 +165,7 @@ select
     cast(won_influenced as {{ type_double() }})             as won_influenced,
     cast(rank() over (partition by period_grain, period_start order by clicks desc) as bigint)              as rank_by_clicks,
     cast(rank() over (partition by period_grain, period_start order by pipeline_influenced desc) as bigint) as rank_by_pipeline,
-    cast(top_post_platform as varchar)         as top_post_platform,
-    cast(top_post_id as varchar)               as top_post_id,
-    cast(top_network as varchar)               as top_network
+    cast(top_post_platform as {{ dbt.type_string() }})         as top_post_platform,
+    cast(top_post_id as {{ dbt.type_string() }})               as top_post_id,
+    cast(top_network as {{ dbt.type_string() }})               as top_network
 from joined

@@ -4,10 +4,12 @@
 with people as (
     select
         count(*)                                                             as n_people,
-        sum(case when exists (select 1 from {{ ref('int_touches') }} as t
-                              where t.person_key = p.person_key and t.touch_source = 'ga4')
-                 then 1 else 0 end)                                          as n_matched
+        -- a join, not a correlated EXISTS in the select list (Spark cannot run those)
+        sum(case when t.person_key is not null then 1 else 0 end)            as n_matched
     from {{ ref('int_people') }} as p
+    left join (
+        select distinct person_key from {{ ref('int_touches') }} where touch_source = 'ga4'
+    ) as t on t.person_key = p.person_key
 ),
 
 identity_emails as (
@@ -18,7 +20,7 @@ identity_emails as (
 ),
 
 identity_skip_reasons as (
-    select skip_reason || ' ' || cast(count(*) as varchar) as label,
+    select skip_reason || ' ' || cast(count(*) as {{ dbt.type_string() }}) as label,
            row_number() over (order by count(*) desc, skip_reason) as pick
     from {{ ref('int_identity_emails') }}
     where not is_linking
@@ -107,7 +109,7 @@ unclassified as (
 ),
 
 unclassified_top as (
-    select norm_source || ' / ' || norm_medium || ' (' || cast(sessions as varchar) || ' sessions)' as label,
+    select norm_source || ' / ' || norm_medium || ' (' || cast(sessions as {{ dbt.type_string() }}) || ' sessions)' as label,
            row_number() over (order by sessions desc, norm_source, norm_medium) as pick
     from unclassified
 ),
@@ -184,13 +186,13 @@ checks as (
     select 'identity_match_rate' as check_name, 'crm' as source,
            cast({{ safe_divide('n_matched', 'n_people') }} as {{ type_double() }}) as value, 0.5 as threshold,
            case when {{ safe_divide('n_matched', 'n_people') }} >= 0.5 then 'pass' else 'warn' end as status,
-           'people with at least one GA4 touch: ' || cast(n_matched as varchar) || ' of ' || cast(n_people as varchar) as detail
+           'people with at least one GA4 touch: ' || cast(n_matched as {{ dbt.type_string() }}) || ' of ' || cast(n_people as {{ dbt.type_string() }}) as detail
     from people
 
     union all
     select 'identity_emails_skipped', 'crm', cast(coalesce(n_skipped, 0) as {{ type_double() }}),
            cast(null as {{ type_double() }}), 'info',
-           'emails that link no records (records carrying them: ' || cast(coalesce(n_records, 0) as varchar)
+           'emails that link no records (records carrying them: ' || cast(coalesce(n_records, 0) as {{ dbt.type_string() }})
            || '): ' || coalesce((select {{ dbt.listagg('label', "'; '", 'order by pick') }} from identity_skip_reasons), 'none')
     from identity_emails
 
@@ -198,7 +200,7 @@ checks as (
     select 'identity_largest_group', 'crm', cast(coalesce(largest, 0) as {{ type_double() }}),
            cast({{ var('identity_max_records_per_email', 10) | int }} as {{ type_double() }}),
            case when coalesce(largest, 0) <= {{ var('identity_max_records_per_email', 10) | int }} then 'pass' else 'warn' end,
-           'person records in the largest identity group (groups: ' || cast(coalesce(n_groups, 0) as varchar) || ')'
+           'person records in the largest identity group (groups: ' || cast(coalesce(n_groups, 0) as {{ dbt.type_string() }}) || ')'
     from identity_groups
 
     union all
@@ -275,8 +277,8 @@ checks as (
     select 'ga4_other_row_loss', 'ga4',
            cast({{ safe_divide('l.other_row_sessions', 's.sessions') }} as {{ type_double() }}), 0.05,
            case when coalesce({{ safe_divide('l.other_row_sessions', 's.sessions') }}, 0) <= 0.05 then 'pass' else 'warn' end,
-           'sessions in GA ''(other)'' rows of the per-visitor report: ' || cast(coalesce(l.other_row_sessions, 0) as varchar)
-           || '; days with loss: ' || cast(coalesce(l.days_with_loss, 0) as varchar) || ' of ' || cast(coalesce(l.days, 0) as varchar)
+           'sessions in GA ''(other)'' rows of the per-visitor report: ' || cast(coalesce(l.other_row_sessions, 0) as {{ dbt.type_string() }})
+           || '; days with loss: ' || cast(coalesce(l.days_with_loss, 0) as {{ dbt.type_string() }}) || ' of ' || cast(coalesce(l.days, 0) as {{ dbt.type_string() }})
     from ga_loss as l cross join ga_sessions as s
 
     union all
@@ -286,28 +288,28 @@ checks as (
            case when coalesce({{ safe_divide('lost_sessions', 'traffic_sessions') }}, 0) <= {{ var('ga4_max_loss_share', 0.05) }}
                 then 'pass' else 'warn' end,
            'sessions of the traffic report missing from the per-visitor report ((other) rows, thresholds): '
-           || cast(coalesce(lost_sessions, 0) as varchar) || ' of ' || cast(coalesce(traffic_sessions, 0) as varchar)
+           || cast(coalesce(lost_sessions, 0) as {{ dbt.type_string() }}) || ' of ' || cast(coalesce(traffic_sessions, 0) as {{ dbt.type_string() }})
     from ga_visitor_loss
 
     union all
     select 'ga4_thresholded_days', 'ga4', cast(coalesce(thresholded_days, 0) as {{ type_double() }}), 0.0,
            case when coalesce(thresholded_days, 0) > 0 then 'warn' else 'pass' end,
            'days GA said the per-visitor report was subject to thresholding (rows with few users withheld): '
-           || cast(coalesce(thresholded_days, 0) as varchar) || ' of ' || cast(coalesce(days, 0) as varchar)
+           || cast(coalesce(thresholded_days, 0) as {{ dbt.type_string() }}) || ' of ' || cast(coalesce(days, 0) as {{ dbt.type_string() }})
     from ga_visitor_loss
 
     union all
     select 'ga4_sampled_days', 'ga4', cast(coalesce(sampled_days, 0) as {{ type_double() }}), 0.0,
            case when coalesce(sampled_days, 0) > 0 then 'warn' else 'pass' end,
-           'days GA answered from a sample: ' || cast(coalesce(sampled_days, 0) as varchar)
-           || ' of ' || cast(coalesce(days, 0) as varchar)
+           'days GA answered from a sample: ' || cast(coalesce(sampled_days, 0) as {{ dbt.type_string() }})
+           || ' of ' || cast(coalesce(days, 0) as {{ dbt.type_string() }})
     from ga_visitor_loss
 
     union all
     select 'ga4_sessions_without_visitor_id', 'ga4',
            cast({{ safe_divide('sessions_without_visitor', 'sessions') }} as {{ type_double() }}), 0.1,
            case when coalesce({{ safe_divide('sessions_without_visitor', 'sessions') }}, 0) <= 0.1 then 'pass' else 'warn' end,
-           'sessions whose events lacked the visitor dimension: ' || cast(coalesce(sessions_without_visitor, 0) as varchar)
+           'sessions whose events lacked the visitor dimension: ' || cast(coalesce(sessions_without_visitor, 0) as {{ dbt.type_string() }})
     from ga_sessions
 
     union all
@@ -316,7 +318,7 @@ checks as (
            case when last_synced_at is null then 'warn'
                 when {{ dbt.datediff('last_synced_at', utc_now(), 'minute') }} / 60.0 <= 26 then 'pass'
                 else 'warn' end,
-           'last synced at ' || coalesce(cast(last_synced_at as varchar), 'never') || ' (' || cast(n_rows as varchar) || ' rows)'
+           'last synced at ' || coalesce(cast(last_synced_at as {{ dbt.type_string() }}), 'never') || ' (' || cast(n_rows as {{ dbt.type_string() }}) || ' rows)'
     from freshness
 
     union all
@@ -326,10 +328,10 @@ checks as (
 )
 
 select
-    cast(check_name as varchar) as "check",
-    cast(source as varchar)     as source,
+    cast(check_name as {{ dbt.type_string() }}) as {{ adapter.quote('check') }},
+    cast(source as {{ dbt.type_string() }})     as source,
     cast(value as {{ type_double() }})       as value,
     cast(threshold as {{ type_double() }})   as threshold,
-    cast(status as varchar)     as status,
-    cast(detail as varchar)     as detail
+    cast(status as {{ dbt.type_string() }})     as status,
+    cast(detail as {{ dbt.type_string() }})     as detail
 from checks

@@ -85,9 +85,9 @@ joined as (
 )
 
 select
-    cast(period_grain as varchar)                    as period_grain,
+    cast(period_grain as {{ dbt.type_string() }})                    as period_grain,
     cast(period_start as date)                       as period_start,
-    cast(segment as varchar)                         as segment,
+    cast(segment as {{ dbt.type_string() }})                         as segment,
     cast(leads as bigint)                            as leads,
     cast(mqls as bigint)                             as mqls,
     cast(sqls as bigint)                             as sqls,

@@ -96,10 +96,10 @@ grid as (
 )
 
 select
-    cast(g.period_grain as varchar)                                  as period_grain,
+    cast(g.period_grain as {{ dbt.type_string() }})                                  as period_grain,
     cast(g.period_start as date)                                     as period_start,
-    cast(g.segment as varchar)                                       as segment,
-    cast(g.model as varchar)                                         as model,
+    cast(g.segment as {{ dbt.type_string() }})                                       as segment,
+    cast(g.model as {{ dbt.type_string() }})                                         as model,
     cast(coalesce(c.opportunities, 0) as {{ type_double() }})                     as opportunities,
     cast(coalesce(c.pipeline_amount, 0) as {{ type_double() }})                   as pipeline_amount,
     cast(coalesce(c.won_amount, 0) as {{ type_double() }})                        as won_amount,

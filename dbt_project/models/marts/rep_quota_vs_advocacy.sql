@@ -63,12 +63,12 @@ grid as (
 )
 
 select
-    cast('quarter' as varchar)                                   as period_grain,
+    cast('quarter' as {{ dbt.type_string() }})                                   as period_grain,
     cast(g.period_start as date)                                 as period_start,
-    cast(r.rep_id as varchar)                                    as rep_id,
-    cast(r.rep_name as varchar)                                  as rep_name,
+    cast(r.rep_id as {{ dbt.type_string() }})                                    as rep_id,
+    cast(r.rep_name as {{ dbt.type_string() }})                                  as rep_name,
     cast(q.quota_amount as {{ type_double() }})                               as quota_amount,
-    cast(q.quota_source as varchar)                              as quota_source,
+    cast(q.quota_source as {{ dbt.type_string() }})                              as quota_source,
     cast(coalesce(w.won_amount, 0) as {{ type_double() }})                    as won_amount,
     cast(coalesce(w.won_count, 0) as bigint)                     as won_count,
     cast(case when q.quota_amount > 0 then coalesce(w.won_amount, 0) / q.quota_amount end as {{ type_double() }}) as attainment,

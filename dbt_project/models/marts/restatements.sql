@@ -7,7 +7,7 @@
     after the first is a restatement. One row per changed figure per restatement: the value
     before and after, and when each was written. A view: always current with the snapshots. -#}
 {%- set sources = [
-    ('funnel_by_segment_reported', "cast(null as varchar)",
+    ('funnel_by_segment_reported', 'cast(null as ' ~ dbt.type_string() ~ ')',
      ['leads', 'mqls', 'sqls', 'opportunities', 'won', 'won_amount']),
     ('pipeline_by_segment_reported', 'model',
      ['opportunities', 'pipeline_amount', 'won_amount', 'influenced_pipeline', 'influenced_won',
@@ -52,13 +52,13 @@ changes as (
 )
 
 select
-    cast(snapshot_name as varchar)                       as snapshot_name,
-    cast(snapshot_key as varchar)                        as snapshot_key,
+    cast(snapshot_name as {{ dbt.type_string() }})                       as snapshot_name,
+    cast(snapshot_key as {{ dbt.type_string() }})                        as snapshot_key,
     cast(period_start as date)                           as period_start,
     cast(reported_on as date)                            as reported_on,
-    cast(segment as varchar)                             as segment,
-    cast(model as varchar)                               as model,
-    cast(figure as varchar)                              as figure,
+    cast(segment as {{ dbt.type_string() }})                             as segment,
+    cast(model as {{ dbt.type_string() }})                               as model,
+    cast(figure as {{ dbt.type_string() }})                              as figure,
     cast(reported_value as {{ type_double() }})          as reported_value,
     cast(restated_value as {{ type_double() }})          as restated_value,
     cast(restated_value - reported_value as {{ type_double() }}) as change,

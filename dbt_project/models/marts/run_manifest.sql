@@ -9,14 +9,14 @@
                  'web_traffic_by_segment', 'advocacy_value', 'data_quality'] -%}
 {%- set fingerprint = config_fingerprint() -%}
 select
-    cast('{{ invocation_id }}' as varchar)                                  as run_id,
+    cast('{{ invocation_id }}' as {{ dbt.type_string() }})                                  as run_id,
     cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as timestamp) as run_started_at,
     {{ as_of_date() }}                                                      as as_of,
-    cast({{ dbt.hash("'" ~ (fingerprint | replace("'", "''")) ~ "'") }} as varchar) as config_hash,
-    cast('{{ fingerprint | replace("'", "''") }}' as varchar)              as config_json,
-    cast('{{ dbt_version }}' as varchar)                                    as dbt_version,
-    cast('{{ adapter.type() }}' as varchar)                                 as adapter_type,
-    cast('{{ reporting_currency() }}' as varchar)                              as reporting_currency,
+    cast({{ dbt.hash("'" ~ (fingerprint | replace("'", "''")) ~ "'") }} as {{ dbt.type_string() }}) as config_hash,
+    cast('{{ fingerprint | replace("'", "''") }}' as {{ dbt.type_string() }})              as config_json,
+    cast('{{ dbt_version }}' as {{ dbt.type_string() }})                                    as dbt_version,
+    cast('{{ adapter.type() }}' as {{ dbt.type_string() }})                                 as adapter_type,
+    cast('{{ reporting_currency() }}' as {{ dbt.type_string() }})                              as reporting_currency,
     {%- for m in marts %}
     cast((select count(*) from {{ ref(m) }}) as bigint)                    as {{ m }}_rows{% if not loop.last %},{% endif %}
     {%- endfor %}

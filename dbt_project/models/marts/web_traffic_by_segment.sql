@@ -49,11 +49,11 @@ joined as (
 
 select
     cast(activity_date as date)                                   as date,
-    cast(case cast(extract(dow from activity_date) as integer)
+    cast(case {{ day_of_week_number('activity_date') }}
         when 0 then 'Sunday' when 1 then 'Monday' when 2 then 'Tuesday' when 3 then 'Wednesday'
-        when 4 then 'Thursday' when 5 then 'Friday' else 'Saturday' end as varchar) as day_of_week,
-    cast(segment as varchar)                                      as segment,
-    cast(network as varchar)                                      as network,
+        when 4 then 'Thursday' when 5 then 'Friday' else 'Saturday' end as {{ dbt.type_string() }}) as day_of_week,
+    cast(segment as {{ dbt.type_string() }})                                      as segment,
+    cast(network as {{ dbt.type_string() }})                                      as network,
     cast(sessions as bigint)                                      as sessions,
     cast(engaged_sessions as bigint)                              as engaged_sessions,
     cast(1 - {{ safe_divide('engaged_sessions', 'sessions') }} as {{ type_double() }}) as bounce_rate,

@@ -35,14 +35,14 @@ pipeline as (
     group by period_grain, model
 )
 
-select 'attribution_credit' as mart, m.model, cast(null as varchar) as period_grain
+select 'attribution_credit' as mart, m.model, cast(null as {{ dbt.type_string() }}) as period_grain
 from models as m
 cross join truth as t
 left join credit as c on c.model = m.model
 where t.n > 0
   and (c.model is null or abs(c.pipeline - t.pipeline) > 0.01 or abs(c.won - t.won) > 0.01 or c.n <> t.n)
 union all
-select 'attribution_credit', c.model, cast(null as varchar)
+select 'attribution_credit', c.model, cast(null as {{ dbt.type_string() }})
 from credit as c
 where c.model not in (select model from models)
 union all

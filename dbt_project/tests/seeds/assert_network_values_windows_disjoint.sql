@@ -13,7 +13,7 @@ select a.network, a.valid_from, a.valid_to, 'empty window' as what
 from windows as a
 where a.valid_to <= a.valid_from
 union all
-select a.network, a.valid_from, a.valid_to, 'overlaps the window from ' || cast(b.valid_from as varchar)
+select a.network, a.valid_from, a.valid_to, 'overlaps the window from ' || cast(b.valid_from as {{ dbt.type_string() }})
 from windows as a
 inner join windows as b
     on b.network = a.network

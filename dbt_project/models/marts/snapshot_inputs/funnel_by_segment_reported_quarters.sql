@@ -63,16 +63,16 @@ won_amounts as (
 )
 
 select
-    cast(q.period_start as varchar) || '|' || g.segment   as snapshot_key,
+    cast(q.period_start as {{ dbt.type_string() }}) || '|' || g.segment   as snapshot_key,
     cast(q.period_start as date)                          as period_start,
     cast(q.reported_on as date)                           as reported_on,
-    cast(g.segment as varchar)                            as segment,
+    cast(g.segment as {{ dbt.type_string() }})                            as segment,
     cast(coalesce(c.leads, 0) as bigint)                  as leads,
     cast(coalesce(c.mqls, 0) as bigint)                   as mqls,
     cast(coalesce(c.sqls, 0) as bigint)                   as sqls,
     cast(coalesce(c.opportunities, 0) as bigint)          as opportunities,
     cast(coalesce(c.won, 0) as bigint)                    as won,
-    cast(round(coalesce(w.won_amount, 0), 2) as {{ type_double() }}) as won_amount
+    cast({{ round_to("coalesce(w.won_amount, 0)", 2) }} as {{ type_double() }}) as won_amount
 from quarters as q
 cross join segments as g
 left join counts as c on c.period_start = q.period_start and c.segment = g.segment

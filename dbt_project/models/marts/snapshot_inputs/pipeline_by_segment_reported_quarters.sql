@@ -121,18 +121,18 @@ grid as (
 )
 
 select
-    cast(g.period_start as varchar) || '|' || g.segment || '|' || g.model        as snapshot_key,
+    cast(g.period_start as {{ dbt.type_string() }}) || '|' || g.segment || '|' || g.model        as snapshot_key,
     cast(g.period_start as date)                                                 as period_start,
     cast(g.reported_on as date)                                                  as reported_on,
-    cast(g.segment as varchar)                                                   as segment,
-    cast(g.model as varchar)                                                     as model,
-    cast(round(coalesce(c.opportunities, 0), 6) as {{ type_double() }})          as opportunities,
-    cast(round(coalesce(c.pipeline_amount, 0), 2) as {{ type_double() }})        as pipeline_amount,
-    cast(round(coalesce(c.won_amount, 0), 2) as {{ type_double() }})             as won_amount,
-    cast(round(coalesce(i.influenced_pipeline, 0), 2) as {{ type_double() }})    as influenced_pipeline,
-    cast(round(coalesce(i.influenced_won, 0), 2) as {{ type_double() }})         as influenced_won,
-    cast(round(coalesce(s.sourced_pipeline, 0), 2) as {{ type_double() }})       as sourced_pipeline,
-    cast(round(coalesce(s.sourced_won, 0), 2) as {{ type_double() }})            as sourced_won
+    cast(g.segment as {{ dbt.type_string() }})                                                   as segment,
+    cast(g.model as {{ dbt.type_string() }})                                                     as model,
+    cast({{ round_to("coalesce(c.opportunities, 0)", 6) }} as {{ type_double() }})          as opportunities,
+    cast({{ round_to("coalesce(c.pipeline_amount, 0)", 2) }} as {{ type_double() }})        as pipeline_amount,
+    cast({{ round_to("coalesce(c.won_amount, 0)", 2) }} as {{ type_double() }})             as won_amount,
+    cast({{ round_to("coalesce(i.influenced_pipeline, 0)", 2) }} as {{ type_double() }})    as influenced_pipeline,
+    cast({{ round_to("coalesce(i.influenced_won, 0)", 2) }} as {{ type_double() }})         as influenced_won,
+    cast({{ round_to("coalesce(s.sourced_pipeline, 0)", 2) }} as {{ type_double() }})       as sourced_pipeline,
+    cast({{ round_to("coalesce(s.sourced_won, 0)", 2) }} as {{ type_double() }})            as sourced_won
 from grid as g
 left join credited as c
     on c.period_start = g.period_start and c.segment = g.segment and c.model = g.model

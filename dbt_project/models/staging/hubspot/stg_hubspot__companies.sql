@@ -3,7 +3,7 @@ with live as (
 )
 
 select
-    cast(id as varchar)                                         as company_id,
+    cast(id as {{ dbt.type_string() }})                                         as company_id,
     nullif(trim(name), '')                                      as company_name,
     nullif(lower(trim(domain)), '')                             as domain,
     nullif(trim(country), '')                                   as country,

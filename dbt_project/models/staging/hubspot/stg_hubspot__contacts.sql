@@ -3,7 +3,7 @@ with live as (
 )
 
 select
-    cast(id as varchar)                                                  as contact_id,
+    cast(id as {{ dbt.type_string() }})                                                  as contact_id,
     nullif(trim(email), '')                                              as email,
     {{ normalize_email('email') }}                                       as email_normalized,
     firstname                                                            as first_name,

@@ -6,6 +6,6 @@ with live as (
 )
 
 select distinct
-    cast(deal_id as varchar)    as deal_id,
-    cast(contact_id as varchar) as contact_id
+    cast(deal_id as {{ dbt.type_string() }})    as deal_id,
+    cast(contact_id as {{ dbt.type_string() }}) as contact_id
 from live

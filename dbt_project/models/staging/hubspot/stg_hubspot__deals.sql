@@ -3,7 +3,7 @@ with live as (
 )
 
 select
-    cast(id as varchar)                                           as deal_id,
+    cast(id as {{ dbt.type_string() }})                                           as deal_id,
     nullif(trim(dealname), '')                                    as deal_name,
     {{ try_cast("nullif(trim(amount), '')", type_double()) }}     as amount,
     nullif(upper(trim(deal_currency_code)), '')                   as currency_code,

@@ -3,7 +3,7 @@ with live as (
 )
 
 select
-    cast(id as varchar)                      as owner_id,
+    cast(id as {{ dbt.type_string() }})                      as owner_id,
     nullif(trim(email), '')                  as email,
     {{ normalize_email('email') }}           as email_normalized,
     first_name,
