@@ -26,6 +26,7 @@ amount over the channels among its touches, with the rank of advocacy among the 
 and how often a replicate gives the same rank. A dbt Python model (numpy) because SQL has no
 linear solve."""
 
+import datetime as dt
 import math
 import warnings
 
