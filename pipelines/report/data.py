@@ -32,6 +32,12 @@ TABLE_SQL: dict[str, str] = {
     "pipeline": """
         select * exclude (period_grain) from marts.pipeline_by_segment
         where period_grain = 'quarter' order by period_start, model, segment""",
+    # all opportunities up to as_of (not per quarter): data-driven models need every path
+    "model_comparison": """
+        select * from marts.model_comparison order by model""",
+    "data_driven": """
+        select * from marts.data_driven_credit
+        order by path_kind, dimension, model, n_paths desc, channel_or_segment""",
     # sessions by fiscal quarter x segment x day of week (web_traffic_by_segment is daily)
     "traffic_dow": """
         select {fq} as period_start, segment, day_of_week, isodow(date) as dow,
@@ -70,7 +76,8 @@ TABLE_SQL: dict[str, str] = {
         select * exclude (period_grain) from marts.advocacy_value
         where period_grain = 'quarter' order by period_start, network""",
     "value_assumptions": """
-        select network, valid_from, valid_to, cpc, cpc_currency, eemv_per_engagement, source_note
+        select network, valid_from, valid_to, cpc, currency as cpc_currency, eemv_per_engagement,
+               source_note
         from config.network_values order by network, valid_from""",
     "data_quality": """
         select * from marts.data_quality order by status = 'warn' desc, "check", source""",
@@ -127,7 +134,8 @@ def load_tables(warehouse: str | Path) -> dict[str, Table]:
             "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
         needed = {"funnel_by_segment", "segment_comparison", "pipeline_by_segment", "run_manifest",
                   "web_traffic_by_segment", "advocate_leaderboard", "advocacy_posts",
-                  "rep_quota_vs_advocacy", "quota_advocacy_correlation", "advocacy_value", "data_quality"}
+                  "rep_quota_vs_advocacy", "quota_advocacy_correlation", "advocacy_value", "data_quality",
+                  "model_comparison", "data_driven_credit"}
         missing = sorted(needed - present)
         if missing:
             raise MartsMissing(f"the warehouse {path} lacks marts {', '.join(missing)}: "
@@ -141,7 +149,7 @@ def load_tables(warehouse: str | Path) -> dict[str, Table]:
                 # the published marts file carries no seeds: the assumptions table stays empty
                 sql = sql.replace("from config.network_values", "from (select null::varchar as network, "
                                   "null::date as valid_from, null::date as valid_to, null::double as cpc, "
-                                  "null::varchar as cpc_currency, null::double as eemv_per_engagement, "
+                                  "null::varchar as currency, null::double as eemv_per_engagement, "
                                   "null::varchar as source_note) where false")
             cur = conn.execute(sql.format(fq=fq, top_posts=TOP_POSTS, top_advocates=TOP_ADVOCATES))
             columns = [d[0] for d in cur.description]

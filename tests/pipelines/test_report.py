@@ -237,10 +237,12 @@ def mart_tables(warehouse: Path) -> dict[str, list[dict[str, Any]]]:
         "reps": "select * from marts.rep_quota_vs_advocacy",
         "correlation": "select * from marts.quota_advocacy_correlation where period_grain = 'quarter'",
         "value": "select * from marts.advocacy_value where period_grain = 'quarter'",
-        "value_assumptions": "select * from config.network_values",
+        "value_assumptions": "select *, currency as cpc_currency from config.network_values",
         "data_quality": "select * from marts.data_quality",
         "traffic_dow": "select * from marts.web_traffic_by_segment",
         "clicks_dow": "select * from marts.advocacy_posts",
+        "model_comparison": "select * from marts.model_comparison",
+        "data_driven": "select * from marts.data_driven_credit",
     }
     out = {}
     with duckdb.connect(str(warehouse), read_only=True) as conn:
