@@ -186,6 +186,16 @@ def test_model_comparison_shares_and_rank(dd) -> None:
         assert 0 <= rows[model]["rank_stability"] <= 1 and rows[model]["member_rank"] >= 1
 
 
+def test_without_mature_lead_paths_only_the_rule_models_are_compared(dd) -> None:
+    paths, weights, touches = _rows()
+    young = [(*p[:4], False, *p[5:]) if p[0] == "lead" else p for p in paths]
+    rows = {r["model"]: r for r in dd.attribute(young, weights, touches, replicates=5, seed=1)
+            if r["result"] == "comparison"}
+    assert set(rows) == {"linear"}  # the rule models present in the weights
+    assert rows["linear"]["credit"] == pytest.approx(sum(100.0 * (j + 1) for j in range(0, 40, 3)) / 82000.0)
+    assert rows["linear"]["member_rank"] >= 1 and rows["linear"]["n_members"] == 3
+
+
 def test_bad_configuration_is_a_clear_error(dd) -> None:
     with pytest.raises(ValueError, match="markov_order must be 1 or 2"):
         dd.attribute([], [], [], order=3)

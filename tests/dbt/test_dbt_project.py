@@ -713,3 +713,20 @@ def test_data_driven_marts_follow_the_truth_and_the_funnel(built: dict, truth: d
     assert query(db, """select count(*) from marts.data_driven_credit
                         where is_suppressed <> (n_paths < 50) or (is_suppressed and credit is not null)
                            or (not is_suppressed and credit is null)""")[0][0] == 0
+
+
+def test_data_driven_vars_reach_the_python_model(built: dict, tmp_path: Path) -> None:
+    """markov_order, the bootstrap's B and seed and attribution_min_paths are dbt vars that the
+    Python model and the marts really read (a dbt Python model sees only the config keys it
+    names literally)."""
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy2(built["db"], db)
+    as_of = query(db, "select cast(max(as_of) as varchar) from marts.run_manifest")[0][0]
+    proc = run_dbt(["run", "--select", "int_data_driven_attribution+", "--exclude", "run_manifest"], db,
+                   tmp_path, as_of=as_of, dbt_vars={"markov_order": 2, "attribution_bootstrap_replicates": 20,
+                                                    "attribution_min_paths": 30})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert query(db, "select markov_order, n_replicates from marts.model_comparison where model = 'markov'") == [(2, 20)]
+    assert query(db, """select count(*) from marts.data_driven_credit
+                        where is_suppressed <> (n_paths < 30)""")[0][0] == 0
+    assert query(db, "select count(*) from marts.data_driven_credit where n_paths between 30 and 49")[0][0] > 0

@@ -265,16 +265,24 @@ def credit_rows(kind, dimension, ps, replicates, seed, order):
     return rows
 
 
-def comparison_rows(opportunities, rule_credit, lead_set, lead_group, replicates, seed, order):
+def comparison_rows(opportunities, rule_credit, lead_set, lead_group, replicates, seed, order,
+                    max_players):
     """Advocacy's share of all pipeline under every model, with intervals and rank stability."""
-    players = list(lead_set.players) if lead_set else []
-    if OTHER not in players:
-        players.append(OTHER)  # channels no lead path holds: weight 0 in the data-driven models
+    if lead_set:
+        players, group = list(lead_set.players), lead_group
+        if {c for o in opportunities for c, _ in o[5]} - set(group) and OTHER not in players:
+            players.append(OTHER)  # channels no lead path holds: weight 0 in the data-driven models
+    else:  # no mature lead path: the rule models still rank the opportunities' channels
+        counts = {}
+        for o in opportunities:
+            for c in {c for c, _ in o[5]}:
+                counts[c] = counts.get(c, 0) + 1
+        players, group = players_of(counts, max_players) if counts else ([OTHER], {})
     code = {name: i for i, name in enumerate(players)}
     k = len(players)
 
     def player(channel):
-        return code[lead_group.get(channel, OTHER)]
+        return code[group.get(channel, OTHER)]
 
     index = {o[0]: i for i, o in enumerate(opportunities)}
     amount = np.array([float(o[4] or 0.0) for o in opportunities])
@@ -352,6 +360,8 @@ def attribute(path_rows, rule_rows, touch_rows, replicates=200, seed=18, order=1
     """Every output row (dicts of COLUMNS) from the rows of the three inputs."""
     if order not in (1, 2):
         raise ValueError(f"var markov_order must be 1 or 2, not {order!r}")
+    if replicates < 0:
+        raise ValueError(f"var attribution_bootstrap_replicates must be 0 or more, not {replicates!r}")
     if not 2 <= max_players <= 16:
         raise ValueError(f"var attribution_max_players must be 2..16 (exact Shapley is 2^n), not {max_players!r}")
     paths = read_paths(path_rows)
@@ -369,23 +379,28 @@ def attribute(path_rows, rule_rows, touch_rows, replicates=200, seed=18, order=1
         rule_credit[key] = rule_credit.get(key, 0.0) + float(credit)
     lead_set, lead_group = sets["lead", "channel"]
     rows += comparison_rows(paths["opportunity"], rule_credit, lead_set, lead_group,
-                            replicates, seed, order)
+                            replicates, seed, order, max_players)
     return rows
 
 
 def model(dbt, session):
     dbt.config(materialized="table")
-    cfg = dbt.config.get
+    # dbt.config.get with literal keys: dbt finds the keys a Python model reads by parsing
+    # these calls, and passes only those (an alias such as cfg = dbt.config.get reads None)
+    replicates = dbt.config.get("attribution_bootstrap_replicates")
+    seed = dbt.config.get("attribution_bootstrap_seed")
+    order = dbt.config.get("markov_order")
+    max_players = dbt.config.get("attribution_max_players")
     rows = attribute(
         _rows(dbt.ref("int_attribution_paths"),
               ["path_kind", "path_id", "cluster_id", "is_converted", "is_mature", "amount",
                "touch_position", "channel", "segment"]),
         _rows(dbt.ref("int_attribution_weights"), ["opportunity_id", "touch_id", "model", "credit"]),
         _rows(dbt.ref("int_opportunity_touches"), ["opportunity_id", "touch_id", "channel"]),
-        replicates=int(cfg("attribution_bootstrap_replicates") or 200),
-        seed=int(cfg("attribution_bootstrap_seed") or 18),
-        order=int(cfg("markov_order") or 1),
-        max_players=int(cfg("attribution_max_players") or 12))
+        replicates=int(replicates if replicates not in (None, "") else 200),
+        seed=int(seed if seed not in (None, "") else 18),
+        order=int(order or 1),
+        max_players=int(max_players or 12))
     return _output(session, pa.table({
         name: pa.array([_finite(r.get(name)) for r in rows], kind) for name, kind in COLUMNS.items()}))
 
