@@ -35,14 +35,15 @@ STATIC_TEXT = {"GA4", "95 %", "p = 0.05"}
 
 def run_nightly(env: dict[str, str], warehouse: Path, as_of: str) -> dg.ExecuteInProcessResult:
     """The nightly job in process with ``env`` as the only connection variables."""
-    from pipelines.definitions import defs
+    from pipelines.definitions import build_definitions
 
     saved = {k: v for k, v in os.environ.items() if k.startswith(CONFIG_PREFIXES)}
     for k in saved:
         del os.environ[k]
     os.environ.update({**env, "DUCKDB_PATH": str(warehouse)})
     try:
-        return defs.resolve_job_def("nightly").execute_in_process(
+        # built now: the resources bind (EnvVar) only the variables set when they are built
+        return build_definitions().resolve_job_def("nightly").execute_in_process(
             run_config={"ops": {"dbt_models": {"config": {"as_of": as_of}}}},
             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     finally:
