@@ -715,13 +715,13 @@ def test_data_driven_marts_follow_the_truth_and_the_funnel(built: dict, truth: d
                            or (not is_suppressed and credit is null)""")[0][0] == 0
 
 
-def test_data_driven_vars_reach_the_python_model(built: dict, tmp_path: Path) -> None:
+def test_data_driven_vars_reach_the_python_model(built: dict, truth: dict, tmp_path: Path) -> None:
     """markov_order, the bootstrap's B and seed and attribution_min_paths are dbt vars that the
     Python model and the marts really read (a dbt Python model sees only the config keys it
     names literally)."""
     db = tmp_path / "warehouse.duckdb"
     shutil.copy2(built["db"], db)
-    as_of = query(db, "select cast(max(as_of) as varchar) from marts.run_manifest")[0][0]
+    as_of = truth["meta"]["as_of"]
     proc = run_dbt(["run", "--select", "int_data_driven_attribution+", "--exclude", "run_manifest"], db,
                    tmp_path, as_of=as_of, dbt_vars={"markov_order": 2, "attribution_bootstrap_replicates": 20,
                                                     "attribution_min_paths": 30})
