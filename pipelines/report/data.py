@@ -36,6 +36,12 @@ TABLE_SQL: dict[str, str] = {
     "pipeline": """
         select * exclude (period_grain) from marts.pipeline_by_segment
         where period_grain = 'quarter' order by period_start, model, segment""",
+    # all opportunities up to as_of (not per quarter): data-driven models need every path
+    "model_comparison": """
+        select * from marts.model_comparison order by model""",
+    "data_driven": """
+        select * from marts.data_driven_credit
+        order by path_kind, dimension, model, n_paths desc, channel_or_segment""",
     # sessions by fiscal quarter x segment x day of week (web_traffic_by_segment is daily)
     "traffic_dow": """
         select {fq} as period_start, segment, day_of_week, isodow(date) as dow,
@@ -137,7 +143,8 @@ def load_tables(warehouse: str | Path) -> dict[str, Table]:
             "select table_name from information_schema.tables where table_schema = 'marts'").fetchall()}
         needed = {"funnel_by_segment", "segment_comparison", "pipeline_by_segment", "run_manifest",
                   "web_traffic_by_segment", "advocate_leaderboard", "advocacy_posts",
-                  "rep_quota_vs_advocacy", "quota_advocacy_correlation", "advocacy_value", "data_quality"}
+                  "rep_quota_vs_advocacy", "quota_advocacy_correlation", "advocacy_value", "data_quality",
+                  "model_comparison", "data_driven_credit"}
         missing = sorted(needed - present)
         if missing:
             raise MartsMissing(f"the warehouse {path} lacks marts {', '.join(missing)}: "

@@ -303,6 +303,77 @@
     plot("chart-pipeline", traces, {barmode: "group", title: {text: "Credited pipeline and won revenue by model"}});
   }
 
+  // all opportunities created up to as_of, every model side by side (marts.model_comparison)
+  // and the channels' data-driven credit from the lead paths (marts.data_driven_credit)
+  var DD_MODELS = ["markov", "shapley", "leave_one_out"];
+  var DD_NAMES = {markov: "Markov removal effect", shapley: "Shapley", leave_one_out: "leave-one-out (comparison)"};
+  function dataDriven() {
+    var present = MODELS.concat(DD_MODELS).filter(function (m) {
+      return T.model_comparison.some(function (r) { return r.model === m; });
+    });
+    if (!present.length) { set("data-driven", reading("No data-driven attribution in this build: not enough data.")); return; }
+    function mc(m, c, fmt) { return fact(cell("model_comparison", c, {model: m}), fmt); }
+    function v(m, c) { return evaluate(cell("model_comparison", c, {model: m})); }
+    function name(m) { return MODEL_NAMES[m] || DD_NAMES[m]; }
+    var rules = MODELS.filter(function (m) { return present.indexOf(m) >= 0 && v(m, "advocacy_pipeline_share") !== null; });
+    rules.sort(function (a, b) { return v(a, "advocacy_pipeline_share") - v(b, "advocacy_pipeline_share"); });
+    var read = "";
+    if (rules.length) {
+      read += "Over the rule models advocacy earns from " + mc(rules[0], "advocacy_pipeline_share", "pct") + " (" + esc(name(rules[0])) +
+        ") to " + mc(rules[rules.length - 1], "advocacy_pipeline_share", "pct") + " (" + esc(name(rules[rules.length - 1])) +
+        ") of all pipeline created up to " + lbl(asOf) + ". ";
+    }
+    var lo = v("markov", "ci_low"), hi = v("markov", "ci_high");
+    if (v("markov", "advocacy_pipeline_share") === null || lo === null) {
+      read += "The data-driven models have not enough data (too few mature paths) for an interval.";
+    } else {
+      read += "Learnt from the paths that converted and those that did not, the Markov model credits advocacy with " +
+        mc("markov", "advocacy_pipeline_share", "pct") + " (" + st("95 %") + " interval " + mc("markov", "ci_low", "pct") + " to " +
+        mc("markov", "ci_high", "pct") + ")" + (v("shapley", "advocacy_pipeline_share") !== null ? ", Shapley with " +
+        mc("shapley", "advocacy_pipeline_share", "pct") + " (" + mc("shapley", "ci_low", "pct") + " to " + mc("shapley", "ci_high", "pct") + ")" : "") + ". ";
+      var outside = rules.filter(function (m) { var s = v(m, "advocacy_pipeline_share"); return s < lo || s > hi; });
+      read += outside.length
+        ? "The " + outside.map(function (m) { return esc(name(m)); }).join(", ") + " model" + (outside.length > 1 ? "s fall" : " falls") +
+          " outside that interval: " + (outside.length > 1 ? "they" : "it") + " over- or under-state advocacy compared with what the paths support; read " +
+          (outside.length > 1 ? "them" : "it") + " as a convention, not a measurement. "
+        : "Every rule model lies inside that interval: whichever rule you pick, the data cannot tell it apart from the measured share. ";
+      if (v("markov", "advocacy_rank") !== null) {
+        read += "Advocacy ranks " + mc("markov", "advocacy_rank", "int") + " of " + mc("markov", "n_channels", "int") +
+          " channels under Markov, the same rank in " + mc("markov", "rank_stability", "pct") + " of the bootstrap replicates.";
+      }
+    }
+    var rows = present.map(function (m) {
+      return [esc(name(m)), mc(m, "model_family", "text"), mc(m, "advocacy_pipeline_share", "pct"),
+        mc(m, "ci_low", "pct") + " to " + mc(m, "ci_high", "pct"), mc(m, "advocacy_pipeline_amount", "money"),
+        mc(m, "advocacy_rank", "int") + " of " + mc(m, "n_channels", "int"), mc(m, "rank_stability", "pct")];
+    });
+    var channels = T.data_driven.filter(function (r) { return r.path_kind === "lead" && r.dimension === "channel" && r.model === "markov"; });
+    var credit = channels.map(function (r) {
+      function dd(m, k) {
+        var w = {path_kind: "lead", dimension: "channel", model: m, channel_or_segment: r.channel_or_segment};
+        if (r.is_suppressed) return k ? "&mdash;" : fact(cell("data_driven", "note", w), "text");
+        return fact(cell("data_driven", "credit", w), "pct") + " (" + fact(cell("data_driven", "ci_low", w), "pct") + " to " + fact(cell("data_driven", "ci_high", w), "pct") + ")";
+      }
+      var w0 = {path_kind: "lead", dimension: "channel", model: "markov", channel_or_segment: r.channel_or_segment};
+      return [esc(r.channel_or_segment), fact(cell("data_driven", "n_paths", w0), "int"), fact(cell("data_driven", "n_converting_paths", w0), "int")]
+        .concat(DD_MODELS.map(dd));
+    });
+    var reps = present.length ? mc(present[0], "n_replicates", "int") : "";
+    set("data-driven", reading(read) +
+      table(["model", "family", "advocacy share of pipeline", st("95 %") + " interval", "advocacy pipeline", "advocacy rank", "rank stability"], rows) +
+      "<h3>Channels' share of the credit for bringing pipeline (lead paths, all mature leads)</h3>" +
+      table(["channel", "paths", "converting"].concat(DD_MODELS.map(function (m) { return esc(DD_NAMES[m]) + " (" + st("95 %") + " interval)"; })), credit) +
+      '<p class="note">Paths: each lead\'s touches up to its opportunity (converting) or up to now (not converting), only leads old enough to have converted (maturity). Markov: how much of the conversion probability is lost without the channel, computed exactly. Shapley: the channel\'s average added conversion rate over every coalition of channels (it can be negative). Intervals: percentile bootstrap over ' +
+      reps + " replicates resampling persons and accounts, seeded: the same data give the same intervals. Rule models credit each opportunity by position; the data-driven shares split each opportunity's amount over its channels by the learnt weights. Channels in too few paths are suppressed.</p>");
+    var y = series(present.map(function (m) { return cell("model_comparison", "advocacy_pipeline_share", {model: m}); }));
+    var low = present.map(function (m) { return v(m, "ci_low"); }), high = present.map(function (m) { return v(m, "ci_high"); });
+    plot("chart-data-driven", [{type: "bar", name: "advocacy share of pipeline", x: present.map(name), y: y.values, meta: {facts: y.facts},
+      marker: {color: present.map(function (m) { return MODELS.indexOf(m) >= 0 ? "#9aa3b2" : "#3b6fd8"; })},
+      error_y: {type: "data", symmetric: false, array: y.values.map(function (s, i) { return high[i] === null ? 0 : high[i] - s; }),
+        arrayminus: y.values.map(function (s, i) { return low[i] === null ? 0 : s - low[i]; })}}],
+      {title: {text: "Advocacy's share of pipeline by model, with 95 % intervals"}, yaxis: {tickformat: ".0%"}});
+  }
+
   function weekday(q) {
     var p = prevQuarter(q);
     function bars(table, col, qq, color, what) {
@@ -498,6 +569,7 @@
     funnel(q);
     lift();
     pipeline(q, m);
+    dataDriven();
     weekday(q);
     advocates(q);
     reps(q);

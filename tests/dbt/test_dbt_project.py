@@ -673,3 +673,54 @@ def test_advocacy_lift_reads_the_contest_and_not_the_placebo(built: dict) -> Non
     lift, lo, hi, reading = rows[("leads", "programme")]
     assert reading == "increase" and lo > 0 and lo <= lift <= hi
     assert rows[("leads", "placebo")][3] == "no clear change"
+
+
+def test_data_driven_marts_follow_the_truth_and_the_funnel(built: dict, truth: dict) -> None:
+    """model_comparison's rule-model shares equal the truth's credited pipeline (and the Python
+    model's own computation from the attribution weights: two implementations); the lead
+    paths are the funnel's leads, the converting ones its opportunities; every data-driven
+    model's shares add up to 1; suppression follows attribution_min_paths (50)."""
+    db = built["db"]
+    att = truth["observable"]["attribution"]["credited_pipeline_by_segment"]
+    rows = {m: rest for m, *rest in query(db, """
+        select c.model, c.model_family, c.advocacy_pipeline_share, c.ci_low, c.ci_high, i.credit,
+               c.rank_stability, c.n_replicates
+        from marts.model_comparison as c
+        join intermediate.int_data_driven_attribution as i on i.result = 'comparison' and i.model = c.model""")}
+    assert set(rows) == {*truth["meta"]["models"], "markov", "shapley", "leave_one_out"}
+    for model, (family, share, low, high, python_share, stability, replicates) in rows.items():
+        assert replicates == 200 and 0 <= stability <= 1 and 0 <= low <= high <= 1, model
+        if family == "rule":
+            # the truth's amounts are exact to the cent (MONEY), so its share to ~1e-8
+            want = att[model]["advocacy"] / sum(att[model].values())
+            assert abs(share - want) <= 1e-6 and abs(python_share - share) <= 1e-12, model
+        else:
+            assert share == python_share and 0 < share < 1, model
+    leads, opps = query(db, "select sum(leads), sum(opportunities) from marts.funnel_by_segment "
+                            "where period_grain = 'month'")[0]
+    paths = query(db, """select count(distinct path_id), count(distinct case when is_converted then path_id end)
+                         from intermediate.int_attribution_paths where path_kind = 'lead'""")[0]
+    assert paths == (leads, opps)
+    sums = query(db, """select path_kind, dimension, model, sum(credit) from intermediate.int_data_driven_attribution
+                        where result = 'credit' group by all""")
+    assert len(sums) == 12 and all(abs(s - 1) <= RATE for *_, s in sums), sums
+    assert query(db, """select count(*) from marts.data_driven_credit
+                        where is_suppressed <> (n_paths < 50) or (is_suppressed and credit is not null)
+                           or (not is_suppressed and credit is null)""")[0][0] == 0
+
+
+def test_data_driven_vars_reach_the_python_model(built: dict, truth: dict, tmp_path: Path) -> None:
+    """markov_order, the bootstrap's B and seed and attribution_min_paths are dbt vars that the
+    Python model and the marts really read (a dbt Python model sees only the config keys it
+    names literally)."""
+    db = tmp_path / "warehouse.duckdb"
+    shutil.copy2(built["db"], db)
+    as_of = truth["meta"]["as_of"]
+    proc = run_dbt(["run", "--select", "int_data_driven_attribution+", "--exclude", "run_manifest"], db,
+                   tmp_path, as_of=as_of, dbt_vars={"markov_order": 2, "attribution_bootstrap_replicates": 20,
+                                                    "attribution_min_paths": 30})
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert query(db, "select markov_order, n_replicates from marts.model_comparison where model = 'markov'") == [(2, 20)]
+    assert query(db, """select count(*) from marts.data_driven_credit
+                        where is_suppressed <> (n_paths < 30)""")[0][0] == 0
+    assert query(db, "select count(*) from marts.data_driven_credit where n_paths between 30 and 49")[0][0] > 0

@@ -41,6 +41,7 @@ def test_every_raw_table_is_an_asset_feeding_its_staging_model(defs: dg.Definiti
     assert {"funnel_by_segment", "segment_comparison", "attribution_credit",
             "pipeline_by_segment", "advocate_leaderboard", "rep_quota_vs_advocacy",
             "quota_advocacy_correlation", "web_traffic_by_segment", "advocacy_value",
+            "data_driven_credit", "model_comparison",
             "data_quality", "run_manifest"} <= marts
 
 

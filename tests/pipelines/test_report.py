@@ -171,7 +171,8 @@ def page(browser: Any, pipeline: dict[str, Any]) -> Iterator[Any]:
 def test_the_report_renders_every_chart_without_errors(page: Any, pipeline: dict[str, Any]) -> None:
     state = page.evaluate(READ_PAGE)
     assert page.problems == []
-    assert {c["id"] for c in state["charts"]} == {"chart-funnel", "chart-pipeline", "chart-weekday", "chart-reps"}
+    assert {c["id"] for c in state["charts"]} == {"chart-funnel", "chart-pipeline", "chart-data-driven",
+                                                    "chart-weekday", "chart-reps"}
     for chart in state["charts"]:
         points = [v for t in chart["traces"] for v in (t["y"] or []) if v is not None]
         assert points and chart["drawn"] > 0, chart["id"]
@@ -245,6 +246,8 @@ def mart_tables(warehouse: Path) -> dict[str, list[dict[str, Any]]]:
         "clicks_dow": "select * from marts.advocacy_posts",
         "lift": "select * from marts.advocacy_lift",
         "adjusted": "select * from marts.adjusted_funnel_comparison",
+        "model_comparison": "select * from marts.model_comparison",
+        "data_driven": "select * from marts.data_driven_credit",
     }
     out = {}
     with duckdb.connect(str(warehouse), read_only=True) as conn:
@@ -361,6 +364,25 @@ def test_the_headline_share_is_the_advocacy_sessions_over_all(page: Any, pipelin
             [quarter, quarter]).fetchone()[0]
     shown = page.inner_text("#headline .card .big")
     assert shown == f"{share * 100:.1f} %"
+
+
+def test_the_data_driven_verdict_follows_the_model_comparison(page: Any, pipeline: dict[str, Any]) -> None:
+    """The plain-words reading beside the rule models: which rule models fall outside the
+    Markov model's 95 % interval (by hand from marts.model_comparison), and advocacy's rank."""
+    with duckdb.connect(str(pipeline["warehouse"]), read_only=True) as conn:
+        rows = {m: (share, lo, hi, fam) for m, share, lo, hi, fam in conn.execute(
+            "select model, advocacy_pipeline_share, ci_low, ci_high, model_family from marts.model_comparison").fetchall()}
+    names = {"first_touch": "first touch", "last_touch": "last touch", "linear": "linear",
+             "u_shaped": "U-shaped", "w_shaped": "W-shaped", "time_decay": "time decay"}
+    _, lo, hi, _ = rows["markov"]
+    outside = [names[m] for m, (share, *_, fam) in rows.items() if fam == "rule" and not lo <= share <= hi]
+    reading = page.inner_text("#data-driven .reading")
+    assert f"Markov model credits advocacy with {rows['markov'][0] * 100:.1f} %" in reading
+    if outside:
+        assert "outside that interval" in reading and all(n in reading for n in outside), reading
+    else:
+        assert "Every rule model lies inside that interval" in reading, reading
+    assert "the same rank in" in reading and page.locator("#data-driven table").count() == 2
 
 
 def test_a_csv_of_every_table_the_report_shows(pipeline: dict[str, Any]) -> None:
