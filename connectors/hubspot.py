@@ -548,16 +548,15 @@ class HubSpotSource(Source):
         if not ids:
             return 0
         table = OBJECT_TABLES[t]
-        live = [i for (i,) in self.warehouse.conn.execute(
+        live = [i for (i,) in self.warehouse.with_ids(
             f"SELECT id FROM {table.schema}.{raw.quote(table.name)} "
-            "WHERE NOT coalesce(_is_deleted, false) AND id IN (SELECT unnest(?::VARCHAR[]))",
-            [sorted(ids)]).fetchall()]
+            "WHERE NOT coalesce(_is_deleted, false) AND id IN ({ids}) ORDER BY id", ids)]
         if live:
             self.warehouse.mark_deleted(table, live)
         if t == "deals":
-            self.warehouse.conn.execute(
+            self.warehouse.with_ids(
                 f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(ids)])
+                "WHERE deal_id IN ({ids})", ids)
         return len(live)
 
     def _commit_archived(self, t: str, rows: list[dict[str, Any]]) -> int:
@@ -569,17 +568,17 @@ class HubSpotSource(Source):
         table = OBJECT_TABLES[t]
         ids = list(dict.fromkeys(r["id"] for r in rows))
         with wh.transaction():
-            already = {i for (i,) in wh.conn.execute(
+            already = {i for (i,) in wh.with_ids(
                 f"SELECT id FROM {table.schema}.{raw.quote(table.name)} "
-                "WHERE _is_deleted AND id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}
+                "WHERE _is_deleted AND id IN ({ids})", ids)}
             new = [r for r in rows if r["id"] not in already]
             if not new:
                 return 0
             wh.upsert(table, new)           # no version guard: archiving is final
             if t == "deals":
-                wh.conn.execute(
+                wh.with_ids(
                     f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                    "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [[r["id"] for r in new]])
+                    "WHERE deal_id IN ({ids})", [r["id"] for r in new])
         return len({r["id"] for r in new})
 
     def _quarantined(self, t: str) -> int:
@@ -697,9 +696,9 @@ class HubSpotSource(Source):
         the deal itself does not change."""
         wh = self.warehouse
         if read_ids:
-            wh.conn.execute(
+            wh.with_ids(
                 f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [read_ids])
+                "WHERE deal_id IN ({ids})", read_ids)
         if assoc_rows:
             wh.upsert(T_ASSOC, assoc_rows)
         for deal_id, err in failed.items():
@@ -721,9 +720,9 @@ class HubSpotSource(Source):
         pending = self._pending_associations()
         retry = sorted(pending - self._assoc_attempted)
         if retry:   # a deal deleted since (archived, merged away, reconciled) is not read again
-            gone = {i for (i,) in self.warehouse.conn.execute(
+            gone = {i for (i,) in self.warehouse.with_ids(
                 f"SELECT id FROM {T_DEALS.schema}.{raw.quote(T_DEALS.name)} WHERE _is_deleted "
-                "AND id IN (SELECT unnest(?::VARCHAR[]))", [retry]).fetchall()}
+                "AND id IN ({ids})", retry)}
             if gone:
                 retry = [i for i in retry if i not in gone]
                 with self.warehouse.transaction():

@@ -878,10 +878,9 @@ class SalesforceSource(Source):
     def _held_live(self, table: Table, ids: list[str]) -> list[str]:
         if not ids:
             return []
-        rows = self.warehouse.conn.execute(
+        rows = self.warehouse.with_ids(
             f"SELECT id FROM {table.schema}.{quote(table.name)} WHERE id IN "
-            f"(SELECT unnest(?::VARCHAR[])) AND NOT coalesce(_is_deleted, false)", [ids],
-        ).fetchall()
+            f"({{ids}}) AND NOT coalesce(_is_deleted, false)", ids)
         return [r[0] for r in rows]
 
     # -- full refresh reconciliation ---------------------------------------------------------
@@ -912,9 +911,9 @@ class SalesforceSource(Source):
             f"AND id NOT IN (SELECT id FROM {name})").fetchall()]
         if plan.spec.history:
             start = self.history_start()
-            gone = [r[0] for r in conn.execute(
+            gone = [r[0] for r in self.warehouse.with_ids(
                 f"SELECT id FROM {t.schema}.{quote(t.name)} WHERE id IN "
-                f"(SELECT unnest(?::VARCHAR[])) AND created_date >= ?", [gone, start]).fetchall()]
+                f"({{ids}}) AND created_date >= ?", gone, [start])]
         with self.warehouse.transaction():
             self.warehouse.mark_deleted(t, gone)
         conn.execute(f"DROP TABLE IF EXISTS {name}")

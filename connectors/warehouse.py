@@ -170,6 +170,7 @@ class Warehouse:
             raise unavailable(self.path, exc) from exc
         self._columns: dict[str, dict[str, str]] = {}
         self._in_tx = False
+        self._relations = 0     # names of registered id relations (with_ids)
         self._lock = threading.Lock()
         self.quarantined: dict[tuple[str, str, str], int] = {}
 
@@ -329,6 +330,22 @@ class Warehouse:
             return len(pc.unique(batch.column(table.key[0])))
         return batch.group_by(list(table.key)).aggregate([]).num_rows
 
+    def with_ids(self, sql: str, ids: Iterable[Any], params: Sequence[Any] = ()) -> list[tuple]:
+        """Run ``sql``, in which ``{ids}`` stands for a query of one column ``id`` (VARCHAR)
+        holding ``ids``, and return its rows. The ids go in as a registered Arrow table, never
+        as a list parameter: DuckDB's Python client converts a list parameter element by
+        element, trying ``import pandas`` for each (two failed imports per id: a HubSpot
+        full sync at scale 10 made ~160,000 of them; docs/PERFORMANCE.md, "Profiles")."""
+        self._relations += 1
+        name = f"__ids_{self._relations}"
+        values = [i if isinstance(i, str) else str(i) for i in ids]
+        self.conn.register(name, pa.table({"id": pa.array(values, pa.string())}))
+        try:
+            return self.conn.execute(sql.replace("{ids}", f"SELECT id FROM {name}"),
+                                     list(params)).fetchall()
+        finally:
+            self.conn.unregister(name)
+
     def mark_deleted(self, table: Table, ids: Iterable[str], *, key: str = "id") -> int:
         """Record deletes the source reported for rows we hold (purged from the recycle bin,
         archived). Ids we never synced stay absent: there is nothing of theirs to retract."""
@@ -336,12 +353,10 @@ class Warehouse:
         if not ids:
             return 0
         target = f"{table.schema}.{quote(table.name)}"
-        row = self.conn.execute(
+        rows = self.with_ids(
             f"UPDATE {target} SET _is_deleted = true, _synced_at = ? WHERE {quote(key)} IN "
-            f"(SELECT unnest(?::VARCHAR[])) AND NOT coalesce(_is_deleted, false)",
-            [utcnow(), ids],
-        ).fetchone()
-        return int(row[0]) if row else 0
+            f"({{ids}}) AND NOT coalesce(_is_deleted, false)", ids, [utcnow()])
+        return int(rows[0][0]) if rows else 0
 
     def replace_partition(self, table: Table, where_sql: str, params: Sequence[Any],
                           rows: Sequence[Mapping[str, Any]] | pa.Table) -> int:
