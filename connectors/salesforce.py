@@ -156,6 +156,9 @@ class ObjectSpec:
         return next(t for t in raw.tables_of("salesforce") if t.source_object == self.sobject)
 
 
+# rows per upsert within one page's transaction (a Bulk 2.0 page holds up to 50,000 records)
+WRITE_SLICE = 10_000
+
 OBJECTS: tuple[ObjectSpec, ...] = (
     ObjectSpec("User"),
     ObjectSpec("Account"),
@@ -823,7 +826,19 @@ class SalesforceSource(Source):
         sobject = plan.spec.sobject
         rows: list[dict[str, Any]] = []
         ids: list[str] = []
-        deleted = 0
+        deleted = n = 0
+        version = plan.version
+
+        def flush() -> int:
+            """Rows so far into the table (inside the page's transaction): a Bulk page of
+            50,000 records is written in slices, so its Python rows never all exist at once."""
+            written = wh.upsert(plan.table, rows, version=version, extra_types=plan.extra_types)
+            if full_refresh and ids:
+                self._seen_add(plan, ids)
+            rows.clear()
+            ids.clear()
+            return written
+
         with wh.transaction():
             for record in records:
                 row, reason = self._row(plan, record)
@@ -837,10 +852,10 @@ class SalesforceSource(Source):
                 ids.append(row["id"])
                 if row.get("_is_deleted"):
                     deleted += 1
-                tracker.see(row.get(plan.version) if plan.version else None)
-            n = wh.upsert(plan.table, rows, version=plan.version, extra_types=plan.extra_types)
-            if full_refresh and ids:
-                self._seen_add(plan, ids)
+                tracker.see(row.get(version) if version else None)
+                if len(rows) >= WRITE_SLICE:
+                    n += flush()
+            n += flush()
             if commit_cursor and tracker.value is not None:
                 wh.set_cursor(self.schema, plan.table.name,
                               {"field": plan.cursor_field, "value": iso_z(tracker.value)},
