@@ -46,9 +46,11 @@ How a sync reads (docs/ARCHITECTURE.md, "How each source is read"):
   does :meth:`HubSpotSource.reconcile`, an id-only listing (no properties, 100 ids per
   request) run weekly by the Dagster ``reconciliation`` job or ``advocacy sync --reconcile``
   (:mod:`connectors.hubspot_sweeps`). Either refuses to mark deleted most of what we hold.
-* **Crash safety**: each page's rows (and, for deals, their association rows) and the cursor
-  that covers them commit in one DuckDB transaction. The cursor also records where a run is
-  (list ``after`` / search id floor), so a killed run resumes where it stopped.
+* **Crash safety**: a group of pages' rows (up to ``WRITE_BATCH``, 1,000 records; for deals
+  with their association rows) and the cursor that covers them commit in one DuckDB
+  transaction. The cursor also records where a run is (list ``after`` / search id floor), so
+  a killed run resumes at the last group written; a run that stops on an error writes the
+  pages it read first (deals excepted: their associations are not read yet).
 * **Deal->contact associations**: v4 batch read for the deals synced in the run, up to 1,000
   ids per call (deal pages are buffered up to 1,000 ids and committed together with their
   associations); each deal's association rows are replaced (delete + insert) only when its
@@ -143,6 +145,7 @@ LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
 ASSOC_BATCH = 1_000
+WRITE_BATCH = ASSOC_BATCH     # records per write of a listing or search (pages grouped)
 OWNERS_LIMIT = 100
 # Search-index lag: HubSpot's search index shows changes late and out of order, by up to
 # about an hour (docs/API_BEHAVIOUR.md); 60 minutes of that plus 10 for clock skew and the
@@ -469,31 +472,44 @@ class HubSpotSource(Source):
         cursor = None if full_refresh else wh.get_cursor(self.schema, t)
         q_before = self._quarantined(t)
 
-        buffer: list[dict[str, Any]] = []       # deals waiting for their associations
+        buffer: list[dict[str, Any]] = []       # pages read, not yet written
         merged: set[str] = set()                # records merged away, seen this run (few)
 
         def commit(rows: list[dict[str, Any]], new_cursor: dict[str, Any], force: bool = False) -> None:
             """Write rows (+ deal associations, + merge deletes) and the cursor that covers them,
-            atomically."""
-            if t != "deals":
+            atomically. Pages are written in groups of up to ``WRITE_BATCH`` records (deals:
+            with their associations, read 1,000 deals per request): one upsert per group
+            instead of one per 100-record page, DuckDB's per-statement cost being most of a
+            page's (docs/PERFORMANCE.md, "Profiles"); a run stopped mid-group reads those
+            pages again from the last committed cursor."""
+            buffer.extend(rows)
+            if len(buffer) < WRITE_BATCH and not force:
+                return
+            if t == "deals":
+                self._commit_deals(buffer, new_cursor, res, assoc, merged)
+            else:
                 with wh.transaction():
-                    n = wh.upsert(table, rows, version="updated_at") if rows else 0
-                    gone = self._mark_merged(t, rows, merged)
+                    n = wh.upsert(table, buffer, version="updated_at") if buffer else 0
+                    gone = self._mark_merged(t, buffer, merged)
                     wh.set_cursor(self.schema, t, new_cursor, n)
                 res.records += n
                 res.deleted += gone
-                return
-            buffer.extend(rows)
-            if len(buffer) < ASSOC_BATCH and not force:
-                return
-            self._commit_deals(buffer, new_cursor, res, assoc, merged)
             buffer.clear()
 
         self._listed_whole.discard(t)
         self._assoc_attempted = set()
-        for rows, new_cursor, last in self._pages(t, props, cursor, res):
-            commit(rows, new_cursor, force=last)
-            self.progress.page(self.name, t, res.pages, res.records + len(buffer))
+        pending: dict[str, Any] | None = None      # the cursor of the last page buffered
+        try:
+            for rows, new_cursor, last in self._pages(t, props, cursor, res):
+                pending = new_cursor
+                commit(rows, new_cursor, force=last)
+                self.progress.page(self.name, t, res.pages, res.records + len(buffer))
+        except Exception:
+            # what was read before a stop is kept, as when every page was its own write
+            # (deals need their associations read first: those pages are read again)
+            if buffer and pending is not None and t != "deals":
+                commit([], pending, force=True)
+            raise
         if t in self._listed_whole:
             gone = sweeps.mark_vanished(self, t, f"__hs_seen_{t}")
             if gone:
