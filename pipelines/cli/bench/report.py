@@ -226,8 +226,8 @@ def render_peers(results: list[dict[str, Any]]) -> list[str]:
         "through Arrow; *wire* = a bare `requests` loop with `json` decoding over the same "
         "pages, writing nothing; records/s each over its own record count; RSS = peak RSS):",
         "",
-        "| scale | source | records ours / naive / wire | ours s | naive s | wire s | ours records/s | naive records/s | wire records/s | **ours / naive** | **ours / wire** | peak RSS MB ours / naive / wire |",
-        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| scale | source | records ours / naive / wire | ours s | naive s | wire s | ours records/s | naive records/s | wire records/s | **ours / naive** | **ours / wire** | CPU s ours / naive / wire | ours / naive by CPU | ours / wire by CPU | peak RSS MB ours / naive / wire |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
     ]
     for scale, p in rows:
         o, n, w = p["ours"], p["naive"], p["wire"]
@@ -237,8 +237,19 @@ def render_peers(results: list[dict[str, Any]]) -> list[str]:
             f"{_f(w.get('records'))} | {o['seconds']:.1f} | {n['seconds']:.1f} | {w['seconds']:.1f} "
             f"| {_f(rps.get('ours'))} | {_f(rps.get('naive'))} | {_f(rps.get('wire'))} "
             f"| {_f(p.get('ours_over_naive'), '{:.2f}')} | {_f(p.get('ours_over_wire'), '{:.2f}')} "
+            f"| {o['cpu_seconds']:.1f} / {n['cpu_seconds']:.1f} / {w['cpu_seconds']:.1f} "
+            f"| {_f(cpu_ratio(o, n), '{:.2f}')} | {_f(cpu_ratio(o, w), '{:.2f}')} "
             f"| {o['peak_rss_mb']:.0f} / {n['peak_rss_mb']:.0f} / {w['peak_rss_mb']:.0f} |")
     return lines
+
+
+def cpu_ratio(ours: dict[str, Any], other: dict[str, Any]) -> float | None:
+    """Records per CPU second of ours over the other's: on a shared machine the wall times
+    of processes run minutes apart see different loads; their own CPU time much less so."""
+    if not (ours.get("records") and other.get("records") and ours.get("cpu_seconds")
+            and other.get("cpu_seconds")):
+        return None
+    return (ours["records"] / ours["cpu_seconds"]) / (other["records"] / other["cpu_seconds"])
 
 
 def write_doc(path: Path, section: str) -> None:
