@@ -20,9 +20,15 @@ The result is printed as markdown; ``--write`` puts it into ``docs/PERFORMANCE.m
 ``<!-- bench:start -->`` and ``<!-- bench:end -->`` with the machine, date and commit, and
 ``--json`` keeps the raw figures.
 
+After the full syncs, for HubSpot, Salesforce and GA4, the same run measures the official
+client used naively and a bare HTTP loop over the same pages (:mod:`pipelines.cli.bench.peers`;
+``--no-peers`` skips them): records/s, CPU and peak RSS, and ours over each. The raw figures
+are appended to ``bench/results/<UTC date>.json`` (or ``--json``) with the command and load.
+
 The pieces: ``children`` (measured child processes), ``traffic`` (classifying the requests the
-fakes serve), ``minimum`` (what the APIs hold and the fewest requests for it), ``runner`` (one
-scale), ``report`` (markdown and docs/PERFORMANCE.md).
+fakes serve), ``minimum`` (what the APIs hold and the fewest requests for it), ``peers`` (the
+naive clients and the wire), ``runner`` (one scale), ``report`` (markdown and
+docs/PERFORMANCE.md), ``profile`` (a sync under pyinstrument, summarised).
 """
 
 from __future__ import annotations
