@@ -83,7 +83,7 @@ def check(source: GA4Source) -> list[Finding]:
         findings.append(Finding(source.name, True, f"visitor dimension {wanted} exists"))
 
         try:
-            pb = source.run_report("check report", {
+            answer = source.run_report("check report", {
                 "dimensions": [{"name": "date"}, {"name": wanted}],
                 "metrics": [{"name": "sessions"}],
                 "date_ranges": [{"start_date": "7daysAgo", "end_date": "yesterday"}],
@@ -96,8 +96,8 @@ def check(source: GA4Source) -> list[Finding]:
             return findings
         findings.append(Finding(
             source.name, True, f"report with the visitor dimension runs "
-            f"({int(pb.row_count)} rows in the last 7 days; {source.pacer.note_text() or 'no quota info'})"))
-        if pb.metadata.subject_to_thresholding:
+            f"({int(answer.get('rowCount') or 0)} rows in the last 7 days; {source.pacer.note_text() or 'no quota info'})"))
+        if (answer.get("metadata") or {}).get("subjectToThresholding"):
             findings.append(Finding(
                 source.name, False, "GA applies data thresholds to the per-visitor report: "
                 "rows with few users (one visitor each) may be withheld",

@@ -33,6 +33,8 @@ DEFAULT_POLL_SECONDS = 60.0
 DEFAULT_MAX_WAIT_SECONDS = 3900.0
 DEFAULT_DAILY_RESERVE = 20_000        # 10 % of a standard property's day
 PACIFIC = ZoneInfo("America/Los_Angeles")
+_CAMEL = {"tokens_per_day": "tokensPerDay", "tokens_per_hour": "tokensPerHour",
+          "tokens_per_project_per_hour": "tokensPerProjectPerHour"}   # names in the JSON
 
 
 class QuotaWaitExceeded(Exception):
@@ -72,17 +74,18 @@ class QuotaPacer:
         self.waits = 0
 
     # -- after an answer -----------------------------------------------------------------------
-    def note(self, pb: Any) -> int:
-        """Record an answer's ``propertyQuota``; returns the tokens it cost (0 if unknown)."""
-        if not pb.HasField("property_quota"):
+    def note(self, answer: dict[str, Any]) -> int:
+        """Record an answer's ``propertyQuota`` (the REST JSON); returns the tokens it cost (0
+        if unknown). JSON leaves zero values out: a missing ``remaining`` is 0."""
+        q = answer.get("propertyQuota")
+        if q is None:
             return 0
-        q = pb.property_quota
         cost = 0
         for name in (DAILY, *HOURLY):
-            if q.HasField(name):
-                status = getattr(q, name)
-                self.remaining[name] = int(status.remaining)
-                cost = max(cost, int(status.consumed))
+            status = q.get(_CAMEL[name])
+            if status is not None:
+                self.remaining[name] = int(status.get("remaining") or 0)
+                cost = max(cost, int(status.get("consumed") or 0))
         if cost:
             self.last_cost = cost
             self.tokens += cost

@@ -109,26 +109,33 @@ class Page:
     days: dict[dt.date, DayStats]
 
 
-def to_page(spec: Report, pb: Any, *, single_day: dt.date | None, tokens: int) -> Page:
-    """An answer (protobuf) as raw-layer rows; ``date`` is each row's own first dimension."""
+def to_page(spec: Report, answer: dict[str, Any], *, single_day: dt.date | None,
+            tokens: int) -> Page:
+    """An answer (the REST JSON) as raw-layer rows; ``date`` is each row's own first
+    dimension. JSON leaves empty values out (``{}`` for an empty dimension value, no
+    ``rowCount`` for zero): they read as empty strings and zeros."""
     n_dims = len(spec.dimensions)
     dim_cols: list[list[str]] = [[] for _ in range(n_dims - 1)]
     met_cols: list[list[int]] = [[] for _ in spec.metrics]
     keys: list[str] = []
     dates: list[dt.date] = []
     days: dict[dt.date, DayStats] = {}
-    meta = pb.metadata
-    sampling = list(meta.sampling_metadatas)
+    meta = answer.get("metadata") or {}
+    sampling = meta.get("samplingMetadatas") or []
     template = DayStats(
-        subject_to_thresholding=bool(meta.subject_to_thresholding),
-        samples_read_count=int(sampling[0].samples_read_count) if sampling else None,
-        sampling_space_size=int(sampling[0].sampling_space_size) if sampling else None,
-        time_zone=meta.time_zone or None)
-    for row in pb.rows:
-        values = [v.value for v in row.dimension_values]
-        day = _ga_date(values[0])
+        subject_to_thresholding=bool(meta.get("subjectToThresholding")),
+        samples_read_count=int(sampling[0].get("samplesReadCount") or 0) if sampling else None,
+        sampling_space_size=int(sampling[0].get("samplingSpaceSize") or 0) if sampling else None,
+        time_zone=meta.get("timeZone") or None)
+    parsed: dict[str, dt.date] = {}        # a page holds few distinct dates
+    for row in answer.get("rows") or []:
+        values = [v.get("value", "") for v in row["dimensionValues"]]
+        raw_day = values[0]
+        day = parsed.get(raw_day)
+        if day is None:
+            day = parsed[raw_day] = _ga_date(raw_day)
         rest = values[1:]
-        metrics = [_int(v.value) for v in row.metric_values]
+        metrics = [_int(v.get("value", "")) for v in row["metricValues"]]
         stats = days.get(day)
         if stats is None:
             stats = days[day] = dataclasses.replace(template)
@@ -147,7 +154,7 @@ def to_page(spec: Report, pb: Any, *, single_day: dt.date | None, tokens: int) -
         # one date per request: GA's flag covers the date even when its (other) row is on
         # another page, or (Google: "regardless of filters and limits") not served at all
         stats = days.setdefault(single_day, dataclasses.replace(template))
-        stats.data_loss_from_other_row |= bool(meta.data_loss_from_other_row)
+        stats.data_loss_from_other_row |= bool(meta.get("dataLossFromOtherRow"))
     if days:
         next(iter(days.values())).tokens = tokens     # the request's cost, on its first date
     arrays: dict[str, pa.Array] = {
@@ -158,4 +165,4 @@ def to_page(spec: Report, pb: Any, *, single_day: dt.date | None, tokens: int) -
         arrays[column] = pa.array(values, pa.string())
     for (_, column), values in zip(spec.metrics, met_cols, strict=True):
         arrays[column] = pa.array(values, pa.int64())
-    return Page(pa.table(arrays), int(pb.row_count), days)
+    return Page(pa.table(arrays), int(answer.get("rowCount") or 0), days)

@@ -46,9 +46,11 @@ How a sync reads (docs/ARCHITECTURE.md, "How each source is read"):
   does :meth:`HubSpotSource.reconcile`, an id-only listing (no properties, 100 ids per
   request) run weekly by the Dagster ``reconciliation`` job or ``advocacy sync --reconcile``
   (:mod:`connectors.hubspot_sweeps`). Either refuses to mark deleted most of what we hold.
-* **Crash safety**: each page's rows (and, for deals, their association rows) and the cursor
-  that covers them commit in one DuckDB transaction. The cursor also records where a run is
-  (list ``after`` / search id floor), so a killed run resumes where it stopped.
+* **Crash safety**: a group of pages' rows (up to ``WRITE_BATCH``, 1,000 records; for deals
+  with their association rows) and the cursor that covers them commit in one DuckDB
+  transaction. The cursor also records where a run is (list ``after`` / search id floor), so
+  a killed run resumes at the last group written; a run that stops on an error writes the
+  pages it read first (deals excepted: their associations are not read yet).
 * **Deal->contact associations**: v4 batch read for the deals synced in the run, up to 1,000
   ids per call (deal pages are buffered up to 1,000 ids and committed together with their
   associations); each deal's association rows are replaced (delete + insert) only when its
@@ -144,6 +146,7 @@ LIST_LIMIT = 100
 SEARCH_LIMIT = 200
 SEARCH_CAP = 10_000
 ASSOC_BATCH = 1_000
+WRITE_BATCH = ASSOC_BATCH     # records per write of a listing or search (pages grouped)
 OWNERS_LIMIT = 100
 # Search-index lag: HubSpot's search index shows changes late and out of order, by up to
 # about an hour (docs/API_BEHAVIOUR.md); 60 minutes of that plus 10 for clock skew and the
@@ -480,31 +483,44 @@ class HubSpotSource(Source):
         cursor = None if full_refresh else wh.get_cursor(self.schema, t)
         q_before = self._quarantined(t)
 
-        buffer: list[dict[str, Any]] = []       # deals waiting for their associations
+        buffer: list[dict[str, Any]] = []       # pages read, not yet written
         merged: set[str] = set()                # records merged away, seen this run (few)
 
         def commit(rows: list[dict[str, Any]], new_cursor: dict[str, Any], force: bool = False) -> None:
             """Write rows (+ deal associations, + merge deletes) and the cursor that covers them,
-            atomically."""
-            if t != "deals":
+            atomically. Pages are written in groups of up to ``WRITE_BATCH`` records (deals:
+            with their associations, read 1,000 deals per request): one upsert per group
+            instead of one per 100-record page, DuckDB's per-statement cost being most of a
+            page's (docs/PERFORMANCE.md, "Profiles"); a run stopped mid-group reads those
+            pages again from the last committed cursor."""
+            buffer.extend(rows)
+            if len(buffer) < WRITE_BATCH and not force:
+                return
+            if t == "deals":
+                self._commit_deals(buffer, new_cursor, res, assoc, merged)
+            else:
                 with wh.transaction():
-                    n = wh.upsert(table, rows, version="updated_at") if rows else 0
-                    gone = self._mark_merged(t, rows, merged)
+                    n = wh.upsert(table, buffer, version="updated_at") if buffer else 0
+                    gone = self._mark_merged(t, buffer, merged)
                     wh.set_cursor(self.schema, t, new_cursor, n)
                 res.records += n
                 res.deleted += gone
-                return
-            buffer.extend(rows)
-            if len(buffer) < ASSOC_BATCH and not force:
-                return
-            self._commit_deals(buffer, new_cursor, res, assoc, merged)
             buffer.clear()
 
         self._listed_whole.discard(t)
         self._assoc_attempted = set()
-        for rows, new_cursor, last in self._pages(t, props, cursor, res):
-            commit(rows, new_cursor, force=last)
-            self.progress.page(self.name, t, res.pages, res.records + len(buffer))
+        pending: dict[str, Any] | None = None      # the cursor of the last page buffered
+        try:
+            for rows, new_cursor, last in self._pages(t, props, cursor, res):
+                pending = new_cursor
+                commit(rows, new_cursor, force=last)
+                self.progress.page(self.name, t, res.pages, res.records + len(buffer))
+        except Exception:
+            # what was read before a stop is kept, as when every page was its own write
+            # (deals need their associations read first: those pages are read again)
+            if buffer and pending is not None and t != "deals":
+                commit([], pending, force=True)
+            raise
         if t in self._listed_whole:
             gone = sweeps.mark_vanished(self, t, f"__hs_seen_{t}")
             if gone:
@@ -559,16 +575,15 @@ class HubSpotSource(Source):
         if not ids:
             return 0
         table = OBJECT_TABLES[t]
-        live = [i for (i,) in self.warehouse.conn.execute(
+        live = [i for (i,) in self.warehouse.with_ids(
             f"SELECT id FROM {table.schema}.{raw.quote(table.name)} "
-            "WHERE NOT coalesce(_is_deleted, false) AND id IN (SELECT unnest(?::VARCHAR[]))",
-            [sorted(ids)]).fetchall()]
+            "WHERE NOT coalesce(_is_deleted, false) AND id IN ({ids}) ORDER BY id", ids)]
         if live:
             self.warehouse.mark_deleted(table, live)
         if t == "deals":
-            self.warehouse.conn.execute(
+            self.warehouse.with_ids(
                 f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [sorted(ids)])
+                "WHERE deal_id IN ({ids})", ids)
         return len(live)
 
     def _commit_archived(self, t: str, rows: list[dict[str, Any]]) -> int:
@@ -580,17 +595,17 @@ class HubSpotSource(Source):
         table = OBJECT_TABLES[t]
         ids = list(dict.fromkeys(r["id"] for r in rows))
         with wh.transaction():
-            already = {i for (i,) in wh.conn.execute(
+            already = {i for (i,) in wh.with_ids(
                 f"SELECT id FROM {table.schema}.{raw.quote(table.name)} "
-                "WHERE _is_deleted AND id IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()}
+                "WHERE _is_deleted AND id IN ({ids})", ids)}
             new = [r for r in rows if r["id"] not in already]
             if not new:
                 return 0
             wh.upsert(table, new)           # no version guard: archiving is final
             if t == "deals":
-                wh.conn.execute(
+                wh.with_ids(
                     f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                    "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [[r["id"] for r in new]])
+                    "WHERE deal_id IN ({ids})", [r["id"] for r in new])
         return len({r["id"] for r in new})
 
     def _quarantined(self, t: str) -> int:
@@ -708,9 +723,9 @@ class HubSpotSource(Source):
         the deal itself does not change."""
         wh = self.warehouse
         if read_ids:
-            wh.conn.execute(
+            wh.with_ids(
                 f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [read_ids])
+                "WHERE deal_id IN ({ids})", read_ids)
         if assoc_rows:
             wh.upsert(T_ASSOC, assoc_rows)
         for deal_id, err in failed.items():
@@ -732,9 +747,9 @@ class HubSpotSource(Source):
         pending = self._pending_associations()
         retry = sorted(pending - self._assoc_attempted)
         if retry:   # a deal deleted since (archived, merged away, reconciled) is not read again
-            gone = {i for (i,) in self.warehouse.conn.execute(
+            gone = {i for (i,) in self.warehouse.with_ids(
                 f"SELECT id FROM {T_DEALS.schema}.{raw.quote(T_DEALS.name)} WHERE _is_deleted "
-                "AND id IN (SELECT unnest(?::VARCHAR[]))", [retry]).fetchall()}
+                "AND id IN ({ids})", retry)}
             if gone:
                 retry = [i for i in retry if i not in gone]
                 with self.warehouse.transaction():

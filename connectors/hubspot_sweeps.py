@@ -94,7 +94,7 @@ def seen_table(source: HubSpotSource, t: str) -> str:
 def add_seen(source: HubSpotSource, t: str, results: list[dict[str, Any]]) -> None:
     ids = [str(o["id"]) for o in results if isinstance(o, dict) and o.get("id") is not None]
     if ids:
-        source.warehouse.conn.execute(f"INSERT INTO __hs_seen_{t} SELECT unnest(?::VARCHAR[])", [ids])
+        source.warehouse.with_ids(f"INSERT INTO __hs_seen_{t} {{ids}}", ids)
 
 
 def mark_vanished(source: HubSpotSource, t: str, seen: str) -> int:
@@ -118,8 +118,8 @@ def mark_vanished(source: HubSpotSource, t: str, seen: str) -> int:
             if gone:
                 wh.mark_deleted(table, gone)
                 if t == "deals":
-                    wh.conn.execute(f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
-                                    "WHERE deal_id IN (SELECT unnest(?::VARCHAR[]))", [gone])
+                    wh.with_ids(f"DELETE FROM {T_ASSOC.schema}.{raw.quote(T_ASSOC.name)} "
+                                "WHERE deal_id IN ({ids})", gone)
         if gone:
             log.info("hubspot %s: %d records no longer in HubSpot marked deleted", t, len(gone))
         return len(gone)

@@ -156,6 +156,9 @@ class ObjectSpec:
         return next(t for t in raw.tables_of("salesforce") if t.source_object == self.sobject)
 
 
+# rows per upsert within one page's transaction (a Bulk 2.0 page holds up to 50,000 records)
+WRITE_SLICE = 10_000
+
 OBJECTS: tuple[ObjectSpec, ...] = (
     ObjectSpec("User"),
     ObjectSpec("Account"),
@@ -843,7 +846,19 @@ class SalesforceSource(Source):
         sobject = plan.spec.sobject
         rows: list[dict[str, Any]] = []
         ids: list[str] = []
-        deleted = 0
+        deleted = n = 0
+        version = plan.version
+
+        def flush() -> int:
+            """Rows so far into the table (inside the page's transaction): a Bulk page of
+            50,000 records is written in slices, so its Python rows never all exist at once."""
+            written = wh.upsert(plan.table, rows, version=version, extra_types=plan.extra_types)
+            if full_refresh and ids:
+                self._seen_add(plan, ids)
+            rows.clear()
+            ids.clear()
+            return written
+
         with wh.transaction():
             for record in records:
                 row, reason = self._row(plan, record)
@@ -857,10 +872,10 @@ class SalesforceSource(Source):
                 ids.append(row["id"])
                 if row.get("_is_deleted"):
                     deleted += 1
-                tracker.see(row.get(plan.version) if plan.version else None)
-            n = wh.upsert(plan.table, rows, version=plan.version, extra_types=plan.extra_types)
-            if full_refresh and ids:
-                self._seen_add(plan, ids)
+                tracker.see(row.get(version) if version else None)
+                if len(rows) >= WRITE_SLICE:
+                    n += flush()
+            n += flush()
             if commit_cursor and tracker.value is not None:
                 wh.set_cursor(self.schema, plan.table.name,
                               {"field": plan.cursor_field, "value": iso_z(tracker.value)},
@@ -898,10 +913,9 @@ class SalesforceSource(Source):
     def _held_live(self, table: Table, ids: list[str]) -> list[str]:
         if not ids:
             return []
-        rows = self.warehouse.conn.execute(
+        rows = self.warehouse.with_ids(
             f"SELECT id FROM {table.schema}.{quote(table.name)} WHERE id IN "
-            f"(SELECT unnest(?::VARCHAR[])) AND NOT coalesce(_is_deleted, false)", [ids],
-        ).fetchall()
+            f"({{ids}}) AND NOT coalesce(_is_deleted, false)", ids)
         return [r[0] for r in rows]
 
     # -- full refresh reconciliation ---------------------------------------------------------
@@ -932,9 +946,9 @@ class SalesforceSource(Source):
             f"AND id NOT IN (SELECT id FROM {name})").fetchall()]
         if plan.spec.history:
             start = self.history_start()
-            gone = [r[0] for r in conn.execute(
+            gone = [r[0] for r in self.warehouse.with_ids(
                 f"SELECT id FROM {t.schema}.{quote(t.name)} WHERE id IN "
-                f"(SELECT unnest(?::VARCHAR[])) AND created_date >= ?", [gone, start]).fetchall()]
+                f"({{ids}}) AND created_date >= ?", gone, [start])]
         with self.warehouse.transaction():
             self.warehouse.mark_deleted(t, gone)
         conn.execute(f"DROP TABLE IF EXISTS {name}")

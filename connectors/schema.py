@@ -18,6 +18,7 @@ and staging casts them; Salesforce and GA4 values are typed here.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 
 SCHEMAS = ("hubspot", "salesforce", "ga4", "advocacy_platform")
@@ -64,6 +65,7 @@ _CAMEL_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _CAMEL_2 = re.compile(r"([a-z0-9])([A-Z])")
 
 
+@functools.lru_cache(maxsize=4096)   # called per field of every record: names repeat
 def snake_case(name: str) -> str:
     """Fivetran-style column name: ``IsConverted`` -> ``is_converted``,
     ``GA_Client_ID__c`` -> ``ga_client_id_c``, ``Owner.Name`` -> ``owner_name``,

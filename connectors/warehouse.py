@@ -177,6 +177,7 @@ class Warehouse:
             raise unavailable(self.path, exc) from exc
         self._columns: dict[str, dict[str, str]] = {}
         self._in_tx = False
+        self._relations = 0     # names of registered id relations (with_ids)
         self._lock = threading.Lock()
         self.quarantined: dict[tuple[str, str, str], int] = {}
         self.repaired: dict[tuple[str, str, str], int] = {}
@@ -340,6 +341,36 @@ class Warehouse:
             return len(pc.unique(batch.column(table.key[0])))
         return batch.group_by(list(table.key)).aggregate([]).num_rows
 
+    def with_ids(self, sql: str, ids: Iterable[Any], params: Sequence[Any] = ()) -> list[tuple]:
+        """Run ``sql``, in which ``{ids}`` stands for a query of one column ``id`` (VARCHAR)
+        holding ``ids``, and return its rows; ``params`` bind the statement's other ``?``.
+
+        The ids never go in as a list parameter: DuckDB's Python client converts a list
+        element by element, trying ``import pandas`` for each (two failed imports per id: a
+        HubSpot full sync at scale 10 made ~160,000 of them; docs/PERFORMANCE.md,
+        "Profiles"). They go in as ONE string parameter split in SQL on the unit separator
+        (0.5 ms for 1,000 ids, against 5-17 ms to register an Arrow table and 650 ms as a
+        list), or, should an id ever hold that character, as a registered Arrow table."""
+        values = [i if isinstance(i, str) else str(i) for i in ids]
+        params = list(params)
+        before = sql[:sql.index("{ids}")].count("?")     # where the ids' own parameter goes
+        if not values:
+            return self.conn.execute(
+                sql.replace("{ids}", "SELECT NULL::VARCHAR AS id WHERE false"), params).fetchall()
+        if not any(_SEP in v for v in values):
+            params.insert(before, _SEP.join(values))
+            return self.conn.execute(
+                sql.replace("{ids}", "SELECT unnest(string_split(?, chr(31))) AS id"),
+                params).fetchall()
+        self._relations += 1
+        name = f"__ids_{self._relations}"
+        self.conn.register(name, pa.table({"id": pa.array(values, pa.string())}))
+        try:
+            return self.conn.execute(sql.replace("{ids}", f"SELECT id FROM {name}"),
+                                     params).fetchall()
+        finally:
+            self.conn.unregister(name)
+
     def mark_deleted(self, table: Table, ids: Iterable[str], *, key: str = "id") -> int:
         """Record deletes the source reported for rows we hold (purged from the recycle bin,
         archived). Ids we never synced stay absent: there is nothing of theirs to retract."""
@@ -347,12 +378,10 @@ class Warehouse:
         if not ids:
             return 0
         target = f"{table.schema}.{quote(table.name)}"
-        row = self.conn.execute(
+        rows = self.with_ids(
             f"UPDATE {target} SET _is_deleted = true, _synced_at = ? WHERE {quote(key)} IN "
-            f"(SELECT unnest(?::VARCHAR[])) AND NOT coalesce(_is_deleted, false)",
-            [utcnow(), ids],
-        ).fetchone()
-        return int(row[0]) if row else 0
+            f"({{ids}}) AND NOT coalesce(_is_deleted, false)", ids, [utcnow()])
+        return int(rows[0][0]) if rows else 0
 
     def replace_partition(self, table: Table, where_sql: str, params: Sequence[Any],
                           rows: Sequence[Mapping[str, Any]] | pa.Table) -> int:
@@ -483,6 +512,9 @@ def _unfit(name: str, value: int | float | Decimal, sql_type: str) -> str | None
     elif sql_type in ("BIGINT", "INTEGER") and isinstance(value, float) and not math.isfinite(value):
         return f"{name}: not a finite number {value!r} for {sql_type}"
     return None
+
+
+_SEP = "\x1f"      # ASCII unit separator: joins ids into one parameter (Warehouse.with_ids)
 
 
 def _to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:

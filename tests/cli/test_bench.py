@@ -79,8 +79,16 @@ def test_bench_smoke(tmp_path: Path) -> None:
                               "--workdir", str(tmp_path / "work"), "--no-identity-stress"])
     assert bench.run(args) == 0
 
-    data = json.loads(out.read_text())
+    data = json.loads(out.read_text())["runs"][-1]     # the file gathers a day's runs
+    assert data["command"].startswith("advocacy bench --scales 0.03") and data["load_average"]
     (result,) = data["results"]
+    # ours against the naive official client and the wire, same run, same records
+    peers = {p["source"]: p for p in result["peers"]}
+    assert set(peers) == {"hubspot", "salesforce"}
+    for p in peers.values():
+        assert p["naive"]["code"] == p["wire"]["code"] == 0, p
+        assert p["naive"]["records"] == p["wire"]["records"] > 0, p
+        assert p["ours_over_wire"] > 0 and p["ours_over_naive"] > 0, p
     full = {row["source"]: row for row in result["full"]}
     for source in ("hubspot", "salesforce"):
         row = full[source]
@@ -110,6 +118,7 @@ def test_bench_smoke(tmp_path: Path) -> None:
     assert "old figures" not in text
     assert text.startswith("# Performance\n\nprose before") and text.rstrip().endswith("prose after")
     assert "| 0.03 | hubspot |" in text and "requests / min" in text
+    assert "**ours / wire**" in text
 
 
 @pytest.mark.slow
@@ -121,3 +130,25 @@ def test_identity_stress_groups_a_chain_into_one_person(tmp_path: Path) -> None:
     assert chain["code"] == 0 and (chain["records"], chain["people"], chain["largest_group"]) == (2_000, 1, 2_000)
     assert chain["edges"] == 2_000 - 1 and chain["union_find_seconds"] is not None
     assert "| chain | 2,000 |" in "\n".join(bench_identity.render([], rows))
+
+
+@pytest.mark.slow
+def test_peers_read_what_the_connectors_read(sandbox: object, sandbox_env: dict[str, str],
+                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bench's contenders against the session sandbox: the naive official client and the
+    bare HTTP loop read the same records, and the naive one writes every one of them."""
+    import duckdb
+
+    from pipelines.cli.bench import peers
+
+    for k, v in sandbox_env.items():
+        monkeypatch.setenv(k, v)
+    for source in peers.SOURCES:
+        wire = peers.run("wire", source)
+        naive_wh = tmp_path / f"naive-{source}.duckdb"
+        naive = peers.run("naive", source, str(naive_wh))
+        assert wire == naive > 0, (source, wire, naive)
+        with duckdb.connect(str(naive_wh), read_only=True) as db:
+            tables = [t for (t,) in db.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+            written = sum(db.execute(f'SELECT count(*) FROM "{t}"').fetchone()[0] for t in tables)
+        assert written == naive, (source, written, naive)

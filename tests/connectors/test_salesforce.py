@@ -1003,3 +1003,24 @@ def test_first_run_delete_window_starts_at_each_objects_own_read(fresh_sandbox: 
     with Warehouse(warehouse_path) as wh:
         make_source(sb.env(), wh).sync(objects=["Lead", "Contact"])
     assert victim in raw_ids(warehouse_path, "lead")[1], "the purge between the reads was lost"
+
+
+def test_a_bulk_page_written_in_slices_keeps_every_row(sandbox: Any, sandbox_env: dict[str, str],
+                                                       warehouse_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Bulk 2.0 page (up to 50,000 records) is upserted in slices of ``WRITE_SLICE`` rows
+    inside its one transaction, so memory stays flat: the rows, counts and cursor are those of
+    one write."""
+    import connectors.salesforce as sf_mod
+
+    monkeypatch.setattr(sf_mod, "WRITE_SLICE", 7)
+    with Warehouse(warehouse_path) as wh:
+        src = make_source(sandbox_env, wh, SALESFORCE_BULK_THRESHOLD="1")
+        src._estimate = lambda plan: (10**9, "test")  # type: ignore[method-assign]
+        result = src.sync(objects=["Lead", "LeadHistory"])
+        assert all("Bulk API 2.0" in o.note for o in result.objects), [o.note for o in result.objects]
+        for o in result.objects:
+            assert o.records == wh.count(raw.table(f"salesforce.{o.object}")), o.object
+            assert wh.get_cursor("salesforce", o.object)["value"]
+    assert_raw_equals_store(warehouse_path, sandbox.store_path, skip=tuple(
+        s.sobject for s in OBJECTS if s.sobject not in ("Lead", "LeadHistory")))

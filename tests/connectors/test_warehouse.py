@@ -103,3 +103,33 @@ def test_a_warehouse_locked_too_long_fails_naming_the_holder(tmp_path, monkeypat
     finally:
         holder.kill()
         holder.wait(10)
+
+
+def test_with_ids_binds_an_id_list_as_one_value(tmp_path) -> None:
+    """Id lists reach DuckDB as one string split in SQL (or, for an id holding the separator,
+    a registered Arrow table), never as a list parameter converted element by element; the
+    statement's other parameters keep their places on either side of ``{ids}``."""
+    import builtins
+
+    with Warehouse(tmp_path / "w.duckdb") as wh:
+        wh.conn.execute("CREATE TABLE t (id VARCHAR, n INT)")
+        wh.conn.execute("INSERT INTO t SELECT i::VARCHAR, i FROM range(10) r(i)")
+        imports: list[str] = []
+        real = builtins.__import__
+
+        def spy(name, *args, **kwargs):
+            imports.append(name)
+            return real(name, *args, **kwargs)
+
+        builtins.__import__ = spy
+        try:
+            ids = [str(i) for i in range(0, 10, 2)] * 200      # 1,000 ids
+            rows = wh.with_ids("SELECT n FROM t WHERE n > ? AND id IN ({ids}) AND n < ? ORDER BY n",
+                               ids, [0, 8])
+        finally:
+            builtins.__import__ = real
+        assert rows == [(2,), (4,), (6,)]
+        assert imports.count("pandas") <= 6, imports.count("pandas")   # not 2 per id
+        assert wh.with_ids("SELECT count(*) FROM t WHERE id IN ({ids})", []) == [(0,)]
+        assert wh.with_ids("SELECT count(*) FROM t WHERE id IN ({ids}) OR n = ?",
+                           ["x\x1fy", "3"], [5]) == [(2,)]

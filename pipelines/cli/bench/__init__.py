@@ -20,15 +20,20 @@ The result is printed as markdown; ``--write`` puts it into ``docs/PERFORMANCE.m
 ``<!-- bench:start -->`` and ``<!-- bench:end -->`` with the machine, date and commit, and
 ``--json`` keeps the raw figures.
 
+After the full syncs, for HubSpot, Salesforce and GA4, the same run measures the official
+client used naively and a bare HTTP loop over the same pages (:mod:`pipelines.cli.bench.peers`;
+``--no-peers`` skips them): records/s, CPU and peak RSS, and ours over each. The raw figures
+are appended to ``bench/results/<UTC date>.json`` (or ``--json``) with the command and load.
+
 The pieces: ``children`` (measured child processes), ``traffic`` (classifying the requests the
-fakes serve), ``minimum`` (what the APIs hold and the fewest requests for it), ``runner`` (one
-scale), ``report`` (markdown and docs/PERFORMANCE.md).
+fakes serve), ``minimum`` (what the APIs hold and the fewest requests for it), ``peers`` (the
+naive clients and the wire), ``runner`` (one scale), ``report`` (markdown and
+docs/PERFORMANCE.md), ``profile`` (a sync under pyinstrument, summarised).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
 import sys
 import tempfile
@@ -46,7 +51,16 @@ from pipelines.cli.bench.minimum import (
     salesforce_minimum,
     world_clock,
 )
-from pipelines.cli.bench.report import DOC, END, START, machine, render, write_doc
+from pipelines.cli.bench.report import (
+    DOC,
+    END,
+    START,
+    load_average,
+    machine,
+    render,
+    save_results,
+    write_doc,
+)
 from pipelines.cli.bench.runner import bench_scale
 from pipelines.cli.bench.traffic import (
     CLASSIFIERS,
@@ -57,7 +71,7 @@ from pipelines.cli.bench.traffic import (
 )
 
 __all__ = ["CLASSIFIERS", "DOC", "END", "START", "ChildRun", "Tally", "add_arguments",
-           "bench_scale", "changes", "child_env", "classify_ga4", "classify_hubspot",
+           "bench_scale", "changes", "child_env", "load_average", "save_results", "classify_ga4", "classify_hubspot",
            "classify_salesforce", "dbt_build", "full_minimum", "holdings", "machine", "render",
            "run", "run_module_child", "salesforce_minimum", "world_clock", "write_doc"]
 
@@ -73,6 +87,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--advance-days", type=int, default=1,
                         help="days the world moves on before the incremental sync (default 1; 0 skips it)")
     parser.add_argument("--no-dbt", action="store_true", help="skip the dbt build")
+    parser.add_argument("--no-peers", action="store_true",
+                        help="skip the naive official clients and the bare HTTP loops")
     parser.add_argument("--no-identity-stress", action="store_true",
                         help="skip the identity models on a 30k-record group and on 500k records")
     parser.add_argument("--workdir", default="",
@@ -80,7 +96,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--write", action="store_true",
                         help="update the figures section of --out (docs/PERFORMANCE.md)")
     parser.add_argument("--out", default=str(DOC), help="the document --write updates")
-    parser.add_argument("--json", default="", help="also write the raw figures to this JSON file")
+    parser.add_argument("--json", default="",
+                        help="the JSON file the raw figures are added to (default "
+                             "bench/results/<date>.json; each run appended to its runs)")
 
 
 
@@ -107,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         for scale in scales:
             r = bench_scale(scale, args.seed, sources, workdir, advance_days=args.advance_days,
-                            dbt=not args.no_dbt)
+                            dbt=not args.no_dbt, peers=not args.no_peers)
             r["advance_days"] = args.advance_days
             results.append(r)
             failed = failed or any(row["code"] != 0 for row in r.get("full", []) + r.get("incremental", []))
@@ -122,14 +140,15 @@ def run(args: argparse.Namespace) -> int:
         + ([f"--sources {','.join(sources)}"] if args.sources else [])
         + ([f"--advance-days {args.advance_days}"] if args.advance_days != 1 else [])
         + (["--no-dbt"] if args.no_dbt else [])
+        + (["--no-peers"] if args.no_peers else [])
         + (["--no-identity-stress"] if args.no_identity_stress else []))
     info = machine()
     section = render(results, info, argv, stress)
     print("\n" + section)
-    if args.json:
-        Path(args.json).write_text(json.dumps({"machine": info, "results": results,
-                                               "identity_stress": stress}, indent=1,
-                                              default=str) + "\n")
+    out = save_results(Path(args.json) if args.json else None,
+                       {"command": argv, "machine": info, "load_average": load_average(),
+                        "results": results, "identity_stress": stress})
+    print(f"raw figures added to {out}")
     if args.write:
         write_doc(Path(args.out), section)
         print(f"figures written to {args.out}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import platform
 import subprocess
@@ -13,6 +14,7 @@ from pipelines.cli.bench import identity
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "PERFORMANCE.md"
+RESULTS = ROOT / "bench" / "results"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 # -- the report ------------------------------------------------------------------------------------
@@ -51,7 +53,8 @@ def machine() -> dict[str, str]:
     return {"cores": str(os.cpu_count()), "cpu": cpu, "memory": mem_gb,
             "python": platform.python_version(), "duckdb": duck,
             "os": f"{platform.system()} {platform.release()}",
-            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit or "?"}
+            "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), "commit": commit or "?",
+            "load": load_average()}
 
 
 def _f(value: Any, fmt: str = "{:,}") -> str:
@@ -78,7 +81,8 @@ def render(results: list[dict[str, Any]], info: dict[str, str], argv: str,
            identity_stress: list[dict[str, Any]] | None = None) -> str:
     lines = [
         f"Measured {info['date']} on {info['cores']} cores ({info['cpu']}), {info['memory']} RAM, "
-        f"{info['os']}, Python {info['python']}, DuckDB {info['duckdb']}; commit {info['commit']}. "
+        f"{info['os']}, Python {info['python']}, DuckDB {info['duckdb']}; commit {info['commit']}; "
+        f"load average {info.get('load', '?')} at the end (a shared machine). "
         f"Command: `{argv}`.",
         "",
         "**Clean full sync** (empty warehouse; each source in its own process; requests as "
@@ -170,6 +174,7 @@ def render(results: list[dict[str, Any]], info: dict[str, str], argv: str,
         recs = [sum(row.get("records") or 0 for row in r.get("full", [])) for r in results]
         lines.append("| *(records, all sources)* | " + " | ".join(f"{n:,}" for n in recs)
                      + (f" | {recs[-1] / recs[0]:.1f}× |" if recs[0] else " | – |"))
+    lines += render_peers(results)
     lines += identity.render(results, identity_stress or [])
     lines += ["", "API holdings per scale (what the minimum is computed from):", ""]
     for r in results:
@@ -183,6 +188,68 @@ def render(results: list[dict[str, Any]], info: dict[str, str], argv: str,
                      + f". GA4 {g.get('dates', 0)} dates with sessions, "
                        f"{g.get('visitor_rows', 0):,} visitor rows, {g.get('traffic_rows', 0):,} traffic rows.")
     return "\n".join(lines) + "\n"
+
+
+def load_average() -> str:
+    """The 1/5/15-minute load averages: the bench runs on shared machines, and says so."""
+    try:
+        return " ".join(f"{x:.2f}" for x in os.getloadavg())
+    except OSError:
+        return "?"
+
+
+def save_results(path: Path | None, run: dict[str, Any]) -> Path:
+    """Append ``run`` to ``path`` (default ``bench/results/<UTC date>.json``): one file a day
+    holding every run of that day, so a second run never overwrites the first."""
+    path = path or RESULTS / f"{dt.datetime.now(dt.UTC).date().isoformat()}.json"
+    runs: list[Any] = []
+    if path.exists():
+        try:
+            runs = json.loads(path.read_text()).get("runs", [])
+        except (ValueError, AttributeError):
+            runs = []
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"runs": [*runs, run]}, indent=1, default=str) + "\n")
+    return path
+
+
+def render_peers(results: list[dict[str, Any]]) -> list[str]:
+    """Ours against the naive official client and the wire, per scale and source."""
+    rows = [(r["scale"], p) for r in results for p in r.get("peers") or []]
+    if not rows:
+        return []
+    lines = [
+        "",
+        "**Ours against the official client used naively and against the wire** (the same run, "
+        "right after our full sync; each in its own process, wall time of the whole process; "
+        "*naive* = the official client's models and paging, each page appended to DuckDB "
+        "through Arrow; *wire* = a bare `requests` loop with `json` decoding over the same "
+        "pages, writing nothing; records/s each over its own record count; RSS = peak RSS):",
+        "",
+        "| scale | source | records ours / naive / wire | ours s | naive s | wire s | ours records/s | naive records/s | wire records/s | **ours / naive** | **ours / wire** | CPU s ours / naive / wire | ours / naive by CPU | ours / wire by CPU | peak RSS MB ours / naive / wire |",
+        "|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---|",
+    ]
+    for scale, p in rows:
+        o, n, w = p["ours"], p["naive"], p["wire"]
+        rps = p["records_per_s"]
+        lines.append(
+            f"| {scale:g} | {p['source']} | {_f(o.get('records'))} / {_f(n.get('records'))} / "
+            f"{_f(w.get('records'))} | {o['seconds']:.1f} | {n['seconds']:.1f} | {w['seconds']:.1f} "
+            f"| {_f(rps.get('ours'))} | {_f(rps.get('naive'))} | {_f(rps.get('wire'))} "
+            f"| {_f(p.get('ours_over_naive'), '{:.2f}')} | {_f(p.get('ours_over_wire'), '{:.2f}')} "
+            f"| {o['cpu_seconds']:.1f} / {n['cpu_seconds']:.1f} / {w['cpu_seconds']:.1f} "
+            f"| {_f(cpu_ratio(o, n), '{:.2f}')} | {_f(cpu_ratio(o, w), '{:.2f}')} "
+            f"| {o['peak_rss_mb']:.0f} / {n['peak_rss_mb']:.0f} / {w['peak_rss_mb']:.0f} |")
+    return lines
+
+
+def cpu_ratio(ours: dict[str, Any], other: dict[str, Any]) -> float | None:
+    """Records per CPU second of ours over the other's: on a shared machine the wall times
+    of processes run minutes apart see different loads; their own CPU time much less so."""
+    if not (ours.get("records") and other.get("records") and ours.get("cpu_seconds")
+            and other.get("cpu_seconds")):
+        return None
+    return (ours["records"] / ours["cpu_seconds"]) / (other["records"] / other["cpu_seconds"])
 
 
 def write_doc(path: Path, section: str) -> None:

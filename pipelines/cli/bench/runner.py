@@ -17,6 +17,8 @@ from pipelines.cli.bench.minimum import changes, full_minimum, holdings, world_c
 from pipelines.cli.bench.traffic import CLASSIFIERS, Tally
 
 CHILDREN = "pipelines.cli.bench.children"   # the module the measured child processes run
+PEERS = "pipelines.cli.bench.peers"          # the naive clients and the wire
+PEER_SOURCES = ("hubspot", "salesforce", "ga4")
 _TOTAL = re.compile(r"^total: (\d+) records", re.MULTILINE)
 
 
@@ -49,8 +51,48 @@ def _sync(source: str, env: dict[str, str], logs: Path, label: str, sandbox: Any
     return out
 
 
+def _peer(kind: str, source: str, env: dict[str, str], here: Path) -> dict[str, Any]:
+    """One contender of :mod:`pipelines.cli.bench.peers` in its own measured process."""
+    naive_wh = here / f"naive-{source}.duckdb"
+    naive_wh.unlink(missing_ok=True)
+    run = run_module_child(PEERS, [kind, source], {**env, "DUCKDB_PATH": str(naive_wh)},
+                           here / "logs" / f"{kind}-{source}")
+    if run.code != 0:
+        tail = (run.stderr.strip().splitlines() or ["(no output)"])[-3:]
+        print(f"   {kind} {source}: exit {run.code}: " + " | ".join(tail), file=sys.stderr, flush=True)
+    return {"source": source, "kind": kind, "code": run.code, "seconds": round(run.seconds, 2),
+            "cpu_seconds": round(run.cpu_seconds, 2), "peak_rss_mb": round(run.peak_rss_mb, 1),
+            "fake_cpu_seconds": round(run.fake_cpu_seconds, 2), "records": _records(run.stdout)}
+
+
+def compare(full: list[dict[str, Any]], env: dict[str, str], here: Path) -> list[dict[str, Any]]:
+    """For each API source synced: the naive official client and the bare HTTP loop, right
+    after our full sync in the same run; a row per source with the three and their ratios."""
+    out = []
+    for ours in full:
+        source = ours["source"]
+        if source not in PEER_SOURCES or ours["code"] != 0:
+            continue
+        row: dict[str, Any] = {"source": source, "ours": {k: ours[k] for k in
+                               ("seconds", "cpu_seconds", "peak_rss_mb", "records", "code")}}
+        for kind in ("naive", "wire"):
+            print(f"   {source}: {kind} ...", end="", flush=True)
+            row[kind] = _peer(kind, source, env, here)
+            print(f" {row[kind]['records']} records in {row[kind]['seconds']:.1f}s, "
+                  f"peak RSS {row[kind]['peak_rss_mb']:.0f} MB", flush=True)
+        rate = {k: (row[k]["records"] / row[k]["seconds"]) if row[k].get("records") and row[k]["seconds"]
+                else None for k in ("ours", "naive", "wire")}
+        row["records_per_s"] = {k: round(v) if v else None for k, v in rate.items()}
+        for kind in ("naive", "wire"):
+            row[f"ours_over_{kind}"] = round(rate["ours"] / rate[kind], 2) if rate["ours"] and rate[kind] else None
+            row[f"rss_ours_over_{kind}"] = (round(ours["peak_rss_mb"] / row[kind]["peak_rss_mb"], 2)
+                                            if row[kind]["peak_rss_mb"] else None)
+        out.append(row)
+    return out
+
+
 def bench_scale(scale: float, seed: int, sources: list[str], workdir: Path, *,
-                advance_days: int, dbt: bool) -> dict[str, Any]:
+                advance_days: int, dbt: bool, peers: bool = True) -> dict[str, Any]:
     from connectors.sandbox.server import Sandbox
 
     tag = f"scale{scale:g}"
@@ -95,6 +137,9 @@ def bench_scale(scale: float, seed: int, sources: list[str], workdir: Path, *,
                 row["minimum_fixed"] = m["fixed"]
                 row["minimum_detail"] = m["detail"]
         result["full"] = full
+        if peers:
+            print(f"== scale {scale:g}: the naive official clients and the wire", flush=True)
+            result["peers"] = compare(full, env, here)
         result["holdings"] = {
             "hubspot": {t: {k: v for k, v in info.items() if k != "newest_ms"}
                         for t, info in before["hubspot"].items()},
