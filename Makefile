@@ -10,7 +10,7 @@ SCALE ?= 1
 DAGSTER_HOME ?= $(abspath data/dagster)
 PORT ?= 3000
 
-.PHONY: env browser demo test lint sandbox truth dagster docs bench clean
+.PHONY: env browser demo test lint sandbox truth dagster docs bench chaos clean
 
 # One installer, from the lock file. uv itself comes from PyPI when missing; `python -m uv`
 # finds it wherever pip put it (user site, pyenv, a venv) without relying on PATH.
@@ -79,6 +79,14 @@ endif
 
 bench: env
 	$(BIN)/advocacy bench
+
+# The long chaos run (docs/RELIABILITY.md): nights of syncs under random faults and SIGKILLs,
+# each compared with a clean run; CHAOS_MINUTES bounds it (the reduced suite is in `make test`).
+CHAOS_MINUTES ?= 60
+CHAOS_NIGHTS ?= 1000
+chaos: env
+	@mkdir -p data
+	$(BIN)/python -m pipelines.cli.chaos --nights $(CHAOS_NIGHTS) --minutes $(CHAOS_MINUTES) --kill-rate 0.4 --json data/chaos.json
 
 clean:
 	rm -rf data/ dbt_project/target dbt_project/logs .pytest_cache
