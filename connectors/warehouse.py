@@ -397,6 +397,31 @@ class Warehouse:
         staging reads them all, so a missing optional source must mean no rows, not an error."""
         for t in raw.TABLES.values():
             self.ensure_table(t)
+        self.ensure_source_status()
+
+    # -- source status ----------------------------------------------------------------------
+    def ensure_source_status(self) -> None:
+        self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {raw.SOURCE_STATUS_SCHEMA}")
+        self.conn.execute(raw.SOURCE_STATUS_DDL)
+
+    def record_source_status(self, source: str, status: str, detail: str = "",
+                             now: dt.datetime | None = None) -> None:
+        """What became of ``source``'s sync: ``ok``, ``failed`` (``detail``: why, redacted by
+        the caller) or ``not_configured``. A failure keeps the time of the first failure since
+        the last complete sync (``failing_since``); a complete sync clears it."""
+        if status not in ("ok", "failed", "not_configured"):
+            raise ValueError(f"unknown source status {status!r}")
+        now = now or utcnow()
+        self.ensure_source_status()
+        self.conn.execute(
+            "INSERT INTO meta.source_status VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source) DO "
+            "UPDATE SET status = excluded.status, detail = excluded.detail, "
+            "attempted_at = excluded.attempted_at, "
+            "last_success_at = coalesce(excluded.last_success_at, meta.source_status.last_success_at), "
+            "failing_since = CASE WHEN excluded.status = 'failed' THEN "
+            "coalesce(meta.source_status.failing_since, excluded.failing_since) END",
+            [source, status, detail[:500] or None, now, now if status == "ok" else None,
+             now if status == "failed" else None])
 
     def count(self, table: Table, **equals: Any) -> int:
         """Rows of ``table``, optionally where columns equal values (bound, never inlined)."""

@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from connectors.warehouse import warehouse_path
-from pipelines.publish import publish_dir, publish_marts
+from pipelines.publish import IncompleteNight, publish_dir, publish_marts
 from pipelines.transform import dbt_models
 
 
@@ -29,7 +29,13 @@ MART_KEYS = sorted((k for k in dbt_models.keys if k.path[0] == "marts"), key=lam
 @dg.asset(key=["published", "marts"], deps=MART_KEYS, group_name="publish", pool="duckdb",
           description="Every mart as Parquet and in a read-only DuckDB file, renamed into place.")
 def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-    published = publish_marts(warehouse_path(), publish_dir())
+    try:
+        published = publish_marts(warehouse_path(), publish_dir())
+    except IncompleteNight as exc:
+        # the run fails visibly (and alert_on_run_failure posts it); the files stay as they were
+        raise dg.Failure(description=str(exc), allow_retries=False, metadata={
+            "missing": dg.MetadataValue.json(exc.missing),
+            "kept": str(exc.previous or "nothing published yet")}) from None
     context.log.info("marts published to %s", published.directory)
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(published.directory)),

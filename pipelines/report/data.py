@@ -73,7 +73,7 @@ TABLE_SQL: dict[str, str] = {
         select network, valid_from, valid_to, cpc, cpc_currency, eemv_per_engagement, source_note
         from config.network_values order by network, valid_from""",
     "data_quality": """
-        select * from marts.data_quality order by status = 'warn' desc, "check", source""",
+        select * from marts.data_quality order by status = 'fail' desc, status = 'warn' desc, "check", source""",
     "manifest": """
         select run_id, run_started_at, as_of, reporting_currency, config_json
         from marts.run_manifest order by run_started_at desc limit 1""",
