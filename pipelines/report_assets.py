@@ -11,6 +11,7 @@ import dagster as dg
 
 from connectors.warehouse import warehouse_path
 from pipelines.publish import IncompleteNight, publish_dir, publish_marts
+from pipelines.resources import WarehouseResource
 from pipelines.transform import dbt_models
 
 
@@ -23,14 +24,20 @@ def report_dir(env: dict[str, str] | None = None) -> Path:
     return warehouse_path(env).parent / "report"
 
 
+def _beside(db: Path) -> dict[str, str]:
+    """The environment with DUCKDB_PATH = ``db``: default folders go beside that file."""
+    return {**os.environ, "DUCKDB_PATH": str(db)}
+
+
 MART_KEYS = sorted((k for k in dbt_models.keys if k.path[0] == "marts"), key=lambda k: k.path)
 
 
 @dg.asset(key=["published", "marts"], deps=MART_KEYS, group_name="publish", pool="duckdb",
           description="Every mart as Parquet and in a read-only DuckDB file, renamed into place.")
-def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    db = warehouse.absolute_path   # the file the connectors and dbt wrote (the resource's)
     try:
-        published = publish_marts(warehouse_path(), publish_dir())
+        published = publish_marts(db, publish_dir(_beside(db)))
     except IncompleteNight as exc:
         # the run fails visibly (and alert_on_run_failure posts it); the files stay as they were
         raise dg.Failure(description=str(exc), allow_retries=False, metadata={
@@ -47,10 +54,11 @@ def published_marts(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
 
 @dg.asset(key=["report", "attribution_report"], deps=MART_KEYS, group_name="publish", pool="duckdb",
           description="The self-contained HTML attribution report and a CSV per table it shows.")
-def attribution_report(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def attribution_report(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     from pipelines.report import write_report
 
-    report = write_report(warehouse_path(), report_dir())
+    db = warehouse.absolute_path
+    report = write_report(db, report_dir(_beside(db)))
     context.log.info("report written to %s", report.html)
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(report.html)),

@@ -70,7 +70,7 @@ TABLE_SQL: dict[str, str] = {
         select * exclude (period_grain) from marts.advocacy_value
         where period_grain = 'quarter' order by period_start, network""",
     "value_assumptions": """
-        select network, valid_from, valid_to, cpc, cpc_currency, eemv_per_engagement, source_note
+        select network, valid_from, valid_to, cpc, currency, eemv_per_engagement, source_note
         from config.network_values order by network, valid_from""",
     "data_quality": """
         select * from marts.data_quality order by status = 'fail' desc, status = 'warn' desc, "check", source""",
@@ -141,7 +141,7 @@ def load_tables(warehouse: str | Path) -> dict[str, Table]:
                 # the published marts file carries no seeds: the assumptions table stays empty
                 sql = sql.replace("from config.network_values", "from (select null::varchar as network, "
                                   "null::date as valid_from, null::date as valid_to, null::double as cpc, "
-                                  "null::varchar as cpc_currency, null::double as eemv_per_engagement, "
+                                  "null::varchar as currency, null::double as eemv_per_engagement, "
                                   "null::varchar as source_note) where false")
             cur = conn.execute(sql.format(fq=fq, top_posts=TOP_POSTS, top_advocates=TOP_ADVOCATES))
             columns = [d[0] for d in cur.description]
