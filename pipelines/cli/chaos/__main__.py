@@ -10,7 +10,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from pipelines.cli.chaos.runner import Chaos, quiet_logs
+from pipelines.cli.chaos.runner import Chaos, markdown, quiet_logs
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,7 +26,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scale", type=float, default=0.02, help="world scale (default 0.02: small)")
     p.add_argument("--workdir", type=Path, help="where the world and warehouses go (default: a temp dir)")
     p.add_argument("--json", type=Path, help="write the figures here as JSON")
+    p.add_argument("--table", type=Path, metavar="JSON",
+                   help="print the docs/RELIABILITY.md table of a run's JSON figures and exit")
     args = p.parse_args(argv)
+    if args.table:
+        print(markdown(json.loads(args.table.read_text())))
+        return 0
     quiet_logs()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="advocacy-chaos-"))
     with Chaos(workdir, seed=args.seed, scale=args.scale, runs=args.runs,
@@ -34,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         tally = chaos.run(args.nights, minutes=args.minutes)
     figures = tally.as_dict()
     print(json.dumps(figures, indent=2))
+    print(markdown(figures))
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0 if tally.ok else 1

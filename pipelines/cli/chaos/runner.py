@@ -259,6 +259,29 @@ class Chaos:
         return self.tally
 
 
+def markdown(figures: dict) -> str:
+    """The figures of a run as docs/RELIABILITY.md's table."""
+    faults = figures["faults"]
+    rows = [
+        ("nights (world advanced a day between nights)", figures["nights"]),
+        ("faulted sync runs (random source subsets)", figures["runs"]),
+        ("... in which at least one fault fired", figures["fault_runs"]),
+        ("faults injected", sum(faults.values())),
+        *((f"... `{kind}`", n) for kind, n in sorted(faults.items())),
+        ("SIGKILLs (an `advocacy sync` process killed mid-run, then run again)", figures["kills"]),
+        ("sources that ended failed under faults (API limit, retries spent), resumed later", figures["source_stops"]),
+        ("nights whose raw layer was compared with a clean run", figures["raw_checks"]),
+        ("nights whose marts were built and compared with a clean build", figures["mart_checks"]),
+        ("rows lost", figures["lost"]),
+        ("rows duplicated", figures["duplicated"]),
+        ("rows changed", figures["changed"]),
+        ("rows extra", figures["extra"]),
+        ("mart rows differing", figures["mart_rows_differing"]),
+        ("minutes", round(figures["seconds"] / 60, 1)),
+    ]
+    return "\n".join(["| | |", "|---|---:|", *(f"| {a} | {b} |" for a, b in rows)])
+
+
 def quiet_logs() -> None:
     """Retry warnings of the faulted runs are expected by the hundred: kept off the console."""
     logging.getLogger().setLevel(logging.ERROR)
