@@ -55,11 +55,12 @@ class IncompleteNight(RuntimeError):
 
 def missing_sources(conn: duckdb.DuckDBPyConnection) -> list[dict[str, str]]:
     """The sources marts.data_quality says are missing from the build (source_complete
-    failed), with its detail (why, since when); empty for a complete night or for marts built
-    before the check existed."""
-    has = conn.execute("select count(*) from information_schema.tables where table_schema = "
-                       "'marts' and table_name = 'data_quality'").fetchone()[0]
-    if not has:
+    failed), with its detail (why, since when); empty for a complete night, and for marts
+    without the check (built by an older version)."""
+    columns = {c for (c,) in conn.execute(
+        "select column_name from information_schema.columns where table_schema = 'marts' "
+        "and table_name = 'data_quality'").fetchall()}
+    if not {"check", "source", "status", "detail"} <= columns:
         return []
     return [{"source": s, "detail": d} for s, d in conn.execute(
         "select source, detail from marts.data_quality where \"check\" = 'source_complete' "
