@@ -428,9 +428,11 @@
         fact(cell("data_quality", "threshold", w), r.check.indexOf("rate") >= 0 || r.check.indexOf("loss") >= 0 || r.check.indexOf("without") >= 0 ? "pct" : "num2"),
         esc(r.status), '<span class="t">' + fact(cell("data_quality", "detail", w), "text") + "</span>"]};
     });
-    var warn = T.data_quality.filter(function (r) { return r.status === "warn" || r.status === "fail"; }).length;
+    var warn = T.data_quality.filter(function (r) { return r.status === "warn"; }).length;
+    var failed = T.data_quality.filter(function (r) { return r.status === "fail"; }).length;
     var match = T.data_quality.filter(function (r) { return r.check === "identity_match_rate"; })[0];
-    var read = (warn ? fact({op: "count", t: "data_quality", w: {status: "warn"}}, "int") + " check(s) need attention (in red)." : "Every check passes.") +
+    var read = (failed ? fact({op: "count", t: "data_quality", w: {status: "fail"}}, "int") + " source(s) missing from this build (in red). " : "") +
+      (warn ? fact({op: "count", t: "data_quality", w: {status: "warn"}}, "int") + " check(s) need attention (in red)." : failed ? "" : "Every check passes.") +
       (match ? " Identity match rate: " + fact(cell("data_quality", "value", {check: match.check, source: match.source, detail: match.detail}), "pct") + "." : "");
     set("quality", reading(read) +
       table(["check", "source", "value", "threshold", "status", "detail"], rows));
