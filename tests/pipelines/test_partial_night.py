@@ -76,10 +76,16 @@ def test_a_night_with_a_source_failing_is_not_published(tmp_path: Path, monkeypa
             graph = defs.resolve_job_def("nightly").asset_layer.asset_graph
             synced = {dg.AssetKey(t.asset_key) for t in raw.TABLES.values()}
             keys = [k for k in graph.get_all_asset_keys() if k not in synced]
-            third = run_nightly_in_process(defs, ops, asset_selection=keys)
+            instance = dg.DagsterInstance.ephemeral()
+            third = run_nightly_in_process(defs, ops, instance=instance, asset_selection=keys)
     assert not third.success
     message = _failures(third)
     assert "marts not published" in message and "salesforce" in message, message
+    # what alert_on_run_failure posts says why: the missing source and since when
+    from pipelines.alerts import failed_steps
+
+    (step,) = failed_steps(instance, third.run_id)
+    assert step.startswith("published__marts: marts not published") and "failing since" in step
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         rows = conn.execute("select source, status, detail from marts.data_quality "
                             "where \"check\" = 'source_complete' order by source").fetchall()
