@@ -34,17 +34,19 @@ STATIC_TEXT = {"GA4", "95 %", "p = 0.05"}
 
 
 def run_nightly(env: dict[str, str], warehouse: Path, as_of: str) -> dg.ExecuteInProcessResult:
-    """The nightly job in process with ``env`` as the only connection variables."""
-    from pipelines.definitions import defs
+    """The nightly job in process with ``env`` as the only connection variables (definitions
+    built then, as the schedule's run builds them)."""
+    from pipelines.definitions import build_definitions
+    from pipelines.jobs import run_nightly_in_process
 
     saved = {k: v for k, v in os.environ.items() if k.startswith(CONFIG_PREFIXES)}
     for k in saved:
         del os.environ[k]
     os.environ.update({**env, "DUCKDB_PATH": str(warehouse)})
     try:
-        return defs.resolve_job_def("nightly").execute_in_process(
-            run_config={"ops": {"dbt_models": {"config": {"as_of": as_of}}}},
-            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+        return run_nightly_in_process(
+            build_definitions(), {"ops": {"dbt_models": {"config": {"as_of": as_of}}}},
+            instance=dg.DagsterInstance.ephemeral())
     finally:
         for k in [k for k in os.environ if k.startswith(CONFIG_PREFIXES)]:
             del os.environ[k]
