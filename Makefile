@@ -10,7 +10,7 @@ SCALE ?= 1
 DAGSTER_HOME ?= $(abspath data/dagster)
 PORT ?= 3000
 
-.PHONY: env browser postgres demo test lint sandbox truth dagster docs bench bench-lift clean
+.PHONY: env browser postgres demo test lint sandbox truth dagster docs bench bench-lift chaos clean
 
 # One installer, from the lock file. uv itself comes from PyPI when missing; `python -m uv`
 # finds it wherever pip put it (user site, pyenv, a venv) without relying on PATH.
@@ -97,6 +97,14 @@ bench: env
 # minutes, so never part of `make test`
 bench-lift: env
 	$(BIN)/python -m pipelines.cli.bench.lift --seeds 50
+
+# The long chaos run (docs/RELIABILITY.md): nights of syncs under random faults and SIGKILLs,
+# each compared with a clean run; CHAOS_MINUTES bounds it (the reduced suite is in `make test`).
+CHAOS_MINUTES ?= 60
+CHAOS_NIGHTS ?= 1000
+chaos: env
+	@mkdir -p data
+	$(BIN)/python -m pipelines.cli.chaos --nights $(CHAOS_NIGHTS) --minutes $(CHAOS_MINUTES) --kill-rate 0.4 --json data/chaos.json
 
 clean:
 	rm -rf data/ dbt_project/target dbt_project/logs .pytest_cache

@@ -171,8 +171,22 @@ class SalesforceClient:
                 raise _TransientHTTP(response.status_code, response.headers.get("Retry-After"))
             return response
 
-        response = call_with_retries(post, self._classify, policy=self.policy,
-                                     what="salesforce token", **self._sleep_kw())
+        # The token's own retries are the only ones: an API call that needs a token does not
+        # retry around them (retries never nest), so what they leave is a clear stop.
+        host = urlparse(url).netloc
+        try:
+            response = call_with_retries(post, self._classify, policy=self.policy,
+                                         what="salesforce token", **self._sleep_kw())
+        except _CONNECTION_ERRORS as exc:
+            raise SalesforceAuthError(
+                f"cannot reach the Salesforce token endpoint at {host} ({type(exc).__name__} "
+                f"after {self.policy.attempts} attempts) - check SALESFORCE_LOGIN_URL (or "
+                "SALESFORCE_INSTANCE_URL), the network and any proxy (HTTPS_PROXY)") from None
+        except _TransientHTTP as exc:
+            raise SalesforceAuthError(
+                f"the Salesforce token endpoint at {host} kept answering HTTP {exc.status} "
+                f"({self.policy.attempts} attempts) - try again later; status.salesforce.com "
+                "shows incidents") from None
         try:
             body = response.json()
         except ValueError:

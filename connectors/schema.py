@@ -271,6 +271,20 @@ SYNC_STATE_DDL = """CREATE TABLE IF NOT EXISTS {schema}._sync_state (
     rows_synced BIGINT
 )"""
 
+# What became of each source's last sync (``meta.source_status``, one row per source), written
+# by `advocacy sync` and the Dagster sync assets: marts.data_quality's ``source_complete``
+# check fails while a source's last sync failed (naming it and since when) or when its last
+# complete sync is older than a day, so a partial night is never published as a whole one.
+SOURCE_STATUS_SCHEMA = "meta"
+SOURCE_STATUS_DDL = """CREATE TABLE IF NOT EXISTS meta.source_status (
+    source          VARCHAR PRIMARY KEY,
+    status          VARCHAR NOT NULL,   -- ok | failed | not_configured
+    detail          VARCHAR,            -- why it failed or was skipped (secrets redacted)
+    attempted_at    TIMESTAMP NOT NULL, -- UTC: when the last sync ended
+    last_success_at TIMESTAMP,          -- UTC: when the last complete sync ended
+    failing_since   TIMESTAMP           -- UTC: the first failed sync since the last complete one
+)"""
+
 QUARANTINE_DDL = """CREATE TABLE IF NOT EXISTS {schema}._quarantine (
     source        VARCHAR NOT NULL,
     object        VARCHAR NOT NULL,

@@ -94,6 +94,29 @@ def connect(path: str | Path, *, read_only: bool = False, wait_seconds: float | 
             delay = min(delay * 2, 5.0)
 
 
+def make_private_dirs(folder: Path) -> None:
+    """Create ``folder`` and its missing parents owner-only (0700): the warehouse holds the
+    names and emails of leads. Folders that exist keep their mode (the user's choice)."""
+    missing = []
+    for parent in [folder, *folder.parents]:
+        if parent.exists():
+            break
+        missing.append(parent)
+    for parent in reversed(missing):
+        with contextlib.suppress(FileExistsError):   # another process made it meanwhile
+            parent.mkdir(mode=0o700)
+            os.chmod(parent, 0o700)   # mkdir's mode passes through the umask
+
+
+def owner_only_umask() -> None:
+    """Files this process creates from now on are owner-only (group and others masked): the
+    DuckDB file's write-ahead log (``.wal``), which DuckDB creates and deletes as it writes,
+    has no other way to get a mode. Files meant for readers (published marts, the report)
+    set their mode explicitly."""
+    current = os.umask(0o077)
+    os.umask(current | 0o077)
+
+
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -170,9 +193,14 @@ class Warehouse:
                  wait_seconds: float | None = None) -> None:
         self.path = Path(path) if path else warehouse_path()
         try:
+            created = False
             if not read_only:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                make_private_dirs(self.path.parent)
+                created = not self.path.exists()
+                owner_only_umask()   # the .wal DuckDB creates later, too
             self.conn = connect(self.path, read_only=read_only, wait_seconds=wait_seconds)
+            if created:
+                os.chmod(self.path, 0o600)   # names and emails of leads: owner-only
         except (OSError, duckdb.IOException) as exc:
             raise unavailable(self.path, exc) from exc
         self._columns: dict[str, dict[str, str]] = {}
@@ -485,6 +513,31 @@ class Warehouse:
         staging reads them all, so a missing optional source must mean no rows, not an error."""
         for t in raw.TABLES.values():
             self.ensure_table(t)
+        self.ensure_source_status()
+
+    # -- source status ----------------------------------------------------------------------
+    def ensure_source_status(self) -> None:
+        self.conn.execute(f"CREATE SCHEMA IF NOT EXISTS {raw.SOURCE_STATUS_SCHEMA}")
+        self.conn.execute(raw.SOURCE_STATUS_DDL)
+
+    def record_source_status(self, source: str, status: str, detail: str = "",
+                             now: dt.datetime | None = None) -> None:
+        """What became of ``source``'s sync: ``ok``, ``failed`` (``detail``: why, redacted by
+        the caller) or ``not_configured``. A failure keeps the time of the first failure since
+        the last complete sync (``failing_since``); a complete sync clears it."""
+        if status not in ("ok", "failed", "not_configured"):
+            raise ValueError(f"unknown source status {status!r}")
+        now = now or utcnow()
+        self.ensure_source_status()
+        self.conn.execute(
+            "INSERT INTO meta.source_status VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (source) DO "
+            "UPDATE SET status = excluded.status, detail = excluded.detail, "
+            "attempted_at = excluded.attempted_at, "
+            "last_success_at = coalesce(excluded.last_success_at, meta.source_status.last_success_at), "
+            "failing_since = CASE WHEN excluded.status = 'failed' THEN "
+            "coalesce(meta.source_status.failing_since, excluded.failing_since) END",
+            [source, status, detail[:500] or None, now, now if status == "ok" else None,
+             now if status == "failed" else None])
 
     def count(self, table: Table, **equals: Any) -> int:
         """Rows of ``table``, optionally where columns equal values (bound, never inlined)."""

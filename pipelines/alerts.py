@@ -76,12 +76,32 @@ def post_alert(text: str, *, settings: Settings | None = None,
         return False
 
 
+def failed_steps(instance: dg.DagsterInstance, run_id: str) -> list[str]:
+    """``step: why`` of every step that failed in the run: the ``Failure`` description (a
+    source stopped, a night not published because a source is missing, since when) or the
+    error's message."""
+    out = []
+    for record in instance.get_records_for_run(
+            run_id, of_type=dg.DagsterEventType.STEP_FAILURE).records:
+        event = record.event_log_entry.dagster_event
+        data = event.step_failure_data if event else None
+        if data is None:
+            continue
+        why = getattr(data.user_failure_data, "description", None) or \
+            (data.error.message.strip() if data.error else "")
+        out.append(f"{event.step_key}: {why.strip()[:600]}")
+    return out
+
+
 def failed_run_text(job_name: str, run_id: str, message: str,
-                    failed: Iterable[tuple[str, str, str]] = ()) -> str:
+                    failed: Iterable[tuple[str, str, str]] = (), steps: Iterable[str] = ()) -> str:
     """``failed``: the run's failed checks (warnings included: a failed run is not reported
-    by the failed-checks sensor, so they are listed here)."""
+    by the failed-checks sensor, so they are listed here); ``steps``: why each step failed."""
+    steps = list(steps)
+    if steps:
+        message = message.strip() + "\n" + "\n".join(f"- {s}" for s in steps)
     text = (f":red_circle: advocacy attribution: run {run_id[:8]} of job `{job_name}` failed.\n"
-            f"{message.strip()[:1500]}\n"
+            f"{message.strip()[:2500]}\n"
             f"Open the run in the Dagster UI (Runs, {run_id}) for the step that failed and its logs.")
     rows = sorted(failed)
     if rows:
@@ -128,7 +148,8 @@ def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
     run = context.dagster_run
     message = context.failure_event.message or "the run failed"
     failed = failed_checks(context.instance, run.run_id)
-    if post_alert(failed_run_text(run.job_name, run.run_id, message, failed)):
+    steps = failed_steps(context.instance, run.run_id)
+    if post_alert(failed_run_text(run.job_name, run.run_id, message, failed, steps)):
         context.log.info("alert posted for failed run %s", run.run_id)
 
 

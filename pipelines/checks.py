@@ -22,12 +22,13 @@ from pipelines.resources import WarehouseResource
 FRESHNESS_VARIABLE = "FRESHNESS_WINDOW_HOURS"
 DEFAULT_FRESHNESS_HOURS = 26.0
 DATA_QUALITY = dg.AssetKey(["marts", "data_quality"])
-# marts.data_quality's checks that compare a value with a threshold (status pass | warn);
+# marts.data_quality's checks that compare a value with a threshold (status pass | warn, and
+# fail for source_complete: a source missing from the night);
 # the informational ones (people_by_segment_basis, deleted_records) are not checks.
 DATA_QUALITY_CHECKS = (
     "identity_match_rate", "quarantined_rows", "unknown_currency_opportunities",
     "unknown_currency_quotas", "unclassified_utms", "ga4_other_row_loss",
-    "ga4_sessions_without_visitor_id", "freshness_hours",
+    "ga4_sessions_without_visitor_id", "freshness_hours", "source_complete",
     # hostile inputs (docs/RELIABILITY.md): numbers a user would otherwise trust blindly
     "hidden_fields", "impossible_opportunity_dates", "unparsable_lifecycle_dates",
 )
@@ -77,7 +78,7 @@ def data_quality_results(rows: Iterable[tuple[str, str, float | None, float | No
             by_check[row[0]].append(row)
     results = []
     for name, found in by_check.items():
-        warned = [r for r in found if r[4] == "warn"]
+        warned = [r for r in found if r[4] in ("warn", "fail")]
         results.append(dg.AssetCheckResult(
             check_name=name, asset_key=DATA_QUALITY, passed=not warned,
             severity=dg.AssetCheckSeverity.WARN,

@@ -116,6 +116,7 @@ def build_ingestion_asset(source: str, ga4_days: dg.PartitionsDefinition | None 
                 connector = source_class(source)(settings, wh, Progress(quiet=True))
                 result = _run_sync(context, source, connector, config.full_refresh)
             except SourceNotConfigured as exc:
+                wh.record_source_status(source, "not_configured", settings.redact(str(exc)))
                 # Not an error: the company does not use this source. Its tables exist, empty,
                 # and are reported as such (a missing output would fail the step, or make the
                 # dbt step downstream skip: every source must be optional)
@@ -129,7 +130,14 @@ def build_ingestion_asset(source: str, ga4_days: dg.PartitionsDefinition | None 
                             metadata={"quarantined": 0, "not_configured": str(exc)})])
                 return
             except SourceStopped as exc:
+                wh.record_source_status(source, "failed", settings.redact(str(exc)))
                 raise dg.Failure(description=str(exc)) from exc
+            except Exception as exc:
+                # recorded, so that marts.data_quality names the source missing and since when
+                wh.record_source_status(source, "failed",
+                                        settings.redact(f"{type(exc).__name__}: {exc}"))
+                raise
+            wh.record_source_status(source, "ok")
         by_table: dict[str, dict] = {}
         for obj in result.objects:
             table = _object_table(obj.object, schema)

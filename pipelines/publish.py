@@ -6,6 +6,12 @@ the nightly sync fail. Readers open the published copies instead. Each file is w
 beside its final name and renamed into place (``os.replace``, atomic on one file system): a
 reader holding the previous file keeps reading it undisturbed, and the next open sees the new
 one. ``published.json``, written last, says which build the files come from.
+
+Only a complete night is published. When ``marts.data_quality`` says a source is missing
+(``source_complete`` failed: its last sync failed, or its last complete sync is more than a
+day old), the files of the last complete publication stay in place, ``published.json`` says
+which source is missing since when (``incomplete``), and :class:`IncompleteNight` is raised:
+the nightly job's step fails and the alert sensor reports it.
 """
 
 from __future__ import annotations
@@ -33,6 +39,39 @@ def publish_dir(env: dict[str, str] | None = None) -> Path:
     if configured:
         return Path(configured).expanduser().resolve()
     return warehouse_path(env).parent / "published"
+
+
+class IncompleteNight(RuntimeError):
+    """The marts hold part of a night (a source missing): not published."""
+
+    def __init__(self, missing: list[dict[str, str]], directory: Path, previous: str | None) -> None:
+        self.missing, self.directory, self.previous = missing, directory, previous
+        names = "; ".join(f"{m['source']}: {m['detail']}" for m in missing)
+        kept = (f"the publication of {previous} stays in place" if previous
+                else "nothing was published yet")
+        super().__init__(f"marts not published to {directory}: a source is missing from this "
+                         f"night ({names}); {kept}. Fix the source and run the sync again")
+
+
+def missing_sources(conn: duckdb.DuckDBPyConnection) -> list[dict[str, str]]:
+    """The sources marts.data_quality says are missing from the build (source_complete
+    failed), with its detail (why, since when); empty for a complete night, and for marts
+    without the check (built by an older version)."""
+    columns = {c for (c,) in conn.execute(
+        "select column_name from information_schema.columns where table_schema = 'marts' "
+        "and table_name = 'data_quality'").fetchall()}
+    if not {"check", "source", "status", "detail"} <= columns:
+        return []
+    return [{"source": s, "detail": d} for s, d in conn.execute(
+        "select source, detail from marts.data_quality where \"check\" = 'source_complete' "
+        "and status = 'fail' order by source").fetchall()]
+
+
+def _previous(out: Path) -> dict:
+    try:
+        return json.loads((out / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
 
 
 @dataclass
@@ -68,6 +107,9 @@ def publish_marts(warehouse: str | Path | None = None, out_dir: str | Path | Non
     temps: dict[Path, Path] = {}          # temporary file -> its final name
     try:
         with duckdb.connect(str(warehouse), read_only=True) as src:
+            missing = missing_sources(src)
+            if missing:
+                refuse(out, missing)
             marts = [r[0] for r in src.execute(
                 "select table_name from information_schema.tables "
                 "where table_schema = 'marts' and table_type = 'BASE TABLE' order by 1").fetchall()]
@@ -110,6 +152,20 @@ def publish_marts(warehouse: str | Path | None = None, out_dir: str | Path | Non
                 "tables": {n: {"parquet": f"parquet/{n}.parquet", "rows": r} for n, r in result.rows.items()}}
     _write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
     return result
+
+
+def refuse(out: Path, missing: list[dict[str, str]]) -> None:
+    """Keep the last complete publication; say in ``published.json`` what is missing since
+    when; raise :class:`IncompleteNight`."""
+    manifest = _previous(out)
+    manifest["incomplete"] = {
+        "refused_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "missing": missing,
+        "note": "the files are the last complete publication (published_at); this night's "
+                "build lacks the sources listed and was not published",
+    }
+    _write_text_atomic(out / MANIFEST, json.dumps(manifest, indent=1) + "\n")
+    raise IncompleteNight(missing, out, manifest.get("published_at"))
 
 
 def _write_text_atomic(path: Path, text: str) -> None:

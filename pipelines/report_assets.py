@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 from connectors.warehouse import warehouse_path
-from pipelines.publish import publish_dir, publish_marts
+from pipelines.publish import IncompleteNight, publish_dir, publish_marts
 from pipelines.resources import WarehouseResource
 from pipelines.transform import dbt_models
 
@@ -36,7 +36,13 @@ MART_KEYS = sorted((k for k in dbt_models.keys if k.path[0] == "marts"), key=lam
           description="Every mart as Parquet and in a read-only DuckDB file, renamed into place.")
 def published_marts(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     db = warehouse.absolute_path   # the file the connectors and dbt wrote (the resource's)
-    published = publish_marts(db, publish_dir(_beside(db)))
+    try:
+        published = publish_marts(db, publish_dir(_beside(db)))
+    except IncompleteNight as exc:
+        # the run fails visibly (and alert_on_run_failure posts it); the files stay as they were
+        raise dg.Failure(description=str(exc), allow_retries=False, metadata={
+            "missing": dg.MetadataValue.json(exc.missing),
+            "kept": str(exc.previous or "nothing published yet")}) from None
     context.log.info("marts published to %s", published.directory)
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(published.directory)),

@@ -23,7 +23,13 @@ from typing import Any, ClassVar
 import dagster as dg
 
 from connectors.source import HISTORY_START_VARIABLE, Settings
-from connectors.warehouse import DEFAULT_PATH, LOCK_WAIT_VARIABLE, Warehouse, lock_wait_seconds
+from connectors.warehouse import (
+    DEFAULT_PATH,
+    LOCK_WAIT_VARIABLE,
+    Warehouse,
+    WarehouseUnavailable,
+    lock_wait_seconds,
+)
 
 
 def _bind(variables: Mapping[str, str], env: Mapping[str, str]) -> dict[str, Any]:
@@ -193,8 +199,13 @@ class WarehouseResource(dg.ConfigurableResource):
         return Path(self.path).expanduser().resolve()
 
     def open(self, *, read_only: bool = False) -> Warehouse:
+        """The warehouse, after a bounded wait while another process holds it; a step that
+        cannot open it fails with one line naming the holder and the fix (no traceback)."""
         wait = lock_wait_seconds({LOCK_WAIT_VARIABLE: self.lock_wait_seconds or ""})
-        return Warehouse(self.absolute_path, read_only=read_only, wait_seconds=wait)
+        try:
+            return Warehouse(self.absolute_path, read_only=read_only, wait_seconds=wait)
+        except WarehouseUnavailable as exc:
+            raise dg.Failure(description=exc.line(), allow_retries=False) from None
 
 
 SOURCE_RESOURCES: dict[str, type[SourceResource]] = {

@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from connectors.source import Settings
     from connectors.warehouse import warehouse_path
-    from pipelines.publish import publish_dir, publish_marts
+    from pipelines.publish import IncompleteNight, publish_dir, publish_marts
     from pipelines.report import MartsMissing, write_report
     from pipelines.report_assets import report_dir
 
@@ -38,6 +38,10 @@ def run(args: argparse.Namespace) -> int:
             published = publish_marts(warehouse, publish_dir({**settings.env, "DUCKDB_PATH": str(warehouse)}))
     except MartsMissing as exc:
         print(f"advocacy report: {exc}", file=sys.stderr)
+        return 1
+    except IncompleteNight as exc:
+        print(f"report: {report.html} (it names the missing source)\n"
+              f"advocacy report: {exc}", file=sys.stderr)
         return 1
     except duckdb.IOException as exc:
         if "lock" not in str(exc).lower():

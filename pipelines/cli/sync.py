@@ -20,7 +20,7 @@ import dataclasses
 import logging
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from connectors import registry
@@ -154,6 +154,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
             for name in names:
                 results.append(sync_one(name, settings, wh, progress, args.full_refresh,
                                         reconcile=getattr(args, "reconcile", False)))
+                record_status(wh, results[-1], settings.redact)
                 if results[-1].failed or not args.quiet:
                     progress.write_line(status_line(results[-1]))   # as each source ends
     finally:
@@ -214,6 +215,23 @@ def sync_one(name: str, settings: Settings, wh: Warehouse, progress: Progress,
     seconds = time.monotonic() - t0
     return SourceOutcome(result, outcome.OK, f"{result.records} records in {seconds:.1f}s",
                    seconds=seconds)
+
+
+# how each outcome is recorded in meta.source_status (a source not in this build: not at all)
+RECORDED = {outcome.OK: "ok", outcome.SKIP: "not_configured", outcome.FAIL: "failed"}
+
+
+def record_status(wh: Warehouse, o: SourceOutcome, redact: Callable[[str], str]) -> None:
+    """The outcome in ``meta.source_status``: the marts' data_quality names a source whose
+    last sync failed, and since when (the publication keeps the last complete night)."""
+    status = RECORDED.get(o.status)
+    if status is None:
+        return
+    try:
+        wh.record_source_status(o.result.source, status, redact(o.detail) if status != "ok" else "")
+    except Exception:  # noqa: BLE001 - the sync's own outcome is already printed and kept
+        log.warning("could not record the status of %s in the warehouse", o.result.source,
+                    exc_info=True)
 
 
 def status_line(o: SourceOutcome) -> str:

@@ -89,7 +89,7 @@ TABLE_SQL: dict[str, str] = {
         select * from marts.adjusted_funnel_comparison
         order by stage, row_type <> 'naive', row_type <> 'adjusted', stratum""",
     "data_quality": """
-        select * from marts.data_quality order by status = 'warn' desc, "check", source""",
+        select * from marts.data_quality order by status = 'fail' desc, status = 'warn' desc, "check", source""",
     "manifest": """
         select run_id, run_started_at, as_of, reporting_currency, config_json
         from marts.run_manifest order by run_started_at desc limit 1""",

@@ -154,11 +154,15 @@
 
   // ---- sections ---------------------------------------------------------------------------
   function banner() {
-    var bad = T.data_quality.filter(function (r) { return r.status === "warn"; });
+    var bad = T.data_quality.filter(function (r) { return r.status === "warn" || r.status === "fail"; });
     if (!bad.length) { document.getElementById("banner").innerHTML = ""; return; }
     var stale = bad.filter(function (r) { return r.check === "freshness_hours"; });
+    // a source missing from the night (its sync failed): the figures leave it out
+    var missing = bad.filter(function (r) { return r.check === "source_complete"; });
     document.getElementById("banner").innerHTML = '<div class="banner"><strong>' +
-      (stale.length ? "A source is stale" + (bad.length > stale.length ? " and checks failed" : "") : "Data-quality checks failed") +
+      (missing.length ? "Incomplete: " + missing.map(function (r) { return esc(r.source); }).join(", ") +
+        " missing from this build, its figures are left out (the published marts keep the last complete night)" :
+       stale.length ? "A source is stale" + (bad.length > stale.length ? " and checks failed" : "") : "Data-quality checks failed") +
       ":</strong><ul>" + bad.map(function (r) {
         var w = {check: r.check, source: r.source, detail: r.detail};
         return "<li>" + fact(cell("data_quality", "check", w), "text") + " (" + fact(cell("data_quality", "source", w), "text") + "): " + fact(cell("data_quality", "detail", {check: r.check, source: r.source, detail: r.detail}), "text") + "</li>";
@@ -549,14 +553,16 @@
   function quality() {
     var rows = T.data_quality.map(function (r) {
       var w = {check: r.check, source: r.source, detail: r.detail};
-      return {cls: r.status === "warn" ? "warn" : "", cells: [fact(cell("data_quality", "check", w), "text"), fact(cell("data_quality", "source", w), "text"),
+      return {cls: r.status === "warn" || r.status === "fail" ? "warn" : "", cells: [fact(cell("data_quality", "check", w), "text"), fact(cell("data_quality", "source", w), "text"),
         fact(cell("data_quality", "value", w), r.check.indexOf("rate") >= 0 || r.check.indexOf("loss") >= 0 || r.check.indexOf("without") >= 0 ? "pct" : "num2"),
         fact(cell("data_quality", "threshold", w), r.check.indexOf("rate") >= 0 || r.check.indexOf("loss") >= 0 || r.check.indexOf("without") >= 0 ? "pct" : "num2"),
         esc(r.status), '<span class="t">' + fact(cell("data_quality", "detail", w), "text") + "</span>"]};
     });
     var warn = T.data_quality.filter(function (r) { return r.status === "warn"; }).length;
+    var failed = T.data_quality.filter(function (r) { return r.status === "fail"; }).length;
     var match = T.data_quality.filter(function (r) { return r.check === "identity_match_rate"; })[0];
-    var read = (warn ? fact({op: "count", t: "data_quality", w: {status: "warn"}}, "int") + " check(s) need attention (in red)." : "Every check passes.") +
+    var read = (failed ? fact({op: "count", t: "data_quality", w: {status: "fail"}}, "int") + " source(s) missing from this build (in red). " : "") +
+      (warn ? fact({op: "count", t: "data_quality", w: {status: "warn"}}, "int") + " check(s) need attention (in red)." : failed ? "" : "Every check passes.") +
       (match ? " Identity match rate: " + fact(cell("data_quality", "value", {check: match.check, source: match.source, detail: match.detail}), "pct") + "." : "");
     set("quality", reading(read) +
       table(["check", "source", "value", "threshold", "status", "detail"], rows));

@@ -133,3 +133,28 @@ def test_with_ids_binds_an_id_list_as_one_value(tmp_path) -> None:
         assert wh.with_ids("SELECT count(*) FROM t WHERE id IN ({ids})", []) == [(0,)]
         assert wh.with_ids("SELECT count(*) FROM t WHERE id IN ({ids}) OR n = ?",
                            ["x\x1fy", "3"], [5]) == [(2,)]
+
+
+def test_the_warehouse_and_its_folders_are_created_owner_only(tmp_path):
+    """The warehouse holds the names and emails of leads: the folders the writer creates are
+    0700, the DuckDB file and its write-ahead log 0600, whatever the umask was."""
+    import os
+    import stat
+
+    from connectors.warehouse import Warehouse
+
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "data" / "sub" / "warehouse.duckdb"
+        with Warehouse(path) as wh:
+            wh.conn.execute("create table t as select 'ann@example.com' as email")
+            wh.conn.execute("insert into t values ('ben@example.com')")
+            wal = path.with_name(path.name + ".wal")
+            files = [path, *([wal] if wal.exists() else [])]
+            for f in files:
+                assert stat.S_IMODE(f.stat().st_mode) == 0o600, (f, oct(f.stat().st_mode))
+        for folder in (tmp_path / "data", tmp_path / "data" / "sub"):
+            assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+        assert wal in files or not wal.exists()
+    finally:
+        os.umask(old)

@@ -108,6 +108,7 @@ def test_a_failed_run_posts_one_message(receiver: Receiver) -> None:
     (body,) = receiver.bodies
     assert f"run {result.run_id[:8]} of job `nightly` failed" in body["text"]
     assert result.run_id in body["text"]
+    assert "- sync_hubspot: hubspot stopped: 401 for token ***" in body["text"]   # why, redacted
     assert SECRET not in body["text"]
 
 

@@ -54,3 +54,38 @@ def test_a_warehouse_without_marts_publishes_nothing(tmp_path: Path) -> None:
 def test_the_published_folder_sits_beside_the_warehouse_unless_configured(tmp_path: Path) -> None:
     assert publish_dir({"DUCKDB_PATH": str(tmp_path / "wh.duckdb")}) == tmp_path / "published"
     assert publish_dir({"DUCKDB_PATH": "x.duckdb", "PUBLISH_DIR": str(tmp_path / "bi")}) == tmp_path / "bi"
+
+
+def test_a_night_missing_a_source_keeps_the_last_complete_publication(tmp_path: Path) -> None:
+    """data_quality says Salesforce is missing (source_complete failed): nothing is replaced,
+    published.json says what is missing since when, and IncompleteNight names it; the next
+    complete night publishes again and clears the note."""
+    from pipelines.publish import IncompleteNight
+
+    warehouse = _warehouse(tmp_path / "warehouse.duckdb", {"funnel_by_segment": 3})
+    out = tmp_path / "published"
+    first = json.loads(json.dumps(publish_marts(warehouse, out).rows))
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.suffix != ".json"}
+    manifest = json.loads((out / "published.json").read_text())
+    detail = ("missing: last sync failed, failing since 2026-07-01 02:00:13 UTC; last complete "
+              "sync 2026-06-30 02:00:41 UTC: salesforce stopped: REQUEST_LIMIT_EXCEEDED")
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("create or replace table marts.funnel_by_segment as select range as id from range(1)")
+        conn.execute("create or replace table marts.data_quality as select * from (values "
+                      "('source_complete', 'hubspot', 1.0, 26.0, 'pass', 'last complete sync ...'), "
+                      "('source_complete', 'salesforce', 24.0, 26.0, 'fail', ?)) "
+                      "t(\"check\", source, value, threshold, status, detail)", [detail])
+    with pytest.raises(IncompleteNight) as info:
+        publish_marts(warehouse, out)
+    assert "salesforce" in str(info.value) and "failing since 2026-07-01" in str(info.value)
+    assert manifest["published_at"] in str(info.value)          # which publication stays
+    assert {p: p.read_bytes() for p in before} == before          # nothing replaced
+    after = json.loads((out / "published.json").read_text())
+    assert after["published_at"] == manifest["published_at"] and after["tables"] == manifest["tables"]
+    assert after["incomplete"]["missing"] == [{"source": "salesforce", "detail": detail}]
+
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute("update marts.data_quality set status = 'pass'")
+    assert publish_marts(warehouse, out).rows == {"data_quality": 2, "funnel_by_segment": 1}
+    assert "incomplete" not in json.loads((out / "published.json").read_text())
+    assert first == {"funnel_by_segment": 3}

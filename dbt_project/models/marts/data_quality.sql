@@ -1,5 +1,7 @@
 {#- Data quality checks, one row per check x source (docs/DEFINITIONS.md): value, threshold,
-    status (pass | warn | info) and a detail. Quarantine counts come from every
+    status (pass | warn | fail | info) and a detail. ``source_complete`` fails for a source
+    whose last sync failed or whose last complete sync is more than 26 hours old: the marts
+    then hold part of a night, and the publication keeps the last complete one (pipelines/publish.py). Quarantine counts come from every
     <schema>._quarantine table that exists (macro quarantine_counts). -#}
 with people as (
     select
@@ -72,6 +74,11 @@ unparsable_lifecycle_dates as (
           {%- if not loop.last %} or{% endif %}
       {%- endfor %}
       )
+
+),
+
+source_status as (
+    {{ source_status_rows() }}
 ),
 
 unknown_currency as (
@@ -320,6 +327,22 @@ checks as (
                 else 'warn' end,
            'last synced at ' || coalesce(cast(last_synced_at as {{ dbt.type_string() }}), 'never') || ' (' || cast(n_rows as {{ dbt.type_string() }}) || ' rows)'
     from freshness
+
+    union all
+    select 'source_complete', source,
+           cast({{ dbt.datediff('coalesce(failing_since, last_success_at)', utc_now(), 'minute') }} / 60.0 as {{ type_double() }}),
+           26.0,
+           case when status = 'not_configured' then 'info'
+                when status = 'failed' then 'fail'
+                when last_success_at is null
+                  or {{ dbt.datediff('last_success_at', utc_now(), 'minute') }} / 60.0 > 26 then 'fail'
+                else 'pass' end,
+           case when status = 'not_configured' then 'not configured: ' || coalesce(detail, '')
+                when status = 'failed' then 'missing: last sync failed, failing since '
+                     || cast({{ dbt.date_trunc('second', 'failing_since') }} as varchar) || ' UTC; last complete sync '
+                     || coalesce(cast({{ dbt.date_trunc('second', 'last_success_at') }} as varchar) || ' UTC', 'never') || ': ' || coalesce(detail, '')
+                else 'last complete sync ' || cast({{ dbt.date_trunc('second', 'last_success_at') }} as varchar) || ' UTC' end
+    from source_status
 
     union all
     select 'deleted_records', source || '.' || object, cast(n as {{ type_double() }}), cast(null as {{ type_double() }}), 'info',
