@@ -102,7 +102,8 @@ def test_reconcile_marks_records_deleted_for_good(fresh_sandbox, tmp_path):
     sb.hubspot.reset_log()
     result, _ = run_reconcile(sb.env(), db)
     deleted = {o.object: o.deleted for o in result.objects}
-    assert deleted == {"contacts": 2, "companies": 0, "deals": 1}
+    # the id-only listing, then the weekly association sweep (nothing deleted there)
+    assert deleted == {"contacts": 2, "companies": 0, "deals": 1, "deal_contact_associations": 0}
     with duckdb.connect(str(db), read_only=True) as conn:
         for t, ids in gone.items():
             assert conn.execute(f"SELECT bool_and(_is_deleted) FROM hubspot.{t} WHERE id IN "
@@ -111,9 +112,13 @@ def test_reconcile_marks_records_deleted_for_good(fresh_sandbox, tmp_path):
             == len(live_ids(sb.store_path, "contacts"))
     assert not raw_associations(db, str(gone["deals"][0]))
     requests = sb.hubspot.requests()
-    assert all(r.method == "GET" and "properties=hs_object_id" in r.raw_path for r in requests)
-    assert len(requests) == sum(math.ceil(max(1, len(live_ids(sb.store_path, t))) / 100)
-                                for t in ("contacts", "companies", "deals"))
+    listing = [r for r in requests if r.method == "GET"]
+    assert all("properties=hs_object_id" in r.raw_path for r in listing)
+    assert len(listing) == sum(math.ceil(max(1, len(live_ids(sb.store_path, t))) / 100)
+                               for t in ("contacts", "companies", "deals"))
+    sweep = [r for r in requests if r.method != "GET"]     # v4 batch reads, 1,000 deals each
+    assert all("associations" in r.raw_path for r in sweep)
+    assert len(sweep) == math.ceil(len(live_ids(sb.store_path, "deals")) / 1000)
 
 
 def test_reconcile_refuses_to_delete_most_of_what_we_hold(fresh_sandbox, tmp_path):
