@@ -45,7 +45,7 @@ def _rows(db: Path, table: str, where: str = "") -> list[tuple]:
         cols = [c for (c,) in conn.execute(
             "select column_name from information_schema.columns where table_schema || '.' || "
             "table_name = ? order by ordinal_position", [table]).fetchall() if c not in INTERNAL]
-        rows = conn.execute(f"select {', '.join(cols)} from {table} {where}").fetchall()
+        rows = conn.execute(f"select {', '.join(chr(34) + c + chr(34) for c in cols)} from {table} {where}").fetchall()
     return sorted((tuple(round(v, 6) if isinstance(v, float) else v for v in r) for r in rows), key=repr)
 
 
