@@ -90,8 +90,16 @@ else
 	$(BIN)/dbt docs serve --project-dir dbt_project --profiles-dir dbt_project --host 127.0.0.1 --port $(DOCS_PORT) --no-browser
 endif
 
+# `make bench` also runs whole scales end to end as a user would (generate, full sync, dbt build,
+# a day later the nightly's incremental sync and build; each step under /usr/bin/time -v):
+# pipelines/cli/bench/endtoend.py, figures in docs/PERFORMANCE.md "Scale 100 end to end".
+# E2E_SCALES= (empty) skips it; the worlds and warehouses stay in data/endtoend/.
+E2E_SCALES ?= 10 100
 bench: env
 	$(BIN)/advocacy bench
+	@for s in $(E2E_SCALES); do \
+		$(BIN)/python -m pipelines.cli.bench.endtoend --scale $$s --workdir data/endtoend/scale$$s --regenerate || exit 1; \
+	done
 
 # the adjusted advocacy lift's interval coverage across 50 sandbox seeds (docs/LIFT.md); a few
 # minutes, so never part of `make test`

@@ -45,3 +45,18 @@ def test_every_raw_table_is_a_source_tested_on_its_key() -> None:
         else:
             assert not unique_cols, f"{name}: column unique on part of the key {spec.key}"
             assert combos == [list(spec.key)], name
+
+
+def test_staging_reads_each_raw_table_on_its_primary_key() -> None:
+    """Staging does not re-rank versions (macro live_latest): that is only right because the
+    key it names is the raw table's primary key, so the raw layer holds one row per key."""
+    import re
+
+    call = re.compile(r"live_latest\(\s*source\('(\w+)',\s*'(\w+)'\),\s*'([^']+)'")
+    seen = {}
+    for path in STAGING.rglob("*.sql"):
+        for schema, table, key in call.findall(path.read_text()):
+            seen[f"{schema}.{table}"] = tuple(k.strip() for k in key.split(","))
+    assert seen, "no staging model calls live_latest"
+    for name, key in seen.items():
+        assert key == TABLES[name].key, f"{name}: staging key {key}, raw primary key {TABLES[name].key}"

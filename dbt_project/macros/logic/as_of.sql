@@ -14,3 +14,8 @@
 {% macro as_of_date() -%}
     cast('{{ as_of_literal() }}' as date)
 {%- endmacro %}
+
+{#- A date expression, or null when it falls after as_of. -#}
+{% macro on_or_before_as_of(expr) -%}
+    case when {{ expr }} <= {{ as_of_date() }} then {{ expr }} end
+{%- endmacro %}

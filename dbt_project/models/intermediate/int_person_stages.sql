@@ -12,26 +12,30 @@
     Monotone: from won backwards each stage date = min(own date, next stage's date); a stage
     with no own date but a later stage gets the later date and is_<stage>_inferred. The lead
     date itself is the cohort anchor and is not moved. -#}
+{#- Each input is read once: a contact's four lifecycle dates, a LeadHistory row and an
+    opportunity link each give one row of per-stage dates (null where they date no stage), and
+    one aggregation takes the earliest per person. -#}
+
 with hubspot_events as (
-    select r.person_key, 'mql' as stage, {{ to_reporting_date('c.lifecyclestage_mql_at') }} as stage_date
-    from {{ ref('stg_hubspot__contacts') }} as c
-    inner join {{ ref('int_person_records') }} as r on r.record_key = 'hubspot:' || c.contact_id
-    union all
-    select r.person_key, 'mql', {{ to_reporting_date('c.entered_mql_at') }}
-    from {{ ref('stg_hubspot__contacts') }} as c
-    inner join {{ ref('int_person_records') }} as r on r.record_key = 'hubspot:' || c.contact_id
-    union all
-    select r.person_key, 'sql', {{ to_reporting_date('c.lifecyclestage_sql_at') }}
-    from {{ ref('stg_hubspot__contacts') }} as c
-    inner join {{ ref('int_person_records') }} as r on r.record_key = 'hubspot:' || c.contact_id
-    union all
-    select r.person_key, 'sql', {{ to_reporting_date('c.entered_sql_at') }}
+    select
+        r.person_key,
+        {{ least_not_null(on_or_before_as_of(to_reporting_date('c.lifecyclestage_mql_at')),
+                          on_or_before_as_of(to_reporting_date('c.entered_mql_at'))) }} as mql_date,
+        {{ least_not_null(on_or_before_as_of(to_reporting_date('c.lifecyclestage_sql_at')),
+                          on_or_before_as_of(to_reporting_date('c.entered_sql_at'))) }} as sql_date,
+        cast(null as date) as opportunity_date,
+        cast(null as date) as won_date
     from {{ ref('stg_hubspot__contacts') }} as c
     inner join {{ ref('int_person_records') }} as r on r.record_key = 'hubspot:' || c.contact_id
 ),
 
 salesforce_events as (
-    select r.person_key, m.stage, {{ to_reporting_date('h.created_at') }} as stage_date
+    select
+        r.person_key,
+        case when m.stage = 'mql' then {{ on_or_before_as_of(to_reporting_date('h.created_at')) }} end as mql_date,
+        case when m.stage = 'sql' then {{ on_or_before_as_of(to_reporting_date('h.created_at')) }} end as sql_date,
+        cast(null as date) as opportunity_date,
+        cast(null as date) as won_date
     from {{ ref('stg_salesforce__lead_history') }} as h
     inner join {{ ref('salesforce_lead_status_mapping') }} as m
         on {{ normalize_label('m.status') }} = {{ normalize_label('h.new_value') }}
@@ -40,24 +44,24 @@ salesforce_events as (
 ),
 
 opportunity_events as (
-    select op.person_key, 'opportunity' as stage,
-           {{ greatest_not_null('o.created_date', 'op.linked_date') }} as stage_date
+    select
+        op.person_key,
+        cast(null as date) as mql_date,
+        cast(null as date) as sql_date,
+        {{ on_or_before_as_of(greatest_not_null('o.created_date', 'op.linked_date')) }} as opportunity_date,
+        case when o.is_won then {{ on_or_before_as_of(greatest_not_null('o.close_date', 'op.linked_date')) }} end
+            as won_date
     from {{ ref('int_opportunity_people') }} as op
     inner join {{ ref('int_opportunities') }} as o on o.opportunity_id = op.opportunity_id
-    union all
-    select op.person_key, 'won', {{ greatest_not_null('o.close_date', 'op.linked_date') }}
-    from {{ ref('int_opportunity_people') }} as op
-    inner join {{ ref('int_opportunities') }} as o on o.opportunity_id = op.opportunity_id
-    where o.is_won
 ),
 
 own as (
     select
         person_key,
-        min(case when stage = 'mql' then stage_date end)         as mql_own_date,
-        min(case when stage = 'sql' then stage_date end)         as sql_own_date,
-        min(case when stage = 'opportunity' then stage_date end) as opportunity_own_date,
-        min(case when stage = 'won' then stage_date end)         as won_own_date
+        min(mql_date)         as mql_own_date,
+        min(sql_date)         as sql_own_date,
+        min(opportunity_date) as opportunity_own_date,
+        min(won_date)         as won_own_date
     from (
         select * from hubspot_events
         union all
@@ -65,8 +69,6 @@ own as (
         union all
         select * from opportunity_events
     ) as events
-    where stage_date is not null
-      and stage_date <= {{ as_of_date() }}
     group by person_key
 ),
 

@@ -94,21 +94,37 @@ synthetic_src as (
 
 {{ classify_utms('synthetic_src') }},
 
+responded_members as (
+    select campaign_member_id, campaign_id, lead_id, contact_id, first_responded_date
+    from {{ ref('stg_salesforce__campaign_members') }}
+    where has_responded
+      and first_responded_date is not null
+      and first_responded_date <= {{ as_of_date() }}
+),
+
+{#- a member is a lead's or a contact's: two equality joins (an OR of the two in one join
+    condition cannot be a hash join and compares every member with every record) -#}
+member_people as (
+    select r.person_key, m.campaign_member_id, m.campaign_id, m.first_responded_date
+    from responded_members as m
+    inner join {{ ref('int_person_records') }} as r
+        on r.record_type = 'sf_lead' and r.source_id = m.lead_id
+    union all
+    select r.person_key, m.campaign_member_id, m.campaign_id, m.first_responded_date
+    from responded_members as m
+    inner join {{ ref('int_person_records') }} as r
+        on r.record_type = 'sf_contact' and r.source_id = m.contact_id
+),
+
 campaign_touches as (
     select distinct
-        r.person_key,
-        {{ dbt.hash("'sf_campaign|' || m.campaign_member_id") }} as touch_id,
-        m.first_responded_date                                   as touch_date,
+        mp.person_key,
+        {{ dbt.hash("'sf_campaign|' || mp.campaign_member_id") }} as touch_id,
+        mp.first_responded_date                                   as touch_date,
         c.campaign_name,
         c.campaign_type
-    from {{ ref('stg_salesforce__campaign_members') }} as m
-    inner join {{ ref('int_person_records') }} as r
-        on (r.record_type = 'sf_lead' and r.source_id = m.lead_id)
-        or (r.record_type = 'sf_contact' and r.source_id = m.contact_id)
-    left join {{ ref('stg_salesforce__campaigns') }} as c on c.campaign_id = m.campaign_id
-    where m.has_responded
-      and m.first_responded_date is not null
-      and m.first_responded_date <= {{ as_of_date() }}
+    from member_people as mp
+    left join {{ ref('stg_salesforce__campaigns') }} as c on c.campaign_id = mp.campaign_id
 )
 
 select * from ga
