@@ -96,6 +96,10 @@ endif
 # E2E_SCALES= (empty) skips it; the worlds and warehouses stay in data/endtoend/.
 E2E_SCALES ?= 10 100
 bench: env
+	@test -x /usr/bin/time || { \
+		echo "installing Debian's time (GNU time -v) for the end-to-end bench"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq time >/dev/null; }
 	$(BIN)/advocacy bench
 	@for s in $(E2E_SCALES); do \
 		$(BIN)/python -m pipelines.cli.bench.endtoend --scale $$s --workdir data/endtoend/scale$$s --regenerate || exit 1; \
