@@ -1,9 +1,10 @@
 """Random fault plans for the chaos runs, in the sandbox's fault spec
 (:mod:`connectors.sandbox.fakes.base`), and the count of what each plan injected.
 
-Every kind the fakes support is drawn, except ``partial-visibility``: an integration user
-without "View All Data" is a permission the org gives or not, never a passing fault; no rerun
-can recover the records it hides, and ``advocacy check`` reports it (connectors/salesforce_check.py).
+Every kind the fakes support is drawn, except the permissions (``partial-visibility``: an
+integration user without "View All Data"; ``denied``: the BigQuery export's IAM roles): an org
+gives them or not, never a passing fault; no rerun can recover what they hide, and
+``advocacy check`` reports them (connectors/salesforce_check.py, connectors/ga4_check.py).
 """
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ from connectors.sandbox.fakes.base import KINDS, STATE_KINDS, FaultPlan
 COMMON = ("429", "429-bare", "500", "502", "503", "drop", "slow", "expire")
 # kinds only one API has
 ONLY = {"hubspot": ("lag",), "salesforce": ("limit", "long-txn", "query-timeout", "no-forecasting")}
-EXCLUDED = {"partial-visibility": "a permission, not a passing fault (reported by `advocacy check`)"}
+EXCLUDED = {"partial-visibility": "a permission, not a passing fault (reported by `advocacy check`)",
+            "denied": "the BigQuery export's missing IAM roles: a permission, not a passing fault "
+                      "(reported by `advocacy check`); the chaos runs read GA4 through the Data API"}
 # the source each faulted service serves (the advocacy exports are files: no API to fault)
 SERVICE_OF = {"hubspot": "hubspot", "salesforce": "salesforce", "ga4": "ga4"}
 
