@@ -192,13 +192,15 @@ class Warehouse:
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
                  wait_seconds: float | None = None) -> None:
         self.path = Path(path) if path else warehouse_path()
+        in_memory = str(path) == ":memory:"     # DuckDB's in-process database: no file
         try:
             created = False
-            if not read_only:
+            if not read_only and not in_memory:
                 make_private_dirs(self.path.parent)
                 created = not self.path.exists()
                 owner_only_umask()   # the .wal DuckDB creates later, too
-            self.conn = connect(self.path, read_only=read_only, wait_seconds=wait_seconds)
+            self.conn = connect(":memory:" if in_memory else self.path, read_only=read_only,
+                                wait_seconds=wait_seconds)
             if created:
                 os.chmod(self.path, 0o600)   # names and emails of leads: owner-only
         except (OSError, duckdb.IOException) as exc:
