@@ -294,6 +294,9 @@ class HubSpotSource(Source):
         self.requests = 0
         self._listed_whole: set[str] = set()    # objects listed from first to last page this run
         self._assoc_attempted: set[str] = set()  # deals whose associations this run read
+        # records per write of a listing or search (HUBSPOT_WRITE_BATCH, default 1,000): fewer
+        # writes is faster; fewer records per write loses less reading to a killed run
+        self.write_batch = max(1, int(settings.get("HUBSPOT_WRITE_BATCH") or WRITE_BATCH))
         self._listing_snapshot_ms = 0              # server clock when the last full listing began
         # The server's clock (the ``Date`` header, epoch ms) of the latest answered call, or
         # None when that response had no usable one.
@@ -494,7 +497,7 @@ class HubSpotSource(Source):
             page's (docs/PERFORMANCE.md, "Profiles"); a run stopped mid-group reads those
             pages again from the last committed cursor."""
             buffer.extend(rows)
-            if len(buffer) < WRITE_BATCH and not force:
+            if len(buffer) < self.write_batch and not force:
                 return
             if t == "deals":
                 self._commit_deals(buffer, new_cursor, res, assoc, merged)

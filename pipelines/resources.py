@@ -70,6 +70,7 @@ class HubSpotResource(SourceResource):
         "extra_properties_companies": "HUBSPOT_EXTRA_PROPERTIES_COMPANIES",
         "extra_properties_deals": "HUBSPOT_EXTRA_PROPERTIES_DEALS",
         "association_sweep_days": "HUBSPOT_ASSOCIATION_SWEEP_DAYS",
+        "write_batch": "HUBSPOT_WRITE_BATCH",
         "ca_bundle": "HUBSPOT_CA_BUNDLE",
         # the process-wide proxy and CA variables the HubSpot client honours (docs/API_BEHAVIOUR.md)
         "https_proxy": "HTTPS_PROXY",
@@ -85,6 +86,7 @@ class HubSpotResource(SourceResource):
     extra_properties_companies: str | None = None
     extra_properties_deals: str | None = None
     association_sweep_days: str | None = None
+    write_batch: str | None = None
     ca_bundle: str | None = None
     https_proxy: str | None = None
     http_proxy: str | None = None

@@ -95,7 +95,8 @@ def test_sync_reconcile_marks_records_deleted_for_good(fresh_sandbox, tmp_path):
 def test_killed_sync_resumes_without_duplicates(fresh_sandbox, hubspot_state, tmp_path):
     sb = fresh_sandbox(faults="hubspot:slow=0.25")
     db = tmp_path / "wh.duckdb"
-    env = command_env(sb.env(), db)
+    # one page per write (the default groups 1,000 records: the whole of this small world)
+    env = {**command_env(sb.env(), db), "HUBSPOT_WRITE_BATCH": "100"}
     proc = advocacy("sync", "--source", "hubspot", env=env, cwd=tmp_path, background=True)
     try:
         deadline = time.monotonic() + 60
