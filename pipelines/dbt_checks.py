@@ -55,11 +55,31 @@ def describe_test(node: Mapping[str, Any], manifest: Mapping[str, Any]) -> str:
         text = f"dbt test: ({', '.join(kwargs.get('columns') or [])}) is unique in {table}."
     elif name:
         text = f"dbt test {name} on {where}."
-    else:   # singular: its opening comment says what it asserts
-        comment = []
-        for line in str(node.get("raw_code", "")).splitlines():
-            if not line.startswith("--"):
-                break
-            comment.append(line.removeprefix("--").strip())
-        text = " ".join(comment) or f"dbt test {node.get('name', '')}."
+    else:   # singular: its opening comment (after its config line) says what it asserts
+        text = _opening_comment(str(node.get("raw_code", ""))) or f"dbt test {node.get('name', '')}."
     return text + consequence
+
+
+def _opening_comment(sql: str) -> str:
+    """The first comment of a singular test, ``--`` lines or a ``{# #}`` block, past its
+    ``{{ config(...) }}`` and blank lines."""
+    lines = iter(sql.splitlines())
+    for line in lines:
+        stripped = line.strip()
+        if not stripped or stripped.startswith("{{"):
+            continue
+        if stripped.startswith("--"):
+            comment = [stripped.removeprefix("--").strip()]
+            for more in lines:
+                if not more.strip().startswith("--"):
+                    break
+                comment.append(more.strip().removeprefix("--").strip())
+            return " ".join(comment)
+        if stripped.startswith("{#"):
+            block = [stripped.removeprefix("{#").lstrip("-").strip()]
+            while "#}" not in block[-1]:
+                block.append(next(lines, "#}").strip())
+            text = " ".join(block)
+            return text[:text.index("#}")].rstrip("-").strip()
+        return ""
+    return ""

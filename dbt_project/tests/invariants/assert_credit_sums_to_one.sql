@@ -1,4 +1,3 @@
--- Dagster shows this invariant as an asset check on the mart it protects (meta.dagster.ref).
 {{ config(meta={'dagster': {'ref': {'name': 'attribution_credit'}}}) }}
 -- Every opportunity x model distributes exactly one unit of credit, and lists only touches
 -- with credit > 0 (DEFINITIONS.md, pinned details: first/last touch give one row).

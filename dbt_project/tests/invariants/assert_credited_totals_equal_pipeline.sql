@@ -1,4 +1,3 @@
--- Dagster shows this invariant as an asset check on the mart it protects (meta.dagster.ref).
 {{ config(meta={'dagster': {'ref': {'name': 'pipeline_by_segment'}}}) }}
 -- Credited totals equal pipeline and won totals, per model, in attribution_credit and in
 -- pipeline_by_segment (each grain), and every reportable opportunity is credited. The models

@@ -1,4 +1,3 @@
--- Dagster shows this invariant as an asset check on the model it protects (meta.dagster.ref).
 {{ config(meta={'dagster': {'ref': {'name': 'int_identity_components'}}}) }}
 {#- Every link joins two records of the same component. Fails (on the SQL path of
     int_identity_components, adapters without Python models) when the label propagation needed

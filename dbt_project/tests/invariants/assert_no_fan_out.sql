@@ -1,4 +1,3 @@
--- Dagster shows this invariant as an asset check on the mart it protects (meta.dagster.ref).
 {{ config(meta={'dagster': {'ref': {'name': 'attribution_credit'}}}) }}
 -- No fan-out: joins that could multiply rows preserve the sums they carry.
 --   * attribution_credit has exactly the rows of int_attribution_weights;

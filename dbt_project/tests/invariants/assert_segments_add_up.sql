@@ -1,4 +1,3 @@
--- Dagster shows this invariant as an asset check on the mart it protects (meta.dagster.ref).
 {{ config(meta={'dagster': {'ref': {'name': 'funnel_by_segment'}}}) }}
 -- Segments add up to the whole: funnel leads per period (both segments) = the people of
 -- int_people (the identity table, upstream of segments and stages) whose lead date is in it;

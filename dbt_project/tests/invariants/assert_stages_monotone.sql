@@ -1,4 +1,3 @@
--- Dagster shows this invariant as an asset check on the mart it protects (meta.dagster.ref).
 {{ config(meta={'dagster': {'ref': {'name': 'funnel_by_segment'}}}) }}
 -- Stages are monotone (DEFINITIONS.md "Stages of a person"), checked per person where the
 -- dates are made (int_person_stages) rather than on funnel counts, which could not rise anyway:
