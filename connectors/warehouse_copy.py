@@ -15,7 +15,7 @@ from pathlib import Path
 
 import duckdb
 
-RAW_SCHEMAS = ("hubspot", "salesforce", "ga4", "advocacy_platform")
+RAW_SCHEMAS = ("hubspot", "salesforce", "ga4", "advocacy_platform", "meta")   # meta: source_status
 
 # DuckDB column types of the raw layer -> PostgreSQL (connectors/raw_schema.py uses no others;
 # an unknown type is an error, never a silent text column)

@@ -13,6 +13,13 @@
 {% macro duckdb__try_cast(expr, data_type) -%}
     try_cast({{ expr }} as {{ data_type }})
 {%- endmacro %}
+{% macro postgres__try_cast(expr, data_type) -%}
+    {%- if data_type | lower in ('timestamp', 'timestamp without time zone') -%}
+        {{ target.schema }}.advocacy_try_timestamp(cast({{ expr }} as text))
+    {%- else -%}
+        {{ dbt.safe_cast(expr, data_type) }}
+    {%- endif -%}
+{%- endmacro %}
 
 {# A HubSpot property string to a UTC timestamp: ISO 8601 (``2026-01-05T10:00:00.000Z``) or
    epoch milliseconds (older portals); empty/garbage -> null. #}
@@ -124,6 +131,15 @@
         return convert_from(bytes, 'UTF8');
     exception when others then
         return plain;  -- not valid UTF-8 once decoded: kept as sent (DuckDB: try() -> null)
+    end
+    $fn$;
+    -- try_cast to a timestamp: null for what does not parse (2026-02-30), as DuckDB's try_cast
+    create or replace function {{ target.schema }}.advocacy_try_timestamp(input text)
+    returns timestamp language plpgsql immutable parallel safe as $fn$
+    begin
+        return input::timestamp;
+    exception when others then
+        return null;
     end
     $fn$
 {%- endmacro %}
