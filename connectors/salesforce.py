@@ -513,6 +513,7 @@ class SalesforceSource(Source):
         self._multi_currency = getattr(self, "_multi_currency", False) or "CurrencyIsoCode" in names
         hidden = hidden_fields(spec.table, names, self._multi_currency)
         wh = self.warehouse
+        wh.conn.execute("CREATE SCHEMA IF NOT EXISTS salesforce")   # a fresh (or in-memory) file
         wh.conn.execute(raw.HIDDEN_FIELDS_DDL)
         with wh.transaction():
             wh.conn.execute("DELETE FROM salesforce._hidden_fields WHERE object = ?", [spec.sobject])
