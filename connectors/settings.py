@@ -192,6 +192,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("HUBSPOT_BASE_URL", ("hubspot",), _url(https_only=False, example="https://api.hubapi.com")),
     Rule("HUBSPOT_SEARCH_LOOKBACK_MINUTES", ("hubspot",), _minutes),
+    Rule("HUBSPOT_WRITE_BATCH", ("hubspot",), _integer(minimum=1)),
     Rule("SALESFORCE_INSTANCE_URL", ("salesforce",),
          _url(https_only=True, example="https://acme.my.salesforce.com")),
     Rule("SALESFORCE_LOGIN_URL", ("salesforce",),
