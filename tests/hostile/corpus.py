@@ -108,7 +108,12 @@ SF_IMPOSSIBLE = [("2026-03-10T10:00:00.000+0000", "2026-03-01"), ("2026-05-01T10
                  ("2026-02-01T10:00:00.000+0000", "2026-01-31"), ("2026-04-01T10:00:00.000+0000", "1970-01-01")]
 HS_IMPOSSIBLE = [("2026-03-10T10:00:00.000Z", "2026-03-01T10:00:00.000Z"),
                  ("2026-04-01T10:00:00.000Z", "1969-12-31T23:59:59.000Z"),
-                 ("2026-02-01T10:00:00.000Z", "1969-07-20T20:17:00.000Z")]
+                 ("2026-02-01T10:00:00.000Z", "1969-07-20T20:17:00.000Z"),
+                 # epoch milliseconds before 1970 (HubSpot takes dates as epoch ms too)
+                 ("2026-04-01T10:00:00.000Z", "-86400000"),
+                 ("2026-04-01T10:00:00.000Z", "-1")]
+# closed deals whose close date does not parse: flagged, no cycle days
+HS_CLOSE_BAD = ["2026-02-30T00:00:00Z", "soon", "31/12/2025", "1e12"]
 
 # -- counts near 2**63 (advocacy exports) --------------------------------------------------------
 COUNTS_BAD = ["9223372036854775807", "9223372036854775000", "1000000000001", "1000000000000000000",
@@ -167,6 +172,9 @@ def cases() -> list[Case]:
     for created, closed in HS_IMPOSSIBLE:
         add("date", "hubspot", "deals", "closedate", (created, closed), "flagged",
             "impossible_opportunity_dates")
+    for v in HS_CLOSE_BAD:
+        add("date", "hubspot", "deals", "closedate", ("2026-03-10T10:00:00.000Z", v), "flagged",
+            "unparsable_deal_dates")
     for v in COUNTS_BAD:
         add("count", "advocacy_platform", "posts", "clicks", v, "quarantined", "clicks out of range")
     for v, e in COUNTS_OK:

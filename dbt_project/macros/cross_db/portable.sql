@@ -29,7 +29,9 @@
 {% macro default__hubspot_timestamp(expr) -%}
     case
         when nullif(trim({{ expr }}), '') is null then null
-        when {{ regexp_matches('trim(' ~ expr ~ ')', '^[0-9]{10,13}$') }}
+        {# epoch milliseconds; a negative one (before 1970, a typing slip) is read as what it
+           says, so that impossible_dates flags it instead of it turning null unnoticed #}
+        when {{ regexp_matches('trim(' ~ expr ~ ')', '^[0-9]{10,13}$|^-[0-9]{1,13}$') }}
             then {{ epoch_ms_to_timestamp(try_cast('trim(' ~ expr ~ ')', 'bigint')) }}
         else {{ try_cast('trim(' ~ expr ~ ')', dbt.type_timestamp()) }}
     end

@@ -77,6 +77,15 @@ unparsable_lifecycle_dates as (
 
 ),
 
+{#- HubSpot close dates that are set but do not parse: the deal would go undated (won on no
+    day, so in no won revenue; no cycle length) without a word. -#}
+unparsable_deal_dates as (
+    select count(*) as n, min(cast(id as varchar)) as example
+    from {{ source('hubspot', 'deals') }}
+    where not coalesce(_is_deleted, false) and not coalesce(archived, false)
+      and nullif(trim(closedate), '') is not null and {{ hubspot_timestamp('closedate') }} is null
+),
+
 source_status as (
     {{ source_status_rows() }}
 ),
@@ -247,6 +256,13 @@ checks as (
            case when n > 0 then 'contacts with a lifecycle date that does not parse (the stage is not dated by it), e.g. '
                                 || example else 'none' end
     from unparsable_lifecycle_dates
+
+    union all
+    select 'unparsable_deal_dates', 'hubspot', cast(n as {{ type_double() }}), 0.0,
+           case when n > 0 then 'warn' else 'pass' end,
+           case when n > 0 then 'deals with a close date that does not parse (not won or lost on any day, no cycle length), e.g. '
+                                || example else 'none' end
+    from unparsable_deal_dates
 
     union all
     select 'unknown_currency_opportunities', 'crm', cast(n as {{ type_double() }}), 0.0,
