@@ -53,6 +53,7 @@ import math
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -221,6 +222,18 @@ def _fmt_seconds(value: float) -> str:
     return str(max(0, math.ceil(value)))
 
 
+class _QuietHTTPServer(ThreadingHTTPServer):
+    """A client that went away mid-answer (a SIGKILLed sync, a timeout, a dropped TLS session)
+    is what clients do, not a fault of the fake: logged at debug level instead of a traceback
+    on stderr. Anything else still prints."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], OSError):   # reset, broken pipe, SSL EOF
+            log.debug("client %s went away mid-answer", client_address)
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeServer:
     """Serves one :class:`App` on 127.0.0.1 in a background thread."""
 
@@ -240,7 +253,7 @@ class FakeServer:
         self._lock = threading.Lock()
         self._on_request = on_request
         handler = _make_handler(self)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
+        self.httpd = _QuietHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         self.scheme = "http"
         if ssl_context is not None:
