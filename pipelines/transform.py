@@ -19,6 +19,7 @@ import logging
 import os
 import shutil
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -70,10 +71,10 @@ def manifest_is_stale(project: DbtProject = dbt_project) -> bool:
 def prepare_manifest(project: DbtProject = dbt_project) -> Path:
     """``dagster dev``: parse now (dagster-dbt's ``prepare_if_dev``). Anything else: use the
     manifest ``make env`` prepared, and say how to make one when it is missing."""
+    if shutil.which("dbt") is None:   # `make dagster` runs .venv/bin/dagster off PATH
+        os.environ["PATH"] = os.pathsep.join([str(Path(DBT_EXECUTABLE).parent),
+                                              os.environ.get("PATH", "")])
     if using_dagster_dev():
-        if shutil.which("dbt") is None:   # `make dagster` runs .venv/bin/dagster off PATH
-            os.environ["PATH"] = os.pathsep.join([str(Path(DBT_EXECUTABLE).parent),
-                                                  os.environ.get("PATH", "")])
         project.prepare_if_dev()
     elif not project.manifest_path.exists():
         raise ManifestMissing(
@@ -81,8 +82,19 @@ def prepare_manifest(project: DbtProject = dbt_project) -> Path:
             f"`dbt parse`), or `.venv/bin/dbt parse --project-dir dbt_project --profiles-dir "
             f"dbt_project`")
     elif manifest_is_stale(project):
-        log.warning("the dbt manifest is older than the dbt project: run `make env` to parse "
-                    "it again (the Dagster definitions show the project as last parsed)")
+        # A project edited (or pulled) after `make env`: the old manifest would lack the new
+        # models, and the dbt step would fail mapping their events. Parse again, once, here.
+        log.warning("the dbt project changed after its manifest was written: parsing it again "
+                    "(`make env` does this at build time)")
+        started = time.monotonic()
+        try:
+            project.preparer.prepare(project)
+        except Exception as exc:  # noqa: BLE001 - the message names the fix
+            raise ManifestMissing(
+                f"the dbt manifest {project.manifest_path} is older than the dbt project and "
+                f"parsing it again failed ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}): fix the "
+                f"project, then run `make env`") from exc
+        log.info("dbt project parsed in %.1f s", time.monotonic() - started)
     return project.manifest_path
 
 

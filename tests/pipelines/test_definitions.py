@@ -150,6 +150,44 @@ def test_a_missing_manifest_says_how_to_prepare_it(tmp_path: Path) -> None:
         prepare_manifest(DbtProject(project_dir=tmp_path))
 
 
+def _tiny_project(root: Path) -> Path:
+    (root / "dbt_project.yml").write_text(
+        "name: tiny\nversion: '1.0.0'\nprofile: tiny\nmodel-paths: [models]\n")
+    (root / "profiles.yml").write_text(
+        f"tiny:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n"
+        f"      path: {root / 'tiny.duckdb'}\n")
+    (root / "models").mkdir()
+    (root / "models" / "first.sql").write_text("select 1 as x\n")
+    return root
+
+
+def test_a_stale_manifest_is_parsed_again_and_a_broken_project_says_so(tmp_path: Path) -> None:
+    # after a `git pull` without `make env`, the old manifest lacks the new models and the dbt
+    # step used to fail mapping their events (KeyError): the definitions parse again instead
+    import json
+    import os
+    import time
+
+    from dagster_dbt import DbtProject
+
+    from pipelines.transform import ManifestMissing, manifest_is_stale, prepare_manifest
+
+    project = DbtProject(project_dir=_tiny_project(tmp_path))
+    manifest = project.manifest_path
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text(json.dumps({"nodes": {}}))
+    old = time.time() - 60
+    os.utime(manifest, (old, old))
+    assert manifest_is_stale(project)
+    prepare_manifest(project)
+    nodes = json.loads(manifest.read_text())["nodes"]
+    assert "model.tiny.first" in nodes and not manifest_is_stale(project)
+
+    (tmp_path / "models" / "second.yml").write_text("version: 2\nmodels: [name: {\n")
+    with pytest.raises(ManifestMissing, match="parsing it again failed.*make env"):
+        prepare_manifest(project)
+
+
 def test_data_quality_rows_above_threshold_fail_their_check() -> None:
     from pipelines.checks import DATA_QUALITY_CHECKS, data_quality_results
 
