@@ -61,3 +61,23 @@ def test_the_comparison_sees_a_lost_a_duplicated_and_a_changed_row(tmp_path: Pat
     contacts = diffs["hubspot.contacts"]
     assert (contacts.lost, contacts.changed) == (1, 1), contacts
     assert not any(d for name, d in diffs.items() if name != "hubspot.contacts")
+
+
+def test_mart_rows_match_within_float_noise_and_not_beyond() -> None:
+    """Doubles summed in another order differ in the last digit (seen in a long run:
+    963533.6292756253 against ...255, which fixed-decimal rounding split); a real change, or a
+    row missing, still counts."""
+    from pipelines.cli.chaos.compare import unmatched
+
+    clean = [("u_shaped", 0.28970372004710376, 963533.6292756253, None),
+             ("w_shaped", 0.2936302392866918, 963533.6292756255, 1.0),
+             ("w_shaped", 0.5, 1.0, 2.0)]
+    noisy = [("w_shaped", 0.5, 1.0, 2.0),
+             ("u_shaped", 0.2897037200471037, 963533.6292756255, None),
+             ("w_shaped", 0.29363023928669185, 963533.6292756253, 1.0)]
+    assert unmatched(clean, noisy, [1, 2, 3]) == (0, 0)
+    changed = [*noisy[:2], ("w_shaped", 0.29363023928669185, 963533.6392756253, 1.0)]   # a cent more
+    assert unmatched(clean, changed, [1, 2, 3]) == (1, 1)
+    assert unmatched(clean, noisy[:2], [1, 2, 3]) == (1, 0)
+    assert unmatched(clean, [*noisy, noisy[0]], [1, 2, 3]) == (0, 1)
+    assert unmatched([("a", None)], [("a", 0.0)], [1]) == (1, 1)
