@@ -54,21 +54,12 @@ def run_nightly(env: dict[str, str], warehouse: Path, as_of: str) -> dg.ExecuteI
 
 
 @pytest.fixture(scope="module")
-def pipeline(world_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """One nightly run over a copy of the shared world; the sandbox stays up for a second run."""
-    from connectors.sandbox.server import Sandbox
-
-    base = tmp_path_factory.mktemp("report_pipeline")
-    store = base / "world.sqlite"
-    shutil.copy2(world_store, store)
-    warehouse = base / "warehouse.duckdb"
-    with Sandbox(store, base / "work") as sandbox:
-        env = dict(sandbox.env())
-        result = run_nightly(env, warehouse, AS_OF)
-        assert result.success, [e.message for e in result.all_events if e.is_failure]
-        yield {"env": env, "warehouse": warehouse, "result": result, "base": base,
-               "report": base / "report" / "advocacy_report.html",
-               "published": base / "published"}
+def pipeline(nightly_pipeline: dict[str, Any]) -> dict[str, Any]:
+    """The session's nightly run (tests/pipelines/conftest.py, shared with test_nightly_job);
+    its sandbox stays up for the second run of the readers' test."""
+    result = nightly_pipeline["result"]
+    assert result.success, [e.message for e in result.all_events if e.is_failure]
+    return nightly_pipeline
 
 
 def test_the_nightly_job_writes_the_report_and_publishes_the_marts(pipeline: dict[str, Any]) -> None:
