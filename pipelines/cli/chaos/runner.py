@@ -190,12 +190,19 @@ class Chaos:
             t.runs += 1
             t.fault_runs += bool(fired)
             t.faults.update(fired)
-        self.set_faults("")
-        # the rerun of the night, and the clean warehouse, on the same world
+        # the rerun of the night, and the clean warehouse, on the same world, against a HubSpot
+        # search index that has caught up (lag 0): a change made in the last hour of the day
+        # may be indexed between the two syncs (the default lag is an hour), which would show
+        # as a row one side has and the other does not yet, though the next night has it on
+        # both (seen at night 45 of a long run: a deal created at 23:44, synced by a run under
+        # `lag=0`, not yet visible to the clean sync). Losses that the faulted runs' cursors
+        # caused still show: the rerun reads from its cursor, whatever the index holds.
+        self.set_faults("hubspot:lag=0")
         for path, what in ((self.chaos_path, "rerun"), (self.clean_path, "clean sync")):
             failed = self.sync_here(path, SOURCES)
             if failed:
                 t.problems.append(f"night {number}: {what} failed without faults: {failed}")
+        self.set_faults("")
         diffs = [d for d in compare_raw(self.chaos_path, self.clean_path)]
         t.raw_checks += 1
         t.add(diffs)
