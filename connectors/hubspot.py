@@ -281,6 +281,17 @@ def column_name(prop: str) -> str:
     return f"property_{name}" if name in RESERVED else name
 
 
+_COLUMNS: dict[tuple[str, ...], tuple[list[tuple[str, str]], frozenset[str]]] = {}
+
+
+def _columns_of(props: list[str]) -> tuple[list[tuple[str, str]], frozenset[str]]:
+    """(property, column) of each property asked for, and their set: once per list."""
+    key = tuple(props)
+    if key not in _COLUMNS:
+        _COLUMNS[key] = ([(p, column_name(p)) for p in props], frozenset(props))
+    return _COLUMNS[key]
+
+
 class HubSpotSource(Source):
     name = "hubspot"
     schema = "hubspot"
@@ -291,6 +302,8 @@ class HubSpotSource(Source):
         self.retry_policy = retry_policy or RetryPolicy()
         self.http_retries = http_retries      # urllib3's own retries inside each attempt
         self._client: Any = None
+        self._apis: dict[str, Any] = {}     # the client's API objects, built once (api())
+        self.seen_ids: dict[str, list[str]] = {}   # listed ids not yet in the seen table (sweeps)
         self.requests = 0
         self._listed_whole: set[str] = set()    # objects listed from first to last page this run
         self._assoc_attempted: set[str] = set()  # deals whose associations this run read
@@ -330,6 +343,17 @@ class HubSpotSource(Source):
             )
         return self._client
 
+    def api(self, path: str) -> Any:
+        """The client's API object at ``path`` (``crm.objects.basic_api``), built once: the
+        client's discovery builds a new one, with its own configuration, on every attribute
+        access (4 % of a full sync's time at scale 10, docs/PERFORMANCE.md "Profiles")."""
+        if path not in self._apis:
+            obj = self.client()
+            for part in path.split("."):
+                obj = getattr(obj, part)
+            self._apis[path] = obj
+        return self._apis[path]
+
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """One API call on the raw path: returns (status, decoded JSON body). The response's
         ``Date`` header is kept in :attr:`last_server_time_ms`."""
@@ -359,7 +383,7 @@ class HubSpotSource(Source):
             kwargs: dict[str, Any] = {"limit": LIST_LIMIT, "properties": chunk, "archived": archived}
             if after:
                 kwargs["after"] = after
-            pages.append(self._call(f"list {t}", self.client().crm.objects.basic_api.get_page, t, **kwargs)[1])
+            pages.append(self._call(f"list {t}", self.api("crm.objects.basic_api").get_page, t, **kwargs)[1])
         first = pages[0]
         if len(pages) > 1:
             merged = {str(o.get("id")): o for o in first.get("results") or [] if isinstance(o, dict)}
@@ -383,7 +407,7 @@ class HubSpotSource(Source):
             sorts=body.get("sorts", []), properties=body.get("properties", []),
             limit=body["limit"], after=body.get("after", "0"),
         )
-        return self._call(f"search {t}", self.client().crm.objects.search_api.do_search,
+        return self._call(f"search {t}", self.api("crm.objects.search_api").do_search,
                           t, request)[1]
 
     def _latest_modified_ms(self, t: str) -> int | None:
@@ -424,10 +448,13 @@ class HubSpotSource(Source):
         oid = str(oid)
         props = obj.get("properties") or {}
         row: dict[str, Any] = {"id": oid}
-        for p in props_wanted:
-            row[column_name(p)] = _str(props.get(p))
-        for p, v in props.items():          # returned beyond what we asked: drift columns
-            row.setdefault(column_name(p), _str(v))
+        columns, asked = _columns_of(props_wanted)
+        for p, col in columns:
+            v = props.get(p)
+            row[col] = v if v is None or type(v) is str else _str(v)
+        if not props.keys() <= asked:
+            for p, v in props.items():      # returned beyond what we asked: drift columns
+                row.setdefault(column_name(p), _str(v))
         for p in MONEY_PROPERTIES.get(t, ()):
             try:
                 amount = parse_money(row.get(column_name(p)))
@@ -787,21 +814,16 @@ class HubSpotSource(Source):
 
     def _read_associations(self, deal_ids: list[str], res: ObjectResult | None
                            ) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
-        from hubspot.crm.associations.v4 import (
-            BatchInputPublicFetchAssociationsBatchRequest,
-            PublicFetchAssociationsBatchRequest,
-        )
-
-        api = self.client().crm.associations.v4.batch_api
+        api = self.api("crm.associations.v4.batch_api")
         out: dict[str, dict[tuple[str, str, int], dict[str, Any]]] = {}
         done: set[str] = set()
         failed: dict[str, dict[str, Any]] = {}
         pending: list[tuple[str, str | None]] = [(i, None) for i in deal_ids]
         while pending:
             chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
-            body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[
-                PublicFetchAssociationsBatchRequest(id=i, after=a) if a else
-                PublicFetchAssociationsBatchRequest(id=i) for i, a in chunk])
+            # the body as the JSON it becomes: the client's request models cost more than
+            # the request itself (1,000 of them per batch; docs/PERFORMANCE.md "Profiles")
+            body = {"inputs": [{"id": i, "after": a} if a else {"id": i} for i, a in chunk]}
             status, page = self._call("associations deals->contacts", api.get_page,
                                       "deals", "contacts", body)
             if res is not None:
@@ -899,7 +921,7 @@ class HubSpotSource(Source):
         res = ObjectResult("deal_pipelines")
         started, before = time.monotonic(), self.requests
         self.progress.start(self.name, "deal_pipelines")
-        page = self._call("pipelines", self.client().crm.pipelines.pipelines_api.get_all, "deals")[1]
+        page = self._call("pipelines", self.api("crm.pipelines.pipelines_api").get_all, "deals")[1]
         res.pages = 1
         rows = []
         for p in page.get("results") or []:
