@@ -98,6 +98,7 @@ import email.utils
 import http.client
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -108,6 +109,7 @@ from urllib3.util.retry import Retry
 from connectors import hubspot_checks
 from connectors import hubspot_sweeps as sweeps
 from connectors import schema as raw
+from connectors.ahead import Ahead
 from connectors.hubspot_http import client_options, property_chunks
 from connectors.retry import (
     RETRYABLE_STATUS,
@@ -305,6 +307,7 @@ class HubSpotSource(Source):
         self._apis: dict[str, Any] = {}     # the client's API objects, built once (api())
         self.seen_ids: dict[str, list[str]] = {}   # listed ids not yet in the seen table (sweeps)
         self.requests = 0
+        self._count_lock = threading.Lock()
         self._listed_whole: set[str] = set()    # objects listed from first to last page this run
         self._assoc_attempted: set[str] = set()  # deals whose associations this run read
         # records per write of a listing or search (HUBSPOT_WRITE_BATCH, default 1,000): fewer
@@ -359,7 +362,8 @@ class HubSpotSource(Source):
         ``Date`` header is kept in :attr:`last_server_time_ms`."""
 
         def once() -> Any:
-            self.requests += 1
+            with self._count_lock:      # a page read ahead counts from its worker thread
+                self.requests += 1
             self.last_server_time_ms = None
             resp = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
             self.last_server_time_ms = http_date_ms(_header(resp, "Date"))
@@ -667,27 +671,32 @@ class HubSpotSource(Source):
         complete = after is None
         if complete:
             sweeps.seen_table(self, t)
-        while True:
-            page = self._list_page(t, after, props, archived=False)
-            if complete:     # before the page commits (the consumer commits after the yield)
-                sweeps.add_seen(self, t, page.get("results") or [])
-            if snapshot is None:        # the first page of this listing
-                snapshot = self.last_server_time_ms
-                if snapshot is None:
-                    log.info("hubspot %s: no usable Date header, taking the cursor from a search", t)
-                    snapshot = self._latest_modified_ms(t) or 0
-            res.pages += 1
-            rows = [r for o in page.get("results") or []
-                    if (r := self._row(t, o, props, deleted=False)) is not None]
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if after:
-                yield rows, {"phase": "full", "after": after, "snapshot_ms": snapshot}, False
-            else:
-                if complete:
-                    self._listed_whole.add(t)
-                    self._listing_snapshot_ms = int(snapshot)
-                yield rows, {"phase": "incremental", "modified_since_ms": snapshot}, True
-                return
+        # the next page is asked for while this one is turned into rows and written (ahead.py)
+        with Ahead() as ahead:
+            pending = ahead.submit(self._list_page, t, after, props, archived=False)
+            while True:
+                page = pending.result()
+                if snapshot is None:        # the first page: no other request made since
+                    snapshot = self.last_server_time_ms
+                    if snapshot is None:
+                        log.info("hubspot %s: no usable Date header, taking the cursor from a search", t)
+                        snapshot = self._latest_modified_ms(t) or 0
+                after = ((page.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    pending = ahead.submit(self._list_page, t, after, props, archived=False)
+                if complete:     # before the page commits (the consumer commits after the yield)
+                    sweeps.add_seen(self, t, page.get("results") or [])
+                res.pages += 1
+                rows = [r for o in page.get("results") or []
+                        if (r := self._row(t, o, props, deleted=False)) is not None]
+                if after:
+                    yield rows, {"phase": "full", "after": after, "snapshot_ms": snapshot}, False
+                else:
+                    if complete:
+                        self._listed_whole.add(t)
+                        self._listing_snapshot_ms = int(snapshot)
+                    yield rows, {"phase": "incremental", "modified_since_ms": snapshot}, True
+                    return
 
     def _search_pages(self, t: str, props: list[str], cursor: dict[str, Any],
                       res: ObjectResult) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any], bool]]:
