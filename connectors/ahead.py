@@ -36,4 +36,7 @@ class Ahead:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
