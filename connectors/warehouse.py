@@ -350,6 +350,12 @@ class Warehouse:
             batch = batch.append_column("_synced_at", pa.array([now] * batch.num_rows, pa.timestamp("us")))
         if "_is_deleted" not in batch.column_names:
             batch = batch.append_column("_is_deleted", pa.array([False] * batch.num_rows, pa.bool_()))
+        if len(table.key) == 1:
+            distinct = pc.count_distinct(batch.column(table.key[0]), mode="all").as_py()
+        else:
+            distinct = batch.group_by(list(table.key)).aggregate([]).num_rows
+        # one row per key already (the common case): no ranking of the batch's versions
+        ranked = distinct != batch.num_rows
         batch = batch.append_column("__ord", pa.array(range(batch.num_rows), pa.int64()))
         cols = [c for c in batch.column_names if c != "__ord"]
         view = f"__batch_{table.schema}_{table.name}"
@@ -368,19 +374,18 @@ class Warehouse:
                     f" WHERE {target}.{quote(version)} IS NULL OR excluded.{quote(version)} IS NULL"
                     f" OR excluded.{quote(version)} >= {target}.{quote(version)}"
                 )
-            sql = (
-                f"INSERT INTO {target} ({', '.join(quote(c) for c in cols)}) "
+            source = (
                 f"SELECT {', '.join(quote(c) for c in cols)} FROM ("
                 f"  SELECT {select}, row_number() OVER (PARTITION BY {keys} ORDER BY {order}) AS __rn"
-                f"  FROM {view}) WHERE __rn = 1 "
+                f"  FROM {view}) WHERE __rn = 1" if ranked else f"SELECT {select} FROM {view}")
+            sql = (
+                f"INSERT INTO {target} ({', '.join(quote(c) for c in cols)}) {source} "
                 f"ON CONFLICT ({keys}) DO UPDATE SET {updates}{guard}"
             )
             self.conn.execute(sql)
         finally:
             self.conn.unregister(view)
-        if len(table.key) == 1:
-            return len(pc.unique(batch.column(table.key[0])))
-        return batch.group_by(list(table.key)).aggregate([]).num_rows
+        return distinct
 
     def with_ids(self, sql: str, ids: Iterable[Any], params: Sequence[Any] = ()) -> list[tuple]:
         """Run ``sql``, in which ``{ids}`` stands for a query of one column ``id`` (VARCHAR)
