@@ -53,7 +53,9 @@ own an opportunity later, and the marts need it then; User, Period, ForecastingQ
 CurrencyType and DatedConversionRate are reference data that old rows still describe.
 
 A Bulk 2.0 job's first results page is asked for ``bulk_poll_seconds`` (1 s) after its
-creation, without a status request: a job done by then costs no poll. A job still running
+creation, without a status request: a job done by then costs no poll. The jobs of the objects
+read by Bulk from the start are all created right after the describe batch, so that second
+passes while the objects before them are read. A job still running
 answers 412 ``JOB_NOT_COMPLETE``; only then is its status polled, with doubling waits (up to
 30 s). Finished jobs are left for Salesforce to remove (it does after 7 days) unless
 ``SALESFORCE_DELETE_BULK_JOBS`` is true.
