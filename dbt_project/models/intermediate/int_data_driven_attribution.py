@@ -292,8 +292,9 @@ def comparison_rows(opportunities, rule_credit, lead_set, lead_group, replicates
     rules = {}
     for (opp, model, channel), credit in rule_credit.items():
         if opp in index and channel != "unattributed":
-            m = rules.setdefault(model, np.zeros((len(opportunities), k)))
-            m[index[opp], player(channel)] += credit * amount[index[opp]]
+            if model not in rules:      # not setdefault: that allocates a matrix per credit row
+                rules[model] = np.zeros((len(opportunities), k))
+            rules[model][index[opp], player(channel)] += credit * amount[index[opp]]
 
     def data_driven(weights_of_lead_paths):
         shares, rate = lead_set.estimate(weights_of_lead_paths)
