@@ -310,8 +310,12 @@ def comparison_rows(opportunities, rule_credit, lead_set, lead_group, replicates
 
     def summary(matrices, opp_weights):
         out = {}
+        # einsum, not @: these products are too small for BLAS, whose threads spin through
+        # each of them (6x the CPU of the whole bootstrap on a busy 2-core machine,
+        # docs/PERFORMANCE.md); the sums agree to ~1e-15
+        total = float(np.einsum("i,i->", opp_weights, amount))
         for model, m in matrices.items():
-            totals, total = opp_weights @ m, float(opp_weights @ amount)
+            totals = np.einsum("i,ij->j", opp_weights, m)
             adv = code.get(ADVOCACY)
             share = totals[adv] / total if adv is not None and total > 0 else (0.0 if total > 0 else np.nan)
             out[model] = (share, totals[adv] if adv is not None else 0.0, total,
