@@ -57,6 +57,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, wait
 from typing import Any, TypeVar
 
 import pyarrow as pa
@@ -64,6 +65,7 @@ import pyarrow.compute as pc
 
 from connectors import ga4_auth
 from connectors import schema as raw
+from connectors.ahead import Ahead
 from connectors.ga4_bigquery import BIGQUERY_EXPORT, DATA_API, SOURCE_VARIABLE, ExportReader
 from connectors.ga4_quota import QuotaPacer, QuotaWaitExceeded, exhausted_quota
 from connectors.ga4_reports import (
@@ -483,6 +485,20 @@ class GA4Source(Source):
             return
         group = _DayGroup()
         monthly = spec.name == "traffic_daily"
+        # per date, its first page is asked for while the date before is decoded and written
+        # (connectors/ahead.py); the worker is idle whenever this thread makes a request
+        ahead = Ahead()
+        coming = iter(sorted(d for d in data_days if start <= d <= end))
+        pending: dict[dt.date, Future[Page]] = {}
+
+        def first_page(day: dt.date) -> Page:
+            future = pending.pop(day, None)
+            page = future.result() if future is not None else self._fetch_page(spec, day, day, 0, res)
+            following = next((d for d in coming if d > day), None)
+            if following is not None:
+                pending[following] = ahead.submit(self._fetch_page, spec, following, following, 0, res)
+            return page
+
         try:
             for a, b in (_months(start, end) if monthly else ((d, d) for d in _days(start, end))):
                 if not any(d in data_days for d in _days(a, b)):
@@ -490,8 +506,9 @@ class GA4Source(Source):
                 elif monthly:
                     reads = self._read_range(spec, a, b, res)
                 else:
-                    page = self._fetch_page(spec, a, a, 0, res)
+                    page = first_page(a)
                     if page.row_count > page.batch.num_rows or page.row_count > GROUP_ROWS:
+                        wait(list(pending.values()))    # no two requests at once
                         self._flush(spec, group, res, end)          # keep dates in order
                         self._stream_day(spec, a, page, res, end)
                         continue
@@ -506,6 +523,8 @@ class GA4Source(Source):
         except SourceStopped:
             self._flush(spec, group, res, end)   # keep every date read before the stop
             raise
+        finally:
+            ahead.close()
         self._flush(spec, group, res, end)
         res.seconds = time.monotonic() - started
         notes = [f"{start.isoformat()}..{end.isoformat()}"]

@@ -98,6 +98,7 @@ import email.utils
 import http.client
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -108,6 +109,7 @@ from urllib3.util.retry import Retry
 from connectors import hubspot_checks
 from connectors import hubspot_sweeps as sweeps
 from connectors import schema as raw
+from connectors.ahead import Ahead
 from connectors.hubspot_http import client_options, property_chunks
 from connectors.retry import (
     RETRYABLE_STATUS,
@@ -281,6 +283,17 @@ def column_name(prop: str) -> str:
     return f"property_{name}" if name in RESERVED else name
 
 
+_COLUMNS: dict[tuple[str, ...], tuple[list[tuple[str, str]], frozenset[str]]] = {}
+
+
+def _columns_of(props: list[str]) -> tuple[list[tuple[str, str]], frozenset[str]]:
+    """(property, column) of each property asked for, and their set: once per list."""
+    key = tuple(props)
+    if key not in _COLUMNS:
+        _COLUMNS[key] = ([(p, column_name(p)) for p in props], frozenset(props))
+    return _COLUMNS[key]
+
+
 class HubSpotSource(Source):
     name = "hubspot"
     schema = "hubspot"
@@ -291,7 +304,10 @@ class HubSpotSource(Source):
         self.retry_policy = retry_policy or RetryPolicy()
         self.http_retries = http_retries      # urllib3's own retries inside each attempt
         self._client: Any = None
+        self._apis: dict[str, Any] = {}     # the client's API objects, built once (api())
+        self.seen_ids: dict[str, list[str]] = {}   # listed ids not yet in the seen table (sweeps)
         self.requests = 0
+        self._count_lock = threading.Lock()
         self._listed_whole: set[str] = set()    # objects listed from first to last page this run
         self._assoc_attempted: set[str] = set()  # deals whose associations this run read
         # records per write of a listing or search (HUBSPOT_WRITE_BATCH, default 1,000): fewer
@@ -330,12 +346,24 @@ class HubSpotSource(Source):
             )
         return self._client
 
+    def api(self, path: str) -> Any:
+        """The client's API object at ``path`` (``crm.objects.basic_api``), built once: the
+        client's discovery builds a new one, with its own configuration, on every attribute
+        access (4 % of a full sync's time at scale 10, docs/PERFORMANCE.md "Profiles")."""
+        if path not in self._apis:
+            obj = self.client()
+            for part in path.split("."):
+                obj = getattr(obj, part)
+            self._apis[path] = obj
+        return self._apis[path]
+
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """One API call on the raw path: returns (status, decoded JSON body). The response's
         ``Date`` header is kept in :attr:`last_server_time_ms`."""
 
         def once() -> Any:
-            self.requests += 1
+            with self._count_lock:      # a page read ahead counts from its worker thread
+                self.requests += 1
             self.last_server_time_ms = None
             resp = fn(*args, _preload_content=False, _request_timeout=REQUEST_TIMEOUT, **kwargs)
             self.last_server_time_ms = http_date_ms(_header(resp, "Date"))
@@ -359,7 +387,7 @@ class HubSpotSource(Source):
             kwargs: dict[str, Any] = {"limit": LIST_LIMIT, "properties": chunk, "archived": archived}
             if after:
                 kwargs["after"] = after
-            pages.append(self._call(f"list {t}", self.client().crm.objects.basic_api.get_page, t, **kwargs)[1])
+            pages.append(self._call(f"list {t}", self.api("crm.objects.basic_api").get_page, t, **kwargs)[1])
         first = pages[0]
         if len(pages) > 1:
             merged = {str(o.get("id")): o for o in first.get("results") or [] if isinstance(o, dict)}
@@ -383,7 +411,7 @@ class HubSpotSource(Source):
             sorts=body.get("sorts", []), properties=body.get("properties", []),
             limit=body["limit"], after=body.get("after", "0"),
         )
-        return self._call(f"search {t}", self.client().crm.objects.search_api.do_search,
+        return self._call(f"search {t}", self.api("crm.objects.search_api").do_search,
                           t, request)[1]
 
     def _latest_modified_ms(self, t: str) -> int | None:
@@ -424,10 +452,13 @@ class HubSpotSource(Source):
         oid = str(oid)
         props = obj.get("properties") or {}
         row: dict[str, Any] = {"id": oid}
-        for p in props_wanted:
-            row[column_name(p)] = _str(props.get(p))
-        for p, v in props.items():          # returned beyond what we asked: drift columns
-            row.setdefault(column_name(p), _str(v))
+        columns, asked = _columns_of(props_wanted)
+        for p, col in columns:
+            v = props.get(p)
+            row[col] = v if v is None or type(v) is str else _str(v)
+        if not props.keys() <= asked:
+            for p, v in props.items():      # returned beyond what we asked: drift columns
+                row.setdefault(column_name(p), _str(v))
         for p in MONEY_PROPERTIES.get(t, ()):
             try:
                 amount = parse_money(row.get(column_name(p)))
@@ -640,27 +671,32 @@ class HubSpotSource(Source):
         complete = after is None
         if complete:
             sweeps.seen_table(self, t)
-        while True:
-            page = self._list_page(t, after, props, archived=False)
-            if complete:     # before the page commits (the consumer commits after the yield)
-                sweeps.add_seen(self, t, page.get("results") or [])
-            if snapshot is None:        # the first page of this listing
-                snapshot = self.last_server_time_ms
-                if snapshot is None:
-                    log.info("hubspot %s: no usable Date header, taking the cursor from a search", t)
-                    snapshot = self._latest_modified_ms(t) or 0
-            res.pages += 1
-            rows = [r for o in page.get("results") or []
-                    if (r := self._row(t, o, props, deleted=False)) is not None]
-            after = ((page.get("paging") or {}).get("next") or {}).get("after")
-            if after:
-                yield rows, {"phase": "full", "after": after, "snapshot_ms": snapshot}, False
-            else:
-                if complete:
-                    self._listed_whole.add(t)
-                    self._listing_snapshot_ms = int(snapshot)
-                yield rows, {"phase": "incremental", "modified_since_ms": snapshot}, True
-                return
+        # the next page is asked for while this one is turned into rows and written (ahead.py)
+        with Ahead() as ahead:
+            pending = ahead.submit(self._list_page, t, after, props, archived=False)
+            while True:
+                page = pending.result()
+                if snapshot is None:        # the first page: no other request made since
+                    snapshot = self.last_server_time_ms
+                    if snapshot is None:
+                        log.info("hubspot %s: no usable Date header, taking the cursor from a search", t)
+                        snapshot = self._latest_modified_ms(t) or 0
+                after = ((page.get("paging") or {}).get("next") or {}).get("after")
+                if after:
+                    pending = ahead.submit(self._list_page, t, after, props, archived=False)
+                if complete:     # before the page commits (the consumer commits after the yield)
+                    sweeps.add_seen(self, t, page.get("results") or [])
+                res.pages += 1
+                rows = [r for o in page.get("results") or []
+                        if (r := self._row(t, o, props, deleted=False)) is not None]
+                if after:
+                    yield rows, {"phase": "full", "after": after, "snapshot_ms": snapshot}, False
+                else:
+                    if complete:
+                        self._listed_whole.add(t)
+                        self._listing_snapshot_ms = int(snapshot)
+                    yield rows, {"phase": "incremental", "modified_since_ms": snapshot}, True
+                    return
 
     def _search_pages(self, t: str, props: list[str], cursor: dict[str, Any],
                       res: ObjectResult) -> Iterator[tuple[list[dict[str, Any]], dict[str, Any], bool]]:
@@ -787,21 +823,16 @@ class HubSpotSource(Source):
 
     def _read_associations(self, deal_ids: list[str], res: ObjectResult | None
                            ) -> tuple[list[dict[str, Any]], list[str], dict[str, dict[str, Any]]]:
-        from hubspot.crm.associations.v4 import (
-            BatchInputPublicFetchAssociationsBatchRequest,
-            PublicFetchAssociationsBatchRequest,
-        )
-
-        api = self.client().crm.associations.v4.batch_api
+        api = self.api("crm.associations.v4.batch_api")
         out: dict[str, dict[tuple[str, str, int], dict[str, Any]]] = {}
         done: set[str] = set()
         failed: dict[str, dict[str, Any]] = {}
         pending: list[tuple[str, str | None]] = [(i, None) for i in deal_ids]
         while pending:
             chunk, pending = pending[:ASSOC_BATCH], pending[ASSOC_BATCH:]
-            body = BatchInputPublicFetchAssociationsBatchRequest(inputs=[
-                PublicFetchAssociationsBatchRequest(id=i, after=a) if a else
-                PublicFetchAssociationsBatchRequest(id=i) for i, a in chunk])
+            # the body as the JSON it becomes: the client's request models cost more than
+            # the request itself (1,000 of them per batch; docs/PERFORMANCE.md "Profiles")
+            body = {"inputs": [{"id": i, "after": a} if a else {"id": i} for i, a in chunk]}
             status, page = self._call("associations deals->contacts", api.get_page,
                                       "deals", "contacts", body)
             if res is not None:
@@ -899,7 +930,7 @@ class HubSpotSource(Source):
         res = ObjectResult("deal_pipelines")
         started, before = time.monotonic(), self.requests
         self.progress.start(self.name, "deal_pipelines")
-        page = self._call("pipelines", self.client().crm.pipelines.pipelines_api.get_all, "deals")[1]
+        page = self._call("pipelines", self.api("crm.pipelines.pipelines_api").get_all, "deals")[1]
         res.pages = 1
         rows = []
         for p in page.get("results") or []:

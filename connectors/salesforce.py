@@ -53,7 +53,9 @@ own an opportunity later, and the marts need it then; User, Period, ForecastingQ
 CurrencyType and DatedConversionRate are reference data that old rows still describe.
 
 A Bulk 2.0 job's first results page is asked for ``bulk_poll_seconds`` (1 s) after its
-creation, without a status request: a job done by then costs no poll. A job still running
+creation, without a status request: a job done by then costs no poll. The jobs of the objects
+read by Bulk from the start are all created right after the describe batch, so that second
+passes while the objects before them are read. A job still running
 answers 412 ``JOB_NOT_COMPLETE``; only then is its status polled, with doubling waits (up to
 30 s). Finished jobs are left for Salesforce to remove (it does after 7 days) unless
 ``SALESFORCE_DELETE_BULK_JOBS`` is true.
@@ -72,6 +74,7 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import functools
 import io
 import logging
 import math
@@ -96,7 +99,7 @@ from connectors.salesforce_client import (
     error_message,
 )
 from connectors.salesforce_soql import (
-    convert,
+    converter,
     iso_z,
     parse_datetime,
     soql_datetime,
@@ -209,6 +212,11 @@ class _Plan:
     def version(self) -> str | None:
         return snake_case(self.cursor_field) if self.cursor_field else None
 
+    @functools.cached_property
+    def converters(self) -> list[tuple[str, str, Callable[[Any], Any]]]:
+        """(field, column, its value's converter) of every field read."""
+        return [(f.name, f.column, converter(f.type)) for f in self.fields]
+
 
 _CREDENTIAL_VARIABLES = (
     "SALESFORCE_ACCESS_TOKEN", "SALESFORCE_USERNAME", "SALESFORCE_PASSWORD",
@@ -232,6 +240,11 @@ class SalesforceSource(Source):
         self._described: dict[str, dict[str, Any] | SalesforceError] = {}
         self._estimates: dict[str, tuple[int, str]] = {}   # object -> (records, from where)
         self._prefetch_requests = 0
+        # Bulk jobs created right after the describe batch (_create_bulk_jobs): object ->
+        # (SOQL, the job's id or the error its creation raised, when created); the create
+        # requests each counted on its object
+        self._early_jobs: dict[str, tuple[str, str | SalesforceError, float]] = {}
+        self._early_requests: dict[str, int] = {}
 
     # -- settings ----------------------------------------------------------------------------
     @property
@@ -297,6 +310,7 @@ class SalesforceSource(Source):
         self._run_started = utcnow()      # rows this run wrote have _synced_at at or after it
         try:
             self._prefetch([s for s in OBJECTS if s.sobject in wanted], full_refresh)
+            self._create_bulk_jobs([s for s in OBJECTS if s.sobject in wanted], full_refresh)
             read: list[tuple[ObjectResult, _Plan]] = []
             for spec in OBJECTS:
                 if spec.sobject in wanted:
@@ -348,7 +362,8 @@ class SalesforceSource(Source):
         finally:
             res.seconds = time.monotonic() - started
             # the first object carries the up-front requests (token, the describe batch)
-            res.requests = self.client.session.count - requests_before + self._prefetch_requests
+            res.requests = (self.client.session.count - requests_before + self._prefetch_requests
+                            + self._early_requests.pop(spec.sobject, 0))
             self._prefetch_requests = 0
             res.quarantined = self._quarantined(spec.sobject) - quarantined_before
             self.progress.done(self.name, res)
@@ -475,6 +490,10 @@ class SalesforceSource(Source):
                 return None
             raise
         self._record_hidden(spec, desc)
+        return self._plan_of(spec, desc)
+
+    def _plan_of(self, spec: ObjectSpec, desc: dict[str, Any]) -> _Plan:
+        """The fields, cursor and types to read ``spec`` with, from its describe."""
         table = spec.table
         core = table.columns
         fields: list[_Field] = []
@@ -572,7 +591,7 @@ class SalesforceSource(Source):
             notes.append(f"{len(plan.fields)} fields: a {encoded:,}-character query is too long "
                          "for REST")
             notes.append(self._read_bulk_or_rest(plan, since, tracker, res, full_refresh))
-        elif estimate is not None and self.use_bulk(estimate[0]):
+        elif estimate is not None and self._bulk_from_start(estimate):
             notes.append(f"about {estimate[0]:,} to read ({estimate[1]})")
             notes.append(self._read_bulk_or_rest(plan, since, tracker, res, full_refresh))
         else:
@@ -613,6 +632,40 @@ class SalesforceSource(Source):
             if restored:
                 notes.append(f"{restored:,} rows of restored parents read again")
         return notes
+
+    def _bulk_from_start(self, estimate: tuple[int, str] | None) -> bool:
+        return estimate is not None and self.use_bulk(estimate[0])
+
+    def _create_bulk_jobs(self, specs: list[ObjectSpec], full_refresh: bool) -> None:
+        """Create, right after the describe batch, the Bulk 2.0 jobs of every object that
+        :meth:`_read` will send to Bulk from the start (its record count says so, or its
+        query is too long for REST): Salesforce runs them while the objects before them are
+        read, and the wait before each job's first results page (``bulk_poll_seconds``)
+        passes meanwhile instead of in a sleep — 1 s per job, most of a small org's full
+        sync. The same requests as creating each job in its turn; a creation that fails is
+        raised in that turn, where it would have been."""
+        self._early_jobs, self._early_requests = {}, {}
+        for spec in specs:
+            desc = self._described.get(spec.sobject)
+            if not isinstance(desc, dict):
+                continue    # described on its own in its turn (or absent): no early job
+            plan = self._plan_of(spec, desc)
+            since, stored = self._window_start(plan, full_refresh)
+            too_long = len(urllib.parse.quote(self._soql(plan, since))) > REST_QUERY_MAX_CHARS
+            if not too_long and (stored is not None or not self._bulk_from_start(self._estimate(plan))):
+                continue
+            soql = self._soql(plan, since, ordered=False)
+            before = self.client.session.count
+            job: str | SalesforceError
+            try:
+                job = str(self.client.call(
+                    f"bulk create {spec.sobject}",
+                    lambda sf, o=spec.sobject, q=soql: getattr(sf.bulk2, o)._client.create_job(
+                        Operation.query_all, q))["id"])
+            except SalesforceError as exc:
+                job = exc
+            self._early_jobs[spec.sobject] = (soql, job, time.monotonic())
+            self._early_requests[spec.sobject] = self.client.session.count - before
 
     def _reread_restored_history(self, plan: _Plan, tracker: _CursorTracker, res: ObjectResult,
                                  full_refresh: bool) -> int:
@@ -762,9 +815,16 @@ class SalesforceSource(Source):
         def client(sf: Any) -> Any:
             return getattr(sf.bulk2, sobject)._client
 
+        early = self._early_jobs.pop(sobject, None)
+        created = time.monotonic()
         try:
-            job = self.client.call(f"bulk create {sobject}",
-                                   lambda sf: client(sf).create_job(Operation.query_all, soql))
+            if early is not None and early[0] == soql:
+                if isinstance(early[1], SalesforceError):
+                    raise early[1]
+                job, created = {"id": early[1]}, early[2]
+            else:
+                job = self.client.call(f"bulk create {sobject}",
+                                       lambda sf: client(sf).create_job(Operation.query_all, soql))
         except SalesforceError as exc:
             if exc.status in (400, 403, 404) and (
                     _BULK_UNSUPPORTED.search(str(exc.content)) or error_code(exc) in
@@ -772,7 +832,7 @@ class SalesforceSource(Source):
                 raise _BulkUnavailable(error_message(exc)) from exc
             raise
         job_id = job["id"]
-        page = self._first_results(sobject, job_id, client)
+        page = self._first_results(sobject, job_id, client, created)
         while True:
             locator = page.get("locator") or ""
             last = not locator
@@ -789,12 +849,14 @@ class SalesforceSource(Source):
             except Exception as exc:  # noqa: BLE001 - never fail a finished sync on this
                 log.debug("salesforce: could not delete bulk job %s: %s", job_id, type(exc).__name__)
 
-    def _first_results(self, sobject: str, job_id: str, client: Callable[[Any], Any]) -> dict[str, Any]:
+    def _first_results(self, sobject: str, job_id: str, client: Callable[[Any], Any],
+                       created: float | None = None) -> dict[str, Any]:
         """The job's first results page, asked for ``bulk_poll_seconds`` after its creation
-        with no status request before it: a job done by then costs none. A job not done
-        answers 412 ``JOB_NOT_COMPLETE``; its status is then polled until it is, and the
-        results asked for again."""
-        time.sleep(max(0.0, self.bulk_poll_seconds))
+        (``created``, monotonic; default now) with no status request before it: a job done
+        by then costs none. A job not done answers 412 ``JOB_NOT_COMPLETE``; its status is
+        then polled until it is, and the results asked for again."""
+        waited = 0.0 if created is None else time.monotonic() - created
+        time.sleep(max(0.0, self.bulk_poll_seconds - waited))
 
         def first(sf: Any) -> dict[str, Any] | None:
             try:
@@ -894,11 +956,11 @@ class SalesforceSource(Source):
         if not rid or not isinstance(rid, str):
             return None, "record without Id"
         row: dict[str, Any] = {}
-        for f in plan.fields:
-            try:
-                row[f.column] = convert(f.type, record.get(f.name))
-            except (ValueError, TypeError, ArithmeticError) as exc:
-                return None, f"{f.name}: {exc}"[:200]
+        try:
+            for name, column, conv in plan.converters:
+                row[column] = conv(record.get(name))
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            return None, f"{name}: {exc}"[:200]
         if plan.cursor_field and row.get(snake_case(plan.cursor_field)) is None:
             return None, f"{plan.cursor_field} missing"
         row["_is_deleted"] = bool(row.get("is_deleted")) if plan.deletable else False

@@ -9,7 +9,9 @@ describe type, so that both paths give identical rows.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from connectors.values import parse_money
@@ -129,3 +131,26 @@ def convert(ftype: str, value: Any) -> Any:
     if isinstance(value, bool):          # anyType (history Old/NewValue) and friends
         return "true" if value else "false"
     return str(value)
+
+
+_TYPED = {"datetime", "date", "boolean", "currency", "double", "percent", "int", "long"}
+
+
+def converter(ftype: str) -> Callable[[Any], Any]:
+    """:func:`convert` for one field type, with the common value — text, or a datetime as
+    text — taken without the type dispatch: a page's Python time is mostly this, once per
+    value (docs/PERFORMANCE.md, "Profiles"). Any other value goes through :func:`convert`,
+    so the result (and every error) is the same."""
+    if ftype == "datetime":
+        def datetime_value(value: Any) -> Any:
+            if type(value) is str and value:
+                return parse_datetime(value)
+            return convert(ftype, value)
+        return datetime_value
+    if ftype not in _TYPED:
+        def text_value(value: Any) -> Any:
+            if type(value) is str:
+                return value or None
+            return convert(ftype, value)
+        return text_value
+    return functools.partial(convert, ftype)

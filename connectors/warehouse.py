@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
+import itertools
 import json
 import logging
 import math
@@ -206,6 +207,7 @@ class Warehouse:
         except (OSError, duckdb.IOException) as exc:
             raise unavailable(self.path, exc) from exc
         self._columns: dict[str, dict[str, str]] = {}
+        self._ensured: set[str] = set()     # tables ensure_table/ensure_raw_layer made current
         self._in_tx = False
         self._relations = 0     # names of registered id relations (with_ids)
         self._lock = threading.Lock()
@@ -229,12 +231,15 @@ class Warehouse:
         self.conn.execute(raw.REPAIRED_DDL.format(schema=schema))
 
     def ensure_table(self, table: Table) -> None:
+        if table.qualified in self._ensured:     # already, on this connection
+            return
         self.ensure_schema(table.schema)
         self.conn.execute(table.ddl())
         self._columns.pop(table.qualified, None)
         # a table an older version created gains the columns declared since (NULL in old rows)
         self.add_columns(table, table.columns)
         self._migrate_key(table)
+        self._ensured.add(table.qualified)
 
     def _migrate_key(self, table: Table) -> None:
         """A table an older version created with another primary key is rebuilt with the
@@ -300,6 +305,7 @@ class Warehouse:
         except BaseException:
             self.conn.execute("ROLLBACK")
             self._columns.clear()   # a drift column added in the rolled-back work is gone too
+            self._ensured.clear()
             raise
         else:
             self.conn.execute("COMMIT")
@@ -323,9 +329,14 @@ class Warehouse:
         ``extra_types`` gives DuckDB types for drift columns (default VARCHAR).
         """
         have = self.columns(table)
-        if not isinstance(rows, pa.Table):
-            rows = self._admit(table, rows, {**(extra_types or {}), **have})
-        batch = rows if isinstance(rows, pa.Table) else _to_arrow(rows)
+        if isinstance(rows, pa.Table):
+            batch = rows
+        else:
+            types = {**(extra_types or {}), **have}
+            # the common case in one pass per column; a batch with a value to repair or
+            # quarantine (or mixed types in a column) takes the row-by-row path
+            fast = _clean_arrow(rows, types)
+            batch = fast if fast is not None else _to_arrow(self._admit(table, rows, types))
         if batch.num_rows == 0:
             return 0
         missing = {
@@ -339,6 +350,12 @@ class Warehouse:
             batch = batch.append_column("_synced_at", pa.array([now] * batch.num_rows, pa.timestamp("us")))
         if "_is_deleted" not in batch.column_names:
             batch = batch.append_column("_is_deleted", pa.array([False] * batch.num_rows, pa.bool_()))
+        if len(table.key) == 1:
+            distinct = pc.count_distinct(batch.column(table.key[0]), mode="all").as_py()
+        else:
+            distinct = batch.group_by(list(table.key)).aggregate([]).num_rows
+        # one row per key already (the common case): no ranking of the batch's versions
+        ranked = distinct != batch.num_rows
         batch = batch.append_column("__ord", pa.array(range(batch.num_rows), pa.int64()))
         cols = [c for c in batch.column_names if c != "__ord"]
         view = f"__batch_{table.schema}_{table.name}"
@@ -357,19 +374,18 @@ class Warehouse:
                     f" WHERE {target}.{quote(version)} IS NULL OR excluded.{quote(version)} IS NULL"
                     f" OR excluded.{quote(version)} >= {target}.{quote(version)}"
                 )
-            sql = (
-                f"INSERT INTO {target} ({', '.join(quote(c) for c in cols)}) "
+            source = (
                 f"SELECT {', '.join(quote(c) for c in cols)} FROM ("
                 f"  SELECT {select}, row_number() OVER (PARTITION BY {keys} ORDER BY {order}) AS __rn"
-                f"  FROM {view}) WHERE __rn = 1 "
+                f"  FROM {view}) WHERE __rn = 1" if ranked else f"SELECT {select} FROM {view}")
+            sql = (
+                f"INSERT INTO {target} ({', '.join(quote(c) for c in cols)}) {source} "
                 f"ON CONFLICT ({keys}) DO UPDATE SET {updates}{guard}"
             )
             self.conn.execute(sql)
         finally:
             self.conn.unregister(view)
-        if len(table.key) == 1:
-            return len(pc.unique(batch.column(table.key[0])))
-        return batch.group_by(list(table.key)).aggregate([]).num_rows
+        return distinct
 
     def with_ids(self, sql: str, ids: Iterable[Any], params: Sequence[Any] = ()) -> list[tuple]:
         """Run ``sql``, in which ``{ids}`` stands for a query of one column ``id`` (VARCHAR)
@@ -513,8 +529,28 @@ class Warehouse:
     def ensure_raw_layer(self) -> None:
         """Every raw table of every source, empty where a source is not configured: dbt's
         staging reads them all, so a missing optional source must mean no rows, not an error."""
-        for t in raw.TABLES.values():
-            self.ensure_table(t)
+        tables = [t for t in raw.TABLES.values() if t.qualified not in self._ensured]
+        # what ensure_table does for each, in a few statements for all (the catalog queries
+        # cost ~5 ms each: 0.5 s of every sync when made per table)
+        for schema in dict.fromkeys(t.schema for t in tables):
+            self.ensure_schema(schema)
+        for t in tables:
+            self.conn.execute(t.ddl())
+        have: dict[str, dict[str, str]] = {}
+        for schema, name, column, typ in self.conn.execute(
+                "SELECT table_schema, table_name, column_name, data_type FROM "
+                "information_schema.columns ORDER BY table_schema, table_name, ordinal_position"
+        ).fetchall():
+            have.setdefault(f"{schema}.{name}", {})[column] = typ
+        keys = {f"{schema}.{name}": tuple(columns) for schema, name, columns in self.conn.execute(
+            "SELECT schema_name, table_name, constraint_column_names FROM duckdb_constraints() "
+            "WHERE constraint_type = 'PRIMARY KEY'").fetchall()}
+        for t in tables:
+            self._columns[t.qualified] = have.get(t.qualified, {})
+            self.add_columns(t, t.columns)
+            if keys.get(t.qualified, tuple(t.key)) != tuple(t.key):
+                self._migrate_key(t)
+            self._ensured.add(t.qualified)
         self.ensure_source_status()
 
     # -- source status ----------------------------------------------------------------------
@@ -570,6 +606,36 @@ def _unfit(name: str, value: int | float | Decimal, sql_type: str) -> str | None
 
 
 _SEP = "\x1f"      # ASCII unit separator: joins ids into one parameter (Warehouse.with_ids)
+
+
+_NUMERIC_CHECKED = ("BIGINT", "INTEGER", "HUGEINT")
+
+
+def _clean_arrow(rows: Sequence[Mapping[str, Any]], types: Mapping[str, str]) -> pa.Table | None:
+    """``rows`` as an Arrow table when :meth:`Warehouse._admit` would keep every row unchanged
+    and :func:`_to_arrow` would type every column from its values: no lone surrogate in any
+    text (Arrow refuses to encode one), every number fits its column, no column mixes types.
+    Otherwise None. Per column, not per value: most of a page's Python time otherwise
+    (docs/PERFORMANCE.md, "Profiles")."""
+    if not rows:
+        return pa.table({})
+    names = dict.fromkeys(itertools.chain.from_iterable(rows))
+    arrays = {}
+    for name in names:
+        column = [r.get(name) for r in rows]
+        try:
+            array = pa.array(column)
+        except (UnicodeEncodeError, OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+            return None
+        kind = array.type
+        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
+            sql_type = types.get(name, "").upper()
+            if (values.decimal_bounds(sql_type) is not None or sql_type in _NUMERIC_CHECKED) and any(
+                    _unfit(name, v, sql_type) for v in column
+                    if v is not None and not isinstance(v, bool)):
+                return None
+        arrays[name] = array
+    return pa.table(arrays)
 
 
 def _to_arrow(rows: Sequence[Mapping[str, Any]]) -> pa.Table:

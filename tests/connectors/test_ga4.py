@@ -309,10 +309,12 @@ def test_daily_quota_stops_and_the_next_run_resumes(fresh_sandbox, tmp_path, mon
     assert "next run resumes" in str(info.value)
     start = clock - dt.timedelta(days=10)
     with Warehouse(wh_path, read_only=True) as wh:
-        assert cursor(wh, "visitor_sessions")["last_date"] == \
-            (start + dt.timedelta(days=3)).isoformat()
+        last = dt.date.fromisoformat(cursor(wh, "visitor_sessions")["last_date"])
         kept = visitor_rows(wh)
-    want, _ = expected_visitor_rows(store, start, start + dt.timedelta(days=3))
+    # the quota runs out after the 4th date committed; the 5th date's page, asked for while
+    # the 4th was written (connectors/ahead.py), may have been answered before that
+    assert last in (start + dt.timedelta(days=3), start + dt.timedelta(days=4)), last
+    want, _ = expected_visitor_rows(store, start, last)
     assert kept == want                          # committed dates are kept, whole
     sb.ga4.app.ledger._spent.clear()                     # the quota resets
     sync(env, wh_path)

@@ -292,8 +292,9 @@ def comparison_rows(opportunities, rule_credit, lead_set, lead_group, replicates
     rules = {}
     for (opp, model, channel), credit in rule_credit.items():
         if opp in index and channel != "unattributed":
-            m = rules.setdefault(model, np.zeros((len(opportunities), k)))
-            m[index[opp], player(channel)] += credit * amount[index[opp]]
+            if model not in rules:      # not setdefault: that allocates a matrix per credit row
+                rules[model] = np.zeros((len(opportunities), k))
+            rules[model][index[opp], player(channel)] += credit * amount[index[opp]]
 
     def data_driven(weights_of_lead_paths):
         shares, rate = lead_set.estimate(weights_of_lead_paths)
@@ -309,8 +310,12 @@ def comparison_rows(opportunities, rule_credit, lead_set, lead_group, replicates
 
     def summary(matrices, opp_weights):
         out = {}
+        # einsum, not @: these products are too small for BLAS, whose threads spin through
+        # each of them (6x the CPU of the whole bootstrap on a busy 2-core machine,
+        # docs/PERFORMANCE.md); the sums agree to ~1e-15
+        total = float(np.einsum("i,i->", opp_weights, amount))
         for model, m in matrices.items():
-            totals, total = opp_weights @ m, float(opp_weights @ amount)
+            totals = np.einsum("i,ij->j", opp_weights, m)
             adv = code.get(ADVOCACY)
             share = totals[adv] / total if adv is not None and total > 0 else (0.0 if total > 0 else np.nan)
             out[model] = (share, totals[adv] if adv is not None else 0.0, total,

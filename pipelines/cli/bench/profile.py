@@ -42,6 +42,8 @@ def _area(frame: Any) -> str:
             return "DuckDB statements"
         if fn.startswith(("socket.", "_SSLSocket.")) or fn in {"sleep", "select", "poll"}:
             return "network I/O and waits"
+        if fn.endswith(".acquire"):     # waiting for the page read ahead (connectors/ahead.py)
+            return "network I/O and waits"
         if fn in {"loads"} or "json" in fn:
             return "JSON decoding"
         return _area(frame.parent) if frame.parent is not None else "other"
