@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import itertools
 import json
 import math
 import os
@@ -106,7 +108,15 @@ _BATCH_SQL = {
 
 
 def _weighted(rng: random.Random, pairs: tuple) -> str:
-    return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
+    names, cum = _cumulative(pairs)
+    return rng.choices(names, cum_weights=cum)[0]
+
+
+@functools.cache
+def _cumulative(pairs: tuple) -> tuple[list[str], list[float]]:
+    """The names and cumulative weights of ``pairs``: what ``choices`` computes from plain
+    weights on every call (the same draw either way; this runs per simulated session)."""
+    return [p[0] for p in pairs], list(itertools.accumulate(p[1] for p in pairs))
 
 
 def n_reps(cfg: WorldConfig) -> int:
@@ -248,6 +258,7 @@ class World:
         self._buf: dict[str, list] = {k: [] for k in _BATCH_SQL}
         self._gen_put: list[tuple] = []
         self._gen_del: list[tuple] = []
+        self._advocacy_cum: list[float] | None = None
 
     # -- writing ---------------------------------------------------------------------------------
     def flush(self) -> None:
@@ -588,9 +599,13 @@ class World:
     def _advocacy_account(self, vid: str) -> int:
         """The confounder: advocates' networks reach larger companies (config
         ``advocacy_size_skew``), from a stream of its own so the day's stream is unchanged."""
-        accounts = self.static.accounts
-        weights = [math.exp(self.cfg.advocacy_size_skew * a["band"]) for a in accounts]
-        return rng_for(self.seed, "advocacy_account", vid).choices(range(len(accounts)), weights)[0]
+        if self._advocacy_cum is None:
+            # the cumulative weights once (the accounts never change): ``choices`` computes
+            # exactly this list from ``weights`` on every call, O(accounts) per advocacy lead
+            self._advocacy_cum = list(itertools.accumulate(
+                math.exp(self.cfg.advocacy_size_skew * a["band"]) for a in self.static.accounts))
+        return rng_for(self.seed, "advocacy_account", vid).choices(
+            range(len(self._advocacy_cum)), cum_weights=self._advocacy_cum)[0]
 
     # -- advance -----------------------------------------------------------------------------------
     def rerender_pending(self, cutoff: int) -> int:

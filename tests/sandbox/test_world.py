@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import shutil
 import sqlite3
 import subprocess
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox import catalog, store
+from connectors.sandbox import catalog, genutil, store
 from connectors.sandbox.config import WorldConfig
-from connectors.sandbox.world import advance, generate, summary
+from connectors.sandbox.world import _weighted, advance, generate, summary
 
 TABLE_KEYS = {
     "meta": "key",
@@ -361,3 +362,43 @@ def test_identity_traps_and_late_links(world_store: Path) -> None:
           ON o.sobject = 'Opportunity' AND o.id = json_extract(l.fields, '$.ConvertedOpportunityId')
         WHERE l.sobject = 'Lead' AND json_extract(l.fields, '$.ConvertedDate') > substr(o.created_date, 1, 10)""")[0][0]
     assert late_roles > 0 and late_conversions > 0
+
+
+def test_generation_work_grows_linearly(world_store: Path, tmp_path: Path) -> None:
+    """The generator's lookups that run once per deal, deleted contact or advocacy lead must not
+    scan the world (they made scale 100 run for hours): the silent associations' candidates and
+    a deleted record's associations are found by index, and an advocacy lead's account is drawn
+    from cumulative weights computed once — the same draw as ``choices`` with plain weights."""
+    import random
+
+    from connectors.sandbox import hubspot_events
+    from connectors.sandbox.world import World, build_static
+
+    path = tmp_path / "w.sqlite"
+    shutil.copy(world_store, path)
+    conn = store.connect(path)
+    try:
+        hubspot_events.apply(conn, 1, 0, 1, purge=False)   # builds the index it relies on
+        plans = {
+            "candidates": hubspot_events.SILENT_CANDIDATES,
+            "delete": "DELETE FROM hubspot_association WHERE (from_type=? AND from_id=?) "
+                      "OR (to_type=? AND to_id=?)",
+        }
+        for name, sql in plans.items():
+            steps = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, (1, 1) if name == "candidates" else ("contacts", 1, "contacts", 1))]
+            assoc = [s for s in steps if "hubspot_association" in s or s.startswith(("SEARCH c ", "SEARCH d "))]
+            assert assoc and not any(s.startswith("SCAN") or s.endswith("(from_type=?)") for s in assoc), (name, steps)
+    finally:
+        conn.close()
+
+    cfg = WorldConfig(seed=5, scale=0.3)
+    static = build_static(cfg)
+    w = World(sqlite3.connect(":memory:"), cfg, static, static.ids, None)
+    weights = [math.exp(cfg.advocacy_size_skew * a["band"]) for a in static.accounts]
+    for vid in ("1.1", "42.7", "1999999999.1767225600"):
+        expected = genutil.rng_for(cfg.seed, "advocacy_account", vid).choices(range(len(weights)), weights)[0]
+        assert w._advocacy_account(vid) == expected
+    rng_a, rng_b = random.Random(3), random.Random(3)
+    pairs = (("a", 6), ("b", 2.5), ("c", 1.5))
+    assert [_weighted(rng_a, pairs) for _ in range(50)] == [
+        rng_b.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0] for _ in range(50)]
