@@ -65,6 +65,23 @@ def test_deterministic(tmp_path: Path) -> None:
     assert table_hashes(tmp_path / "c.sqlite")["ga4_row"] != a["ga4_row"]
 
 
+def test_writer_process_writes_the_same_world(tmp_path: Path) -> None:
+    """A large world renders and writes its days in a second process (world_writer.py): the
+    store is the one the single process writes, row for row; a writer that fails stops the
+    generation with its traceback."""
+    from connectors.sandbox.world_writer import ProcessWriter, WriterFailed
+
+    cfg = WorldConfig(seed=3, scale=0.05)
+    generate(tmp_path / "one.sqlite", cfg, writer_process=False)
+    generate(tmp_path / "two.sqlite", cfg, writer_process=True)
+    assert table_hashes(tmp_path / "one.sqlite") == table_hashes(tmp_path / "two.sqlite")
+
+    writer = ProcessWriter(tmp_path / "missing" / "w.sqlite", cfg)   # its connect fails
+    with pytest.raises(WriterFailed, match="unable to open database"):
+        writer.write({}, [])
+        writer.close()
+
+
 def test_generate_replaces_existing_file(tmp_path: Path) -> None:
     path = tmp_path / "w.sqlite"
     path.write_bytes(b"not a database")
