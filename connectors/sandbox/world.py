@@ -790,7 +790,7 @@ def advance(store_path: str | Path, days: int, progress: Progress = None) -> Non
             events = hubspot_events.apply(conn, cfg.seed, day_ms(old_clock), cutoff)
             w.progress(f"advance: hubspot {events}")
             store.set_meta(conn, "clock", new_clock.isoformat())
-            campaigns.write_campaigns(conn, cfg, static.reps[0]["user_id"])
+            campaigns.write_campaigns(conn, cfg, static.reps[0]["user_id"], since=old_clock)
             store.set_meta(conn, "config", cfg.to_json())
             w.save_state()
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

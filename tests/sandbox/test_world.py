@@ -155,6 +155,18 @@ def test_advance(tmp_path: Path, world_store: Path) -> None:
         a, "SELECT SUM(sessions) FROM ga4_row WHERE date = ?", early)
     assert q(a, "SELECT MAX(date) FROM ga4_row")[0][0] == (new_clock - dt.timedelta(days=1)).strftime("%Y%m%d")
 
+    # an advance derives only the campaign members due from the old clock on: deriving every
+    # member of the history again adds none
+    from connectors.sandbox import campaigns
+
+    conn = store.connect(a)
+    try:
+        with store.transaction(conn):
+            cfg = WorldConfig.from_json(json.loads(meta["config"]))
+            assert campaigns.write_campaigns(conn, cfg, None) == 0
+    finally:
+        conn.close()
+
 
 @pytest.mark.slow
 def test_bounded_memory(tmp_path: Path) -> None:
