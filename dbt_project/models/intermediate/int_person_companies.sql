@@ -12,9 +12,9 @@ with candidates as (
         coalesce(hc.industry, sa.industry)                       as industry,
         coalesce(hc.country, sa.billing_country)                 as country
     from {{ ref('int_person_records') }} as r
-    {#- the record's type inside the key, not beside it: a left join's condition on the left
-        table alone is no equi-join, and DuckDB then compared every record with every contact
-        (40 s at scale 10, quadratic); as a key it is a hash join (0.6 s), the same rows -#}
+    {# the record's type inside the key, not beside it: a left join's condition on the left
+       table alone is no equi-join, and DuckDB then compared every record with every contact
+       (40 s at scale 10, quadratic); as a key it is a hash join (0.6 s), the same rows #}
     left join {{ ref('stg_hubspot__contacts') }} as h
         on h.contact_id = case when r.record_type = 'hubspot' then r.source_id end
     left join {{ ref('stg_hubspot__companies') }} as hc on hc.company_id = h.company_id
