@@ -53,9 +53,14 @@ def campaign_ids(cfg: WorldConfig) -> list[str]:
     return [sf_id("Campaign", 1 + i) for i in range(len(CAMPAIGNS))]
 
 
-def write_campaigns(conn: sqlite3.Connection, cfg: WorldConfig, owner_id: str | None) -> int:
+def write_campaigns(conn: sqlite3.Connection, cfg: WorldConfig, owner_id: str | None,
+                    since: dt.date | None = None) -> int:
     """Campaigns and the members due by ``cfg.clock``; returns the members added. Call inside
-    a store transaction."""
+    a store transaction. ``since`` (an advance's old clock): the members due before it exist
+    already, so only leads and contacts created late enough to join from then on are read — a
+    member joins at most ``MAX_DAYS_AFTER_CREATED`` days and an hour after its record was
+    created, and a record first appears once the clock passes its creation. Without it every
+    advance re-derived every member of the world's history."""
     created = dt.datetime(cfg.world_start.year, cfg.world_start.month, cfg.world_start.day, 9)
     ids = campaign_ids(cfg)
     for cid, (name, ctype) in zip(ids, CAMPAIGNS, strict=True):
@@ -69,9 +74,13 @@ def write_campaigns(conn: sqlite3.Connection, cfg: WorldConfig, owner_id: str | 
             "VALUES ('Campaign', ?, ?, ?, ?)", (cid, _z(created), _z(created), json.dumps(fields)))
     clock = dt.datetime(cfg.clock.year, cfg.clock.month, cfg.clock.day)
     added = 0
+    created_from = "" if since is None else (
+        dt.datetime(since.year, since.month, since.day) - dt.timedelta(days=1 + MAX_DAYS_AFTER_CREATED)
+    ).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     rows = conn.execute(
         "SELECT sobject, id, json_extract(fields, '$.CreatedDate') FROM sf_record "
-        "WHERE sobject IN ('Lead', 'Contact') AND is_deleted = 0 AND purged = 0 ORDER BY id").fetchall()
+        "WHERE sobject IN ('Lead', 'Contact') AND is_deleted = 0 AND purged = 0 "
+        "AND coalesce(created_date, '') >= ? ORDER BY id", (created_from,)).fetchall()
     for sobject, rid, created_text in rows:
         h = _unit(cfg.seed, "campaign-member", rid)
         if (h % 1000) / 1000 >= MEMBER_SHARE or not created_text:

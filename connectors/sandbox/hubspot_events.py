@@ -35,6 +35,18 @@ RECYCLE_BIN_DAYS = 90
 DAY_MS = 86_400_000
 SILENT_ASSOCIATION_SHARE = 0.01
 GDPR_DELETE_SHARE = 0.002
+TARGET_INDEX = "hubspot_association_to"
+# The live contacts of a deal's companies that are not on the deal yet. CROSS JOIN keeps the
+# deal outermost: SQLite's planner would rather scan every contact's associations in
+# c.from_id order than sort a handful of candidates (quadratic in the world's size).
+SILENT_CANDIDATES = (
+    "SELECT c.from_id FROM hubspot_association d "
+    "CROSS JOIN hubspot_association c ON c.from_type='contacts' AND c.to_type='companies' "
+    "AND c.to_id=d.to_id "
+    "JOIN hubspot_object o ON o.object_type='contacts' AND o.id=c.from_id AND o.archived=0 "
+    "WHERE d.from_type='deals' AND d.from_id=? AND d.to_type='companies' "
+    "AND c.from_id NOT IN (SELECT to_id FROM hubspot_association WHERE from_type='deals' "
+    "AND from_id=? AND to_type='contacts') ORDER BY c.from_id")
 
 
 def apply(conn: sqlite3.Connection, seed: int, old_clock_ms: int, new_clock_ms: int, *,
@@ -44,6 +56,11 @@ def apply(conn: sqlite3.Connection, seed: int, old_clock_ms: int, new_clock_ms: 
     generated world keeps its archived records, so a first sync sees deletes)."""
     rng = rng_for(seed, "hubspot_events", old_clock_ms, new_clock_ms)
     out = {"silent_associations": 0, "gdpr_deleted": 0, "purged": 0}
+    # A company's contacts and a deleted record's associations are found by the association's
+    # target: without this index each lookup scans every association (quadratic in the world).
+    # Built here, once, rather than maintained through the generator's inserts.
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {TARGET_INDEX} "
+                 "ON hubspot_association (to_type, to_id, from_type, from_id)")
 
     # 1. associations that move no modified date
     deals = conn.execute(
@@ -58,14 +75,7 @@ def apply(conn: sqlite3.Connection, seed: int, old_clock_ms: int, new_clock_ms: 
     for deal in order:
         if out["silent_associations"] >= target:
             break
-        candidates = [r[0] for r in conn.execute(
-            "SELECT c.from_id FROM hubspot_association d "
-            "JOIN hubspot_association c ON c.from_type='contacts' AND c.to_type='companies' "
-            "AND c.to_id=d.to_id "
-            "JOIN hubspot_object o ON o.object_type='contacts' AND o.id=c.from_id AND o.archived=0 "
-            "WHERE d.from_type='deals' AND d.from_id=? AND d.to_type='companies' "
-            "AND c.from_id NOT IN (SELECT to_id FROM hubspot_association WHERE from_type='deals' "
-            "AND from_id=? AND to_type='contacts') ORDER BY c.from_id", (deal, deal))]
+        candidates = [r[0] for r in conn.execute(SILENT_CANDIDATES, (deal, deal))]
         if not candidates:
             continue
         contact = rng.choice(candidates)
@@ -80,21 +90,28 @@ def apply(conn: sqlite3.Connection, seed: int, old_clock_ms: int, new_clock_ms: 
         "SELECT id FROM hubspot_object o WHERE object_type='contacts' AND archived=0 AND NOT EXISTS "
         "(SELECT 1 FROM hubspot_association a WHERE a.from_type='contacts' AND a.from_id=o.id "
         "AND a.to_type='deals') ORDER BY id") if r[0] not in pending]
+    gone: list[int] = []      # contacts deleted for good
     for contact in rng.sample(contacts, min(len(contacts), max(1, round(len(contacts) * GDPR_DELETE_SHARE)))):
         _delete_for_good(conn, "contacts", contact)
+        gone.append(contact)
         out["gdpr_deleted"] += 1
 
     # 3. the recycle bin: archived more than 90 days ago is gone
-    if not purge:
-        return out
-    cutoff = new_clock_ms - RECYCLE_BIN_DAYS * DAY_MS
-    for object_type, oid in conn.execute(
-            "SELECT object_type, id FROM hubspot_object WHERE archived=1 "
-            "AND coalesce(archived_at_ms, updated_at_ms) < ? ORDER BY object_type, id", (cutoff,)).fetchall():
-        if object_type == "contacts" and oid in pending:
-            continue
-        _delete_for_good(conn, object_type, oid)
-        out["purged"] += 1
+    if purge:
+        cutoff = new_clock_ms - RECYCLE_BIN_DAYS * DAY_MS
+        for object_type, oid in conn.execute(
+                "SELECT object_type, id FROM hubspot_object WHERE archived=1 "
+                "AND coalesce(archived_at_ms, updated_at_ms) < ? ORDER BY object_type, id", (cutoff,)).fetchall():
+            if object_type == "contacts" and oid in pending:
+                continue
+            _delete_for_good(conn, object_type, oid)
+            if object_type == "contacts":
+                gone.append(oid)
+            out["purged"] += 1
+    # the person lives on (in Salesforce); the contact record does not. One pass over the
+    # truth for all of them (it has no index on the contact id).
+    conn.execute("UPDATE truth_person SET hubspot_contact_id = NULL "
+                 "WHERE hubspot_contact_id IN (SELECT value FROM json_each(?))", (json.dumps(gone),))
     return out
 
 
@@ -111,5 +128,3 @@ def _delete_for_good(conn: sqlite3.Connection, object_type: str, oid: int) -> No
     conn.execute("DELETE FROM hubspot_object WHERE object_type=? AND id=?", (object_type, oid))
     conn.execute("DELETE FROM hubspot_association WHERE (from_type=? AND from_id=?) "
                  "OR (to_type=? AND to_id=?)", (object_type, oid, object_type, oid))
-    if object_type == "contacts":   # the person lives on (in Salesforce); this record does not
-        conn.execute("UPDATE truth_person SET hubspot_contact_id = NULL WHERE hubspot_contact_id = ?", (oid,))

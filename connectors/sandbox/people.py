@@ -77,7 +77,7 @@ class Ctx:
 # Records
 # ---------------------------------------------------------------------------------------------
 def sf_fields(sobject: str, multi: bool, values: dict) -> dict:
-    fields = {name: None for name in catalog.SALESFORCE_FIELDS[sobject]}
+    fields = dict.fromkeys(catalog.SALESFORCE_FIELDS[sobject])
     if not multi:
         fields.pop(catalog.CURRENCY_FIELD, None)
         values = {k: v for k, v in values.items() if k != catalog.CURRENCY_FIELD}
@@ -93,18 +93,21 @@ def sf_row(sobject: str, rid: str, created: int | None, modified: int | None, va
     v["Id"] = rid
     if "IsDeleted" in spec:
         v["IsDeleted"] = deleted is not None
-    if created is not None and "CreatedDate" in spec:
-        v["CreatedDate"] = iso_sf(created)
-    if modified is not None:
+    # each time formatted once (the Z form is the +0000 form's first 23 characters)
+    created_sf = iso_sf(created) if created is not None and "CreatedDate" in spec else None
+    modified_sf = iso_sf(modified) if modified is not None else None
+    if created_sf is not None:
+        v["CreatedDate"] = created_sf
+    if modified_sf is not None:
         if "LastModifiedDate" in spec:
-            v["LastModifiedDate"] = iso_sf(modified)
+            v["LastModifiedDate"] = modified_sf
         if "SystemModstamp" in spec:
-            v["SystemModstamp"] = iso_sf(modified)
+            v["SystemModstamp"] = modified_sf
     fields = sf_fields(sobject, multi, v)
     return (
         sobject, rid,
-        iso_z(modified) if modified is not None and "SystemModstamp" in spec else None,
-        iso_z(created) if created is not None and "CreatedDate" in spec else None,
+        modified_sf[:23] + "Z" if modified_sf is not None and "SystemModstamp" in spec else None,
+        created_sf[:23] + "Z" if created_sf is not None else None,
         1 if deleted is not None else 0, 1 if purged else 0,
         iso_z(deleted) if deleted is not None else None,
         json.dumps(fields, sort_keys=True, separators=(",", ":")),

@@ -46,6 +46,7 @@ Everything here is plain SQL over the standard library's sqlite3.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -174,6 +175,24 @@ CREATE TABLE IF NOT EXISTS advocacy_post (
     PRIMARY KEY (platform, post_id)
 );
 """
+
+
+# Secondary indexes that only readers need (the fakes' range scans, ``advance``): a fresh
+# world is written without them and they are built once at the end, a sort instead of a random
+# B-tree insert per row (:func:`connectors.sandbox.world.generate`).
+READ_INDEXES = ("hubspot_object_updated", "sf_record_modstamp", "sf_record_created", "gen_person_next")
+
+
+def drop_read_indexes(conn: sqlite3.Connection) -> None:
+    for name in READ_INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def create_read_indexes(conn: sqlite3.Connection) -> None:
+    """Build the dropped indexes, inside the caller's transaction (``executescript`` would
+    commit it first)."""
+    for ddl in re.findall(r"CREATE INDEX IF NOT EXISTS[^;]+", SCHEMA):
+        conn.execute(ddl)
 
 
 def connect(path: str | Path, *, readonly: bool = False) -> sqlite3.Connection:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
+import itertools
 import json
 import math
 import os
@@ -52,14 +54,14 @@ from connectors.sandbox.genutil import (
 )
 from connectors.sandbox.people import (
     Ctx,
-    Rendered,
     hs_row,
     plan_person,
-    render,
     sf_row,
 )
+from connectors.sandbox.world_writer import BATCH_SQL, ProcessWriter, StoreWriter
 
 Progress = Callable[[str], None] | None
+WRITER_PROCESS_SCALE = 2.0
 
 COMPANY_DOMAIN = "lumenanalytics.example"
 FORECASTING_TYPE_ID = "0Db000000000001AAA"
@@ -80,33 +82,17 @@ MESSY_SHARE = 0.12
 NETWORK_DISPLAY = {"linkedin": "LinkedIn", "x": "X", "facebook": "Facebook"}
 FX_BASE = {"EUR": (0.92, 0.03), "GBP": (0.79, 0.02)}
 
-_BATCH_SQL = {
-    "hs": "INSERT OR REPLACE INTO hubspot_object (object_type, id, created_at_ms, updated_at_ms, "
-          "archived, archived_at_ms, props) VALUES (?, ?, ?, ?, ?, ?, ?)",
-    "assoc": "INSERT OR IGNORE INTO hubspot_association (from_type, from_id, to_type, to_id, "
-             "type_id) VALUES (?, ?, ?, ?, ?)",
-    "sf": "INSERT OR REPLACE INTO sf_record (sobject, id, system_modstamp, created_date, "
-          "is_deleted, purged, deleted_date, fields) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    "truth": "INSERT OR REPLACE INTO truth_person (person_id, true_visitor_id, email, "
-             "hubspot_contact_id, sf_lead_id, sf_contact_id, intended_segment, intended_channel, "
-             "advocate_id, post_id, deleted_at, duplicate_hubspot_contact_id, "
-             "duplicate_sf_lead_id, created_at, account_id) "
-             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "post": "INSERT OR REPLACE INTO advocacy_post (post_id, platform, advocate_id, advocate_email, "
-            "advocate_name, network, category, campaign, posted_at, url, clicks, likes, comments, "
-            "shares, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    "ga": "INSERT INTO ga4_row (date, true_visitor_id, visitor_id, source, medium, campaign, "
-          "ad_content, term, landing_page, sessions, engaged_sessions, key_events) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-          "ON CONFLICT (date, true_visitor_id, source, medium, campaign, ad_content, term, "
-          "landing_page) DO UPDATE SET sessions = sessions + excluded.sessions, "
-          "engaged_sessions = engaged_sessions + excluded.engaged_sessions, "
-          "key_events = key_events + excluded.key_events",
-}
-
 
 def _weighted(rng: random.Random, pairs: tuple) -> str:
-    return rng.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0]
+    names, cum = _cumulative(pairs)
+    return rng.choices(names, cum_weights=cum)[0]
+
+
+@functools.cache
+def _cumulative(pairs: tuple) -> tuple[list[str], list[float]]:
+    """The names and cumulative weights of ``pairs``: what ``choices`` computes from plain
+    weights on every call (the same draw either way; this runs per simulated session)."""
+    return [p[0] for p in pairs], list(itertools.accumulate(p[1] for p in pairs))
 
 
 def n_reps(cfg: WorldConfig) -> int:
@@ -218,6 +204,15 @@ def build_static(cfg: WorldConfig) -> Static:
     return Static(reps, others, accounts, advocates, ids)
 
 
+def make_ctx(cfg: WorldConfig, static: Static) -> Ctx:
+    """What rendering a person needs of the company (the writer process builds the same)."""
+    return Ctx(
+        config=cfg, reps=static.reps, account=static.accounts.__getitem__,
+        fx=lambda cur, d: fx_rate(cfg, cur, quarter_start(dt.date.fromisoformat(d))),
+        integration_user_id=static.others[-1]["user_id"],
+    )
+
+
 def fx_rate(cfg: WorldConfig, currency: str, q: dt.date) -> float:
     """Units of ``currency`` per 1 corporate-currency unit in the quarter starting ``q``."""
     if currency == cfg.corporate_currency or currency not in FX_BASE:
@@ -235,49 +230,26 @@ class World:
         self.conn, self.cfg, self.static, self.ids = conn, cfg, static, ids
         self.progress = progress or (lambda _msg: None)
         self.seed = cfg.seed
-        self.ctx = Ctx(
-            config=cfg, reps=static.reps, account=static.accounts.__getitem__,
-            fx=lambda cur, d: fx_rate(cfg, cur, quarter_start(dt.date.fromisoformat(d))),
-            integration_user_id=static.others[-1]["user_id"],
-        )
+        self.ctx = make_ctx(cfg, static)
+        # where rows go: this connection, or a writer process for the days of a large world
+        self.writer: StoreWriter | ProcessWriter = StoreWriter(conn, self.ctx)
         self.pool: list[dict] = []
         self.pool_cap = max(500, min(20_000, int(4000 * cfg.scale)))
         self.active_posts: list[dict] = []
         self.daily_rows: list[int] = []
         self.counts: dict[str, int] = {}
-        self._buf: dict[str, list] = {k: [] for k in _BATCH_SQL}
-        self._gen_put: list[tuple] = []
-        self._gen_del: list[tuple] = []
+        self._buf: dict[str, list] = {k: [] for k in BATCH_SQL}
+        self._people: list[tuple[dict, int]] = []     # rendered by the writer, in this order
+        self._advocacy_cum: list[float] | None = None
 
     # -- writing ---------------------------------------------------------------------------------
     def flush(self) -> None:
-        for key, sql in _BATCH_SQL.items():
-            rows = self._buf[key]
-            if rows:
-                self.conn.executemany(sql, rows)
-                rows.clear()
-        if self._gen_put:
-            self.conn.executemany(
-                "INSERT OR REPLACE INTO gen_person (person_id, next_ms, plan) VALUES (?, ?, ?)",
-                self._gen_put)
-            self._gen_put.clear()
-        if self._gen_del:
-            self.conn.executemany("DELETE FROM gen_person WHERE person_id = ?", self._gen_del)
-            self._gen_del.clear()
-
-    def put(self, r: Rendered) -> None:
-        self._buf["hs"] += r.hs
-        self._buf["assoc"] += r.assoc
-        self._buf["sf"] += r.sf
-        self._buf["truth"] += r.truth
+        self.writer.write(self._buf, self._people)
+        self._buf = {k: [] for k in BATCH_SQL}
+        self._people = []
 
     def put_person(self, plan: dict, cutoff: int) -> None:
-        r = render(plan, cutoff, self.ctx)
-        self.put(r)
-        if r.next_ms is not None:
-            self._gen_put.append((plan["pid"], r.next_ms, json.dumps(plan, separators=(",", ":"))))
-        else:
-            self._gen_del.append((plan["pid"],))
+        self._people.append((plan, cutoff))
 
     # -- static parts ------------------------------------------------------------------------------
     def write_static(self) -> None:
@@ -588,9 +560,13 @@ class World:
     def _advocacy_account(self, vid: str) -> int:
         """The confounder: advocates' networks reach larger companies (config
         ``advocacy_size_skew``), from a stream of its own so the day's stream is unchanged."""
-        accounts = self.static.accounts
-        weights = [math.exp(self.cfg.advocacy_size_skew * a["band"]) for a in accounts]
-        return rng_for(self.seed, "advocacy_account", vid).choices(range(len(accounts)), weights)[0]
+        if self._advocacy_cum is None:
+            # the cumulative weights once (the accounts never change): ``choices`` computes
+            # exactly this list from ``weights`` on every call, O(accounts) per advocacy lead
+            self._advocacy_cum = list(itertools.accumulate(
+                math.exp(self.cfg.advocacy_size_skew * a["band"]) for a in self.static.accounts))
+        return rng_for(self.seed, "advocacy_account", vid).choices(
+            range(len(self._advocacy_cum)), cum_weights=self._advocacy_cum)[0]
 
     # -- advance -----------------------------------------------------------------------------------
     def rerender_pending(self, cutoff: int) -> int:
@@ -725,8 +701,12 @@ def _other_threshold(cfg: WorldConfig, daily_rows: list[int]) -> int:
     return max(1, counts[max(0, math.ceil(0.95 * len(counts)) - 1)])
 
 
-def generate(store_path: str | Path, config: WorldConfig, progress: Progress = None) -> None:
-    """Build a fresh world store at ``store_path`` from ``config`` (deterministic in the seed)."""
+def generate(store_path: str | Path, config: WorldConfig, progress: Progress = None, *,
+             writer_process: bool | None = None) -> None:
+    """Build a fresh world store at ``store_path`` from ``config`` (deterministic in the seed).
+    ``writer_process``: render and write the simulated days in a second process
+    (:mod:`connectors.sandbox.world_writer`; the same store); default from scale
+    :data:`WRITER_PROCESS_SCALE` up, where it pays for the process's start."""
     path = Path(store_path)
     for suffix in ("", "-wal", "-shm", "-journal"):
         p = Path(str(path) + suffix)
@@ -734,6 +714,7 @@ def generate(store_path: str | Path, config: WorldConfig, progress: Progress = N
             os.remove(p)
     conn = store.connect(path)
     conn.execute("PRAGMA synchronous=OFF")
+    store.drop_read_indexes(conn)
     try:
         static = build_static(config)
         w = World(conn, config, static, Ids(static.ids.counters), progress)
@@ -744,14 +725,25 @@ def generate(store_path: str | Path, config: WorldConfig, progress: Progress = N
             w.write_static()
             for q in quarters(config.world_start, config.clock):
                 w.open_quarter(q, day_ms(q) - 10 * DAY_MS + 9 * HOUR_MS)
-        d = config.world_start
-        while d < config.clock:
-            month_end = min(config.clock, (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1))
-            with store.transaction(conn):
-                w.simulate(d, month_end, cutoff)
-            d = month_end
+        local = w.writer
+        if writer_process if writer_process is not None else config.scale >= WRITER_PROCESS_SCALE:
+            w.writer = ProcessWriter(path, config)
+        try:
+            d = config.world_start
+            while d < config.clock:
+                month_end = min(config.clock, (d.replace(day=28) + dt.timedelta(days=4)).replace(day=1))
+                with w.writer.transaction():
+                    w.simulate(d, month_end, cutoff)
+                d = month_end
+            w.writer.close()
+        except BaseException:
+            if isinstance(w.writer, ProcessWriter):
+                w.writer.abort()
+            raise
+        w.writer = local
         with store.transaction(conn):
             w.flush()
+            store.create_read_indexes(conn)
             w.progress(f"hubspot {hubspot_events.apply(conn, config.seed, day_ms(config.world_start), cutoff, purge=False)}")
             campaigns.write_campaigns(conn, config, static.reps[0]["user_id"])
             meta = {
@@ -798,7 +790,7 @@ def advance(store_path: str | Path, days: int, progress: Progress = None) -> Non
             events = hubspot_events.apply(conn, cfg.seed, day_ms(old_clock), cutoff)
             w.progress(f"advance: hubspot {events}")
             store.set_meta(conn, "clock", new_clock.isoformat())
-            campaigns.write_campaigns(conn, cfg, static.reps[0]["user_id"])
+            campaigns.write_campaigns(conn, cfg, static.reps[0]["user_id"], since=old_clock)
             store.set_meta(conn, "config", cfg.to_json())
             w.save_state()
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")

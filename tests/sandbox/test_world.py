@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import shutil
 import sqlite3
 import subprocess
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.sandbox import catalog, store
+from connectors.sandbox import catalog, genutil, store
 from connectors.sandbox.config import WorldConfig
-from connectors.sandbox.world import advance, generate, summary
+from connectors.sandbox.world import _weighted, advance, generate, summary
 
 TABLE_KEYS = {
     "meta": "key",
@@ -62,6 +63,23 @@ def test_deterministic(tmp_path: Path) -> None:
     assert a == b
     generate(tmp_path / "c.sqlite", WorldConfig(seed=4, scale=0.02))
     assert table_hashes(tmp_path / "c.sqlite")["ga4_row"] != a["ga4_row"]
+
+
+def test_writer_process_writes_the_same_world(tmp_path: Path) -> None:
+    """A large world renders and writes its days in a second process (world_writer.py): the
+    store is the one the single process writes, row for row; a writer that fails stops the
+    generation with its traceback."""
+    from connectors.sandbox.world_writer import ProcessWriter, WriterFailed
+
+    cfg = WorldConfig(seed=3, scale=0.05)
+    generate(tmp_path / "one.sqlite", cfg, writer_process=False)
+    generate(tmp_path / "two.sqlite", cfg, writer_process=True)
+    assert table_hashes(tmp_path / "one.sqlite") == table_hashes(tmp_path / "two.sqlite")
+
+    writer = ProcessWriter(tmp_path / "missing" / "w.sqlite", cfg)   # its connect fails
+    with pytest.raises(WriterFailed, match="unable to open database"):
+        writer.write({}, [])
+        writer.close()
 
 
 def test_generate_replaces_existing_file(tmp_path: Path) -> None:
@@ -136,6 +154,18 @@ def test_advance(tmp_path: Path, world_store: Path) -> None:
     assert q(world_store, "SELECT SUM(sessions) FROM ga4_row WHERE date = ?", early) == q(
         a, "SELECT SUM(sessions) FROM ga4_row WHERE date = ?", early)
     assert q(a, "SELECT MAX(date) FROM ga4_row")[0][0] == (new_clock - dt.timedelta(days=1)).strftime("%Y%m%d")
+
+    # an advance derives only the campaign members due from the old clock on: deriving every
+    # member of the history again adds none
+    from connectors.sandbox import campaigns
+
+    conn = store.connect(a)
+    try:
+        with store.transaction(conn):
+            cfg = WorldConfig.from_json(json.loads(meta["config"]))
+            assert campaigns.write_campaigns(conn, cfg, None) == 0
+    finally:
+        conn.close()
 
 
 @pytest.mark.slow
@@ -361,3 +391,43 @@ def test_identity_traps_and_late_links(world_store: Path) -> None:
           ON o.sobject = 'Opportunity' AND o.id = json_extract(l.fields, '$.ConvertedOpportunityId')
         WHERE l.sobject = 'Lead' AND json_extract(l.fields, '$.ConvertedDate') > substr(o.created_date, 1, 10)""")[0][0]
     assert late_roles > 0 and late_conversions > 0
+
+
+def test_generation_work_grows_linearly(world_store: Path, tmp_path: Path) -> None:
+    """The generator's lookups that run once per deal, deleted contact or advocacy lead must not
+    scan the world (they made scale 100 run for hours): the silent associations' candidates and
+    a deleted record's associations are found by index, and an advocacy lead's account is drawn
+    from cumulative weights computed once — the same draw as ``choices`` with plain weights."""
+    import random
+
+    from connectors.sandbox import hubspot_events
+    from connectors.sandbox.world import World, build_static
+
+    path = tmp_path / "w.sqlite"
+    shutil.copy(world_store, path)
+    conn = store.connect(path)
+    try:
+        hubspot_events.apply(conn, 1, 0, 1, purge=False)   # builds the index it relies on
+        plans = {
+            "candidates": hubspot_events.SILENT_CANDIDATES,
+            "delete": "DELETE FROM hubspot_association WHERE (from_type=? AND from_id=?) "
+                      "OR (to_type=? AND to_id=?)",
+        }
+        for name, sql in plans.items():
+            steps = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sql, (1, 1) if name == "candidates" else ("contacts", 1, "contacts", 1))]
+            assoc = [s for s in steps if "hubspot_association" in s or s.startswith(("SEARCH c ", "SEARCH d "))]
+            assert assoc and not any(s.startswith("SCAN") or s.endswith("(from_type=?)") for s in assoc), (name, steps)
+    finally:
+        conn.close()
+
+    cfg = WorldConfig(seed=5, scale=0.3)
+    static = build_static(cfg)
+    w = World(sqlite3.connect(":memory:"), cfg, static, static.ids, None)
+    weights = [math.exp(cfg.advocacy_size_skew * a["band"]) for a in static.accounts]
+    for vid in ("1.1", "42.7", "1999999999.1767225600"):
+        expected = genutil.rng_for(cfg.seed, "advocacy_account", vid).choices(range(len(weights)), weights)[0]
+        assert w._advocacy_account(vid) == expected
+    rng_a, rng_b = random.Random(3), random.Random(3)
+    pairs = (("a", 6), ("b", 2.5), ("c", 1.5))
+    assert [_weighted(rng_a, pairs) for _ in range(50)] == [
+        rng_b.choices([p[0] for p in pairs], weights=[p[1] for p in pairs])[0] for _ in range(50)]

@@ -197,10 +197,7 @@ def _slowest(run_results: Path, n: int = 8) -> list[list[Any]]:
 
 def summarise(path: Path) -> None:
     """The latest row of each step as a Markdown table, plus nightly / full."""
-    latest: dict[str, dict[str, Any]] = {}
-    for line in path.read_text().splitlines():
-        row = json.loads(line)
-        latest[row["step"]] = row
+    latest = _latest(path)
     print("\n| step | wall s | CPU s | peak RSS MB | detail | load avg before/after |")
     print("|---|---:|---:|---:|---|---|")
     for step, row in latest.items():
@@ -216,6 +213,67 @@ def summarise(path: Path) -> None:
               f"{nightly[1]['seconds'] / full[1]['seconds']:.3f})")
 
 
+def _latest(path: Path) -> dict[str, dict[str, Any]]:
+    latest: dict[str, dict[str, Any]] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            row = json.loads(line)
+            latest[row["step"]] = row
+    return latest
+
+
+def targets(root: Path) -> list[list[str]]:
+    """The issue's targets against the latest runs under ``root`` (``scale1``, ``scale10``,
+    ``scale100`` workdirs, as ``make bench`` leaves them): [target, measured, verdict]."""
+    runs = {s: _latest(root / f"scale{s}" / "steps.jsonl") for s in ("1", "10", "100")}
+    rows: list[list[str]] = []
+
+    def verdict(ok: bool | None) -> str:
+        return "not measured" if ok is None else ("met" if ok else "NOT met")
+
+    gen = runs["100"].get("generate")
+    rows.append(["world generation at scale 100 < 300 s and < 4 GiB",
+                 f"{gen['seconds']} s wall, {gen.get('cpu_seconds')} s CPU, {gen['peak_rss_mb']} MB "
+                 f"(load {gen.get('load_before')} / {gen.get('load_after')})" if gen else "–",
+                 verdict(gen and gen["seconds"] < 300 and gen["peak_rss_mb"] < 4096)])
+    for source in SOURCES:
+        big, small = (runs[s].get(f"sync_full:{source}") for s in ("100", "1"))
+        ratio = big["peak_rss_mb"] / small["peak_rss_mb"] if big and small else None
+        rows.append([f"full sync peak RSS scale 100 / scale 1 <= 1.5 ({source})",
+                     f"{big['peak_rss_mb']:.0f} / {small['peak_rss_mb']:.0f} MB = {ratio:.2f}" if ratio else "–",
+                     verdict(None if ratio is None else ratio <= 1.5)])
+    d100, d10 = runs["100"].get("dbt_full"), runs["10"].get("dbt_full")
+    rows.append(["dbt build at scale 100 < 60 s",
+                 f"{d100['seconds']} s wall, {d100.get('cpu_seconds')} s CPU (load {d100.get('load_before')})"
+                 if d100 else "–", verdict(d100 and d100["seconds"] < 60)])
+    if d100 and d10:
+        rows.append(["dbt build scale 100 / scale 10 <= 10",
+                     f"wall {d100['seconds'] / d10['seconds']:.2f}, CPU "
+                     f"{d100['cpu_seconds'] / max(d10['cpu_seconds'], 0.1):.2f}",
+                     verdict(d100["seconds"] / d10["seconds"] <= 10)])
+    for s in ("10", "100"):
+        r = runs[s]
+        full = [r.get(k) for k in ("sync_full", "dbt_full")]
+        nightly = [r.get(k) for k in ("sync_incremental", "dbt_nightly")]
+        if all(full) and all(nightly):
+            f = sum(x["seconds"] for x in full)
+            n = sum(x["seconds"] for x in nightly)
+            fc = sum(x["cpu_seconds"] for x in full)
+            nc = sum(x["cpu_seconds"] for x in nightly)
+            rows.append([f"nightly / full <= 0.2 at scale {s}",
+                         f"wall {n:.0f} / {f:.0f} s = {n / f:.2f}; CPU {nc:.0f} / {fc:.0f} s = {nc / fc:.2f}",
+                         verdict(n / f <= 0.2)])
+        else:
+            rows.append([f"nightly / full <= 0.2 at scale {s}", "–", verdict(None)])
+    return rows
+
+
+def print_targets(root: Path) -> None:
+    print("\n| target | measured | verdict |\n|---|---|---|")
+    for row in targets(root):
+        print("| " + " | ".join(row) + " |")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m pipelines.cli.bench.endtoend", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -228,12 +286,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--project", default=str(ROOT / "dbt_project"),
                    help="the dbt project to build (default: this checkout's)")
     p.add_argument("--summary", action="store_true", help="print the table of the workdir only")
+    p.add_argument("--targets", metavar="DIR",
+                   help="print the targets against DIR/scale1, scale10, scale100 (make bench's workdirs)")
     p.add_argument("--advance-store", help=argparse.SUPPRESS)   # the measured child of `advance`
     args = p.parse_args(argv)
     if args.advance_store:
         from connectors.sandbox.server import Sandbox
 
         Sandbox(args.advance_store, Path(args.advance_store).parent / "serve").advance(args.days)
+        return 0
+    if args.targets:
+        print_targets(Path(args.targets))
         return 0
     args.workdir = args.workdir or str(ROOT / "data" / "endtoend" / f"scale{args.scale:g}")
     if args.summary:
