@@ -1,8 +1,9 @@
 """A GA4 backfill re-reads exactly its days and records no history; a nightly run after the
 world moves a day reads only what changed, and its marts equal a full refresh of the same data.
 
-One sandbox, one warehouse, in order: nightly -> backfill -> advance a day -> nightly
-(incremental) -> a copy rebuilt with --full-refresh (every sync and dbt) -> marts compared."""
+One sandbox, one warehouse (a copy of the session's first nightly run), in order: backfill ->
+advance a day -> nightly (incremental) -> a copy rebuilt with --full-refresh (every sync and
+dbt) -> marts compared."""
 
 from __future__ import annotations
 
@@ -63,14 +64,17 @@ def _marts(path: Path) -> dict[str, list[tuple]]:
 
 
 @pytest.mark.slow
-def test_backfill_then_an_incremental_nightly_equal_to_a_full_refresh(fresh_sandbox, tmp_path: Path
-                                                                      ) -> None:
+def test_backfill_then_an_incremental_nightly_equal_to_a_full_refresh(
+        fresh_sandbox, nightly_pipeline: dict, tmp_path: Path) -> None:
     from pipelines.definitions import build_definitions
 
+    # the first night is the session's (tests/pipelines/conftest.py): a copy of its warehouse,
+    # and a sandbox of our own serving the same world, which this test moves a day on
     sandbox = fresh_sandbox()
     env = sandbox.env()
     warehouse = tmp_path / "warehouse.duckdb"
-    first = nightly(warehouse, env)
+    shutil.copy2(nightly_pipeline["warehouse"], warehouse)
+    first = nightly_pipeline["result"]
     assert first.success, [e.message for e in first.all_events if e.is_failure]
     days, history = _ga4_days(warehouse), _history(warehouse)
     cursors = _query(warehouse, "select object, cursor from ga4._sync_state order by 1")
