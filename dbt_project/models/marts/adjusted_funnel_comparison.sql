@@ -12,7 +12,7 @@
     never claims certainty. -#}
 {%- set strata = var('lift_strata', ['company_size']) -%}
 {%- set known = {'company_size': 'c.company_size', 'industry': 'c.industry', 'country': 'c.country',
-                 'lead_quarter': "cast(" ~ period_start('p.lead_date', 'quarter') ~ " as varchar)"} -%}
+                 'lead_quarter': "cast(" ~ period_start('p.lead_date', 'quarter') ~ " as " ~ dbt.type_string() ~ ")"} -%}
 {%- for s in strata -%}
     {%- if s not in known -%}
         {{ exceptions.raise_compiler_error("var lift_strata: unknown stratum " ~ s ~ " (known: company_size, industry, country, lead_quarter)") }}
