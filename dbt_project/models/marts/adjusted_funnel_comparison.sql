@@ -67,9 +67,10 @@ strata as (
     select
         r.*,
         case when r.usable then advocacy_rate - other_rate end as difference,
+        -- in doubles: Spark would divide the DECIMAL literals' sums with as few as 6 digits
         case when r.usable then
-            (advocacy_reached + 1.0) / (advocacy_leads + 2.0) * (1 - (advocacy_reached + 1.0) / (advocacy_leads + 2.0)) / advocacy_leads
-            + (other_reached + 1.0) / (other_leads + 2.0) * (1 - (other_reached + 1.0) / (other_leads + 2.0)) / other_leads
+            (cast(advocacy_reached as {{ type_double() }}) + 1) / (advocacy_leads + 2) * (1 - (cast(advocacy_reached as {{ type_double() }}) + 1) / (advocacy_leads + 2)) / advocacy_leads
+            + (cast(other_reached as {{ type_double() }}) + 1) / (other_leads + 2) * (1 - (cast(other_reached as {{ type_double() }}) + 1) / (other_leads + 2)) / other_leads
         end as variance,
         case when r.usable then
             cast(advocacy_leads as {{ type_double() }})
@@ -101,8 +102,8 @@ naive as (
         case when advocacy_leads > 0 then cast(advocacy_reached as {{ type_double() }}) / advocacy_leads end as advocacy_rate,
         case when other_leads > 0 then cast(other_reached as {{ type_double() }}) / other_leads end          as other_rate,
         case when advocacy_leads > 0 and other_leads > 0 then
-            (advocacy_reached + 1.0) / (advocacy_leads + 2.0) * (1 - (advocacy_reached + 1.0) / (advocacy_leads + 2.0)) / advocacy_leads
-            + (other_reached + 1.0) / (other_leads + 2.0) * (1 - (other_reached + 1.0) / (other_leads + 2.0)) / other_leads
+            (cast(advocacy_reached as {{ type_double() }}) + 1) / (advocacy_leads + 2) * (1 - (cast(advocacy_reached as {{ type_double() }}) + 1) / (advocacy_leads + 2)) / advocacy_leads
+            + (cast(other_reached as {{ type_double() }}) + 1) / (other_leads + 2) * (1 - (cast(other_reached as {{ type_double() }}) + 1) / (other_leads + 2)) / other_leads
         end as variance
     from totals
 ),
