@@ -10,7 +10,7 @@ SCALE ?= 1
 DAGSTER_HOME ?= $(abspath data/dagster)
 PORT ?= 3000
 
-.PHONY: env browser postgres demo test lint sandbox truth dagster docs bench bench-lift chaos clean
+.PHONY: env browser postgres java demo test test-spark lint sandbox truth dagster docs bench bench-lift chaos clean
 
 # One installer, from the lock file. uv itself comes from PyPI when missing; `python -m uv`
 # finds it wherever pip put it (user site, pyenv, a venv) without relying on PATH.
@@ -43,6 +43,14 @@ postgres:
 		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
 
+# The Spark portability test (`make test-spark`) runs pyspark, which needs a Java runtime:
+# Debian's openjdk-17-jre-headless, installed when no `java` is on PATH (root or sudo, as above).
+java:
+	@command -v java >/dev/null 2>&1 || { \
+		echo "installing Debian's openjdk-17-jre-headless for the Spark portability test"; \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq openjdk-17-jre-headless >/dev/null; }
+
 $(MANIFEST): $(BIN)/python $(DBT_FILES)
 	$(BIN)/dbt parse --quiet --project-dir dbt_project --profiles-dir dbt_project
 	@touch $(MANIFEST)
@@ -57,6 +65,12 @@ demo: env
 test: env browser postgres
 	$(BIN)/dagster definitions validate -w workspace.yaml
 	$(BIN)/pytest -q
+
+# The same dbt project on a local Spark (dbt-spark session mode, Parquet tables), every mart
+# compared with DuckDB's (tests/dbt/test_portable_spark.py); a few minutes, so a target of its
+# own, which CI (.ci/run) runs after `make test`.
+test-spark: env java
+	$(BIN)/pytest -q -m spark tests/dbt/test_portable_spark.py
 
 # ruff, and every model transpiled from DuckDB's dialect to Spark's and Postgres' (sqlglot):
 # dialect drift shows here before a warehouse sees it (tests/dbt/dialect_lint.py).

@@ -46,13 +46,13 @@ def _env(extra: dict[str, str] | None = None) -> dict[str, str]:
 def run_dbt(args: list[str], db: Path, work: Path, project: Path = PROJECT,
             as_of: str | None = None, tz: str | None = None,
             nightly: bool = False, dbt_vars: dict | None = None, target: str | None = None,
-            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+            env: dict[str, str] | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """dbt as users run it (``--project-dir dbt_project --profiles-dir dbt_project``), with
     the build artefacts and logs kept out of the project tree; ``tz`` sets the process's
     local time zone (``TZ``). ``nightly``: the run's date is the day after ``as_of`` (var
     run_date), as for the nightly run on the sandbox's clock: a reporting run, which writes
     the snapshots of reported quarters; ``dbt_vars`` any other vars; ``target`` another target
-    of dbt_project/profiles.yml, ``env`` its variables."""
+    of dbt_project/profiles.yml, ``env`` its variables; ``timeout`` in seconds."""
     cmd = [str(DBT), *args, "--project-dir", str(project), "--profiles-dir", str(project),
            "--target-path", str(work / "target"), "--log-path", str(work / "logs"),
            "--no-use-colors", *(["--target", target] if target else [])]
@@ -65,7 +65,7 @@ def run_dbt(args: list[str], db: Path, work: Path, project: Path = PROJECT,
         cmd += ["--vars", json.dumps(dbt_vars)]
     extra = {"DUCKDB_PATH": str(db), **({"TZ": tz} if tz else {}), **(env or {})}
     return subprocess.run(cmd, cwd=REPO, env=_env(extra),
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=timeout)
 
 
 def query(db: Path, sql: str, params: list | None = None) -> list[tuple]:

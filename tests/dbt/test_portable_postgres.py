@@ -11,9 +11,7 @@ under CI=true."""
 from __future__ import annotations
 
 import datetime as dt
-import decimal
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -22,21 +20,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import duckdb
 import postgres_cluster
 import pytest
+from mart_equality import mart_differences
 from test_dbt_project import REPO, _env, run_dbt
 
-# columns that describe the run, not the data (and freshness: minutes between the builds)
-VOLATILE = {"run_manifest": {"run_id", "run_started_at", "built_at", "adapter_type", "dbt_version",
-                             "config_hash", "config_json"}}
 # target `postgres` is not `prod`: its schemas carry the target schema (generate_schema_name)
 PG_MARTS = "analytics_marts"
 # computed only where dbt runs Python models (numpy): on Postgres these marts hold no
 # data-driven rows by design (models/intermediate/portable/int_data_driven_attribution.sql)
 PYTHON_ONLY_MARTS = {"data_driven_credit", "model_comparison"}
-REL = 1e-9
-ABS = 1e-9
 
 
 @pytest.fixture(scope="session")
@@ -82,33 +75,6 @@ def pg_built(postgres: postgres_cluster.Cluster, raw_warehouse: Path, truth: dic
                         "stats": time.monotonic() - started - copy_seconds - build_seconds}}
 
 
-def _plain(value):
-    if isinstance(value, decimal.Decimal):
-        return float(value)
-    if isinstance(value, dt.datetime):
-        return value.replace(tzinfo=None)
-    return value
-
-
-def _rows(fetch: list[tuple], columns: list[str], skip: set[str]) -> list[tuple]:
-    keep = [i for i, c in enumerate(columns) if c not in skip]
-    rows = [tuple(_plain(r[i]) for i in keep) for r in fetch]
-    # order by the exact columns first, floats rounded last: the same order on both engines
-    return sorted(rows, key=lambda r: tuple(
-        (0, round(v, 6)) if isinstance(v, float) else (1, "") if v is None else (2, str(v))
-        for v in r))
-
-
-def _same(a, b) -> bool:
-    if isinstance(a, float) or isinstance(b, float):
-        if a is None or b is None:
-            return a is b
-        if math.isnan(a) or math.isnan(b):
-            return math.isnan(a) and math.isnan(b)
-        return math.isclose(a, b, rel_tol=REL, abs_tol=ABS)
-    return a == b
-
-
 def test_postgres_build_succeeds(pg_built: dict) -> None:
     proc, stats = pg_built["proc"], pg_built["stats"]
     assert sum(pg_built["copied"].values()) > 1000
@@ -138,40 +104,16 @@ def test_every_mart_equals_duckdb(built: dict, pg_built: dict, postgres) -> None
     import psycopg2
 
     assert built["proc"].returncode == 0 and pg_built["proc"].returncode == 0
-    with duckdb.connect(str(built["db"]), read_only=True) as duck:
-        marts = [t for (t,) in duck.execute(
-            "select table_name from information_schema.tables where table_schema = 'marts' "
-            "order by 1").fetchall()]
-        assert len(marts) >= 10
-        differences: list[tuple] = []
-        pg = psycopg2.connect(postgres.dsn())
-        try:
-            for mart in marts:
-                if mart in PYTHON_ONLY_MARTS:
-                    continue
-                skip = VOLATILE.get(mart, set())
-                cur = duck.execute(f'select * from marts."{mart}"')
-                columns = [d[0] for d in cur.description]
-                ours = _rows(cur.fetchall(), columns, skip)
-                with pg.cursor() as pcur:
-                    pcur.execute(f'select * from {PG_MARTS}."{mart}"')
-                    pg_columns = [d[0] for d in pcur.description]
-                    assert pg_columns == columns, mart
-                    theirs = _rows(pcur.fetchall(), pg_columns, skip)
-                if mart == "data_quality":  # freshness: hours since the sync, read minutes apart
-                    fresh, detail = columns.index("value"), columns.index("detail")
-                    timed = ("freshness_hours", "source_complete")
-                    ours, theirs = ([r[:fresh] + (None,) + r[fresh + 1:detail] + (None,) + r[detail + 1:]
-                                     if r[0] in timed else r for r in rows] for rows in (ours, theirs))
-                if len(ours) != len(theirs):
-                    differences.append((mart, "rows", len(ours), len(theirs)))
-                    continue
-                kept = [c for c in columns if c not in skip]
-                for a, b in zip(ours, theirs, strict=True):
-                    bad = [(c, x, y) for c, x, y in zip(kept, a, b, strict=True) if not _same(x, y)]
-                    if bad:
-                        differences.append((mart, a, bad))
-                        break  # the first differing row of each mart
-        finally:
-            pg.close()
+    pg = psycopg2.connect(postgres.dsn())
+
+    def fetch(mart: str) -> tuple[list[str], list[tuple]]:
+        with pg.cursor() as cur:
+            cur.execute(f'select * from {PG_MARTS}."{mart}"')
+            return [d[0] for d in cur.description], cur.fetchall()
+
+    try:
+        compared, differences = mart_differences(built["db"], fetch, PYTHON_ONLY_MARTS)
+    finally:
+        pg.close()
+    assert len(compared) >= 10
     assert not differences, differences

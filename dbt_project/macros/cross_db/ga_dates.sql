@@ -17,3 +17,6 @@
 {% macro duckdb__ga_date_to_reporting_date(date_expr, tz_expr, tz) -%}
     cast(timezone('{{ tz }}', timezone({{ tz_expr }}, cast({{ date_expr }} as timestamp) + interval 12 hour)) as date)
 {%- endmacro %}
+{% macro spark__ga_date_to_reporting_date(date_expr, tz_expr, tz) -%}
+    to_date(from_utc_timestamp(to_utc_timestamp(cast({{ date_expr }} as timestamp) + interval 12 hours, {{ tz_expr }}), '{{ tz }}'))
+{%- endmacro %}

@@ -13,6 +13,9 @@
 {% macro duckdb__try_cast(expr, data_type) -%}
     try_cast({{ expr }} as {{ data_type }})
 {%- endmacro %}
+{% macro spark__try_cast(expr, data_type) -%}
+    try_cast({{ expr }} as {{ spark_type(data_type) }})
+{%- endmacro %}
 {% macro postgres__try_cast(expr, data_type) -%}
     {%- if data_type | lower in ('timestamp', 'timestamp without time zone') -%}
         {{ target.schema }}.advocacy_try_timestamp(cast({{ expr }} as text))
@@ -43,6 +46,9 @@
 {% macro default__epoch_ms_to_timestamp(expr) -%}
     cast(to_timestamp(({{ expr }}) / 1000.0) at time zone 'UTC' as {{ dbt.type_timestamp() }})
 {%- endmacro %}
+{% macro spark__epoch_ms_to_timestamp(expr) -%}
+    timestamp_millis(cast({{ expr }} as bigint))
+{%- endmacro %}
 {% macro duckdb__epoch_ms_to_timestamp(expr) -%}
     cast(epoch_ms(cast({{ expr }} as bigint)) as timestamp)
 {%- endmacro %}
@@ -68,6 +74,12 @@
     nullif(lower(regexp_replace({{ expr }}, '[\s\pZ\x{200B}-\x{200D}\x{2060}\x{FEFF}\x{180E}]', '', 'g')), '')
 {%- endmacro %}
 
+{#- Java's regex: RE2's \s spelled out (no vertical tab), \p{Z} and the format characters by
+    code point; backslashes doubled for Spark's string literals. -#}
+{% macro spark__normalize_email(expr) -%}
+    nullif(lower(regexp_replace({{ expr }}, '[\\t\\n\\f\\r \\p{Z}\\x{200B}-\\x{200D}\\x{2060}\\x{FEFF}\\x{180E}]', '')), '')
+{%- endmacro %}
+
 {# A label compared to a mapping (lead status, lifecycle stage): case- and space-insensitive
    (lower case, all white space removed), so ``Working - Contacted`` = ``working-contacted``. #}
 {% macro normalize_label(expr) -%}
@@ -78,6 +90,10 @@
 {%- endmacro %}
 {% macro duckdb__normalize_label(expr) -%}
     nullif(lower(regexp_replace({{ expr }}, '[\s\pZ\x{200B}-\x{200D}\x{2060}\x{FEFF}]', '', 'g')), '')
+{%- endmacro %}
+
+{% macro spark__normalize_label(expr) -%}
+    nullif(lower(regexp_replace({{ expr }}, '[\\t\\n\\f\\r \\p{Z}\\x{200B}-\\x{200D}\\x{2060}\\x{FEFF}]', '')), '')
 {%- endmacro %}
 
 {# Percent-decoding with ``+`` as space (application/x-www-form-urlencoded). #}
@@ -153,12 +169,21 @@
 {% macro default__trim_whitespace(expr) -%}
     trim(both from {{ expr }})
 {%- endmacro %}
+{% macro spark__trim_whitespace(expr) -%}
+    trim(both concat(' ', chr(9), chr(10), chr(11), chr(12), chr(13)) from {{ expr }})
+{%- endmacro %}
 {% macro duckdb__trim_whitespace(expr) -%}
     trim({{ expr }}, ' ' || chr(9) || chr(10) || chr(11) || chr(12) || chr(13))
 {%- endmacro %}
 
 {% macro regexp_extract(expr, pattern, group=0) -%}
     {{ return(adapter.dispatch('regexp_extract', 'advocacy_attribution')(expr, pattern, group)) }}
+{%- endmacro %}
+{#- Java regexes read a POSIX bracket class ([[:space:]]) as a set of its letters: the one class
+    the project's regexes use becomes Java's \p{Space} (backslash doubled for Spark's string
+    literals) wherever a regex reaches Spark. -#}
+{% macro spark_regex(pattern) -%}
+    {{- return(pattern | replace('[[:space:]]', '\\\\p{Space}')) -}}
 {%- endmacro %}
 {% macro default__regexp_extract(expr, pattern, group) -%}
     regexp_substr({{ expr }}, '{{ pattern }}', 1, 1, 'e', {{ group }})
@@ -172,7 +197,7 @@
     nullif((regexp_match({{ expr }}, '({{ pattern }})'))[{{ group + 1 }}], '')
 {%- endmacro %}
 {% macro spark__regexp_extract(expr, pattern, group) -%}
-    nullif(regexp_extract({{ expr }}, '{{ pattern }}', {{ group }}), '')
+    nullif(regexp_extract({{ expr }}, '{{ spark_regex(pattern) }}', {{ group }}), '')
 {%- endmacro %}
 
 {% macro regexp_matches(expr, pattern) -%}
@@ -182,7 +207,7 @@
     ({{ expr }} ~ '{{ pattern }}')
 {%- endmacro %}
 {% macro spark__regexp_matches(expr, pattern) -%}
-    ({{ expr }} rlike '{{ pattern }}')
+    ({{ expr }} rlike '{{ spark_regex(pattern) }}')
 {%- endmacro %}
 {% macro duckdb__regexp_matches(expr, pattern) -%}
     regexp_matches({{ expr }}, '{{ pattern }}')
@@ -222,6 +247,9 @@
 {% macro default__to_reporting_date(expr, tz) -%}
     cast(({{ expr }} at time zone 'UTC') at time zone '{{ tz }}' as date)
 {%- endmacro %}
+{% macro spark__to_reporting_date(expr, tz) -%}
+    to_date(from_utc_timestamp({{ expr }}, '{{ tz }}'))
+{%- endmacro %}
 {% macro duckdb__to_reporting_date(expr, tz) -%}
     cast(timezone('{{ tz }}', timezone('UTC', {{ expr }})) as date)
 {%- endmacro %}
@@ -237,6 +265,7 @@
 {%- endmacro %}
 {% macro default__type_double() -%}double precision{%- endmacro %}
 {% macro duckdb__type_double() -%}double{%- endmacro %}
+{% macro spark__type_double() -%}double{%- endmacro %}
 
 {# ---- now, in UTC ------------------------------------------------------------------------- #}
 {# The current time as a timestamp without time zone in UTC, like the connectors' _synced_at
@@ -247,6 +276,10 @@
 {%- endmacro %}
 {% macro default__utc_now() -%}
     {{ dbt.current_timestamp_in_utc_backcompat() }}
+{%- endmacro %}
+{# Spark: the profile's session time zone is UTC (dbt_project/profiles.yml) #}
+{% macro spark__utc_now() -%}
+    to_utc_timestamp(current_timestamp(), current_timezone())
 {%- endmacro %}
 {% macro duckdb__utc_now() -%}
     timezone('UTC', now())

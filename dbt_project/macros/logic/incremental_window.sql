@@ -85,3 +85,18 @@
         select 1
     {%- endif -%}
 {%- endmacro %}
+
+{#- The materialization of the incremental GA model. Spark's Parquet tables have no DELETE, so
+    the post-hook that removes the replaced rows has no equivalent there; the dates to rebuild
+    are arbitrary (the re-read window, a backfill, a date emptied, a seed change: every row), so
+    neither append nor insert_overwrite by partition reproduces it exactly. On Spark the model
+    is a table rebuilt in full each run: the same rows, the work spread over the cluster. -#}
+{% macro ga_materialization() -%}
+    {{ return(adapter.dispatch('ga_materialization', 'advocacy_attribution')()) }}
+{%- endmacro %}
+{% macro default__ga_materialization() -%}
+    {{ return('incremental') }}
+{%- endmacro %}
+{% macro spark__ga_materialization() -%}
+    {{ return('table') }}
+{%- endmacro %}

@@ -37,6 +37,6 @@
     {%- if rel is not none -%}
         select object, field from {{ rel }}
     {%- else -%}
-        select cast(null as varchar) as object, cast(null as varchar) as field where 1 = 0
+        select cast(null as {{ dbt.type_string() }}) as object, cast(null as {{ dbt.type_string() }}) as field where 1 = 0
     {%- endif -%}
 {%- endmacro %}

@@ -9,8 +9,8 @@
     {%- if rel is not none -%}
         select source, status, detail, attempted_at, last_success_at, failing_since from {{ rel }}
     {%- else -%}
-        select cast(null as varchar) as source, cast(null as varchar) as status,
-               cast(null as varchar) as detail, cast(null as timestamp) as attempted_at,
+        select cast(null as {{ dbt.type_string() }}) as source, cast(null as {{ dbt.type_string() }}) as status,
+               cast(null as {{ dbt.type_string() }}) as detail, cast(null as timestamp) as attempted_at,
                cast(null as timestamp) as last_success_at, cast(null as timestamp) as failing_since
         where 1 = 0
     {%- endif -%}

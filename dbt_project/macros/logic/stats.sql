@@ -5,7 +5,9 @@
     newcombe_interval(x1, n1, x2, n2): Newcombe (1998) method 10 for p1 - p2 from the two
       Wilson intervals: low = d - sqrt((p1-l1)^2 + (u2-p2)^2), high = d + sqrt((u1-p1)^2 + (p2-l2)^2).
     Both return a SQL expression; ``part`` is 'low' or 'high'. -#}
-{% macro _z95() %}1.959963984540054{% endmacro %}
+{#- z as a double: Spark types the bare literal DECIMAL(16,15), and z*z / (2.0 * n) in decimals
+    loses digits there (a quotient's scale may drop to 6). -#}
+{% macro _z95() %}cast(1.959963984540054 as {{ type_double() }}){% endmacro %}
 
 {% macro wilson_interval(x, n, part) -%}
     {%- set z = _z95() -%}

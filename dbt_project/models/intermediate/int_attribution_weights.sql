@@ -62,7 +62,8 @@ raw_weights as (
     inner join role_counts as rc on rc.opportunity_id = t.opportunity_id
     union all
     select t.opportunity_id, t.touch_id, t.touch_date, t.touch_position, t.n_touches, 'time_decay',
-        power(2.0, -1.0 * t.age_days / {{ half_life }})
+        -- in doubles: Spark computes -1.0 * age / 7 in DECIMAL, rounded to 6 to 12 digits
+        power(cast(2 as {{ type_double() }}), -1 * cast(t.age_days as {{ type_double() }}) / {{ half_life }})
     from touches as t
 ),
 

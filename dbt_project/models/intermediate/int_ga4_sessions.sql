@@ -7,9 +7,10 @@
     (GA4_REREAD_DAYS), a backfill's dates — plus the last stored day; a change of a
     classification seed (or of reporting_timezone, ga4_property_timezone, this model's SQL)
     rebuilds every row. An incremental build equals a full refresh
-    (tests/dbt/test_incremental_models.py). -#}
+    (tests/dbt/test_incremental_models.py). On Spark (no DELETE on Parquet) a table rebuilt in
+    full each run: macro ga_materialization. -#}
 {{ config(
-    materialized='incremental',
+    materialized=ga_materialization(),
     incremental_strategy='append',
     on_schema_change='sync_all_columns',
     post_hook="{{ ga_incremental_delete(classification_fingerprint(), 'visitor_sessions') }}"

@@ -12,7 +12,7 @@
     never claims certainty. -#}
 {%- set strata = var('lift_strata', ['company_size']) -%}
 {%- set known = {'company_size': 'c.company_size', 'industry': 'c.industry', 'country': 'c.country',
-                 'lead_quarter': "cast(" ~ period_start('p.lead_date', 'quarter') ~ " as varchar)"} -%}
+                 'lead_quarter': "cast(" ~ period_start('p.lead_date', 'quarter') ~ " as " ~ dbt.type_string() ~ ")"} -%}
 {%- for s in strata -%}
     {%- if s not in known -%}
         {{ exceptions.raise_compiler_error("var lift_strata: unknown stratum " ~ s ~ " (known: company_size, industry, country, lead_quarter)") }}
@@ -67,9 +67,10 @@ strata as (
     select
         r.*,
         case when r.usable then advocacy_rate - other_rate end as difference,
+        -- in doubles: Spark would divide the DECIMAL literals' sums with as few as 6 digits
         case when r.usable then
-            (advocacy_reached + 1.0) / (advocacy_leads + 2.0) * (1 - (advocacy_reached + 1.0) / (advocacy_leads + 2.0)) / advocacy_leads
-            + (other_reached + 1.0) / (other_leads + 2.0) * (1 - (other_reached + 1.0) / (other_leads + 2.0)) / other_leads
+            (cast(advocacy_reached as {{ type_double() }}) + 1) / (advocacy_leads + 2) * (1 - (cast(advocacy_reached as {{ type_double() }}) + 1) / (advocacy_leads + 2)) / advocacy_leads
+            + (cast(other_reached as {{ type_double() }}) + 1) / (other_leads + 2) * (1 - (cast(other_reached as {{ type_double() }}) + 1) / (other_leads + 2)) / other_leads
         end as variance,
         case when r.usable then
             cast(advocacy_leads as {{ type_double() }})
@@ -101,8 +102,8 @@ naive as (
         case when advocacy_leads > 0 then cast(advocacy_reached as {{ type_double() }}) / advocacy_leads end as advocacy_rate,
         case when other_leads > 0 then cast(other_reached as {{ type_double() }}) / other_leads end          as other_rate,
         case when advocacy_leads > 0 and other_leads > 0 then
-            (advocacy_reached + 1.0) / (advocacy_leads + 2.0) * (1 - (advocacy_reached + 1.0) / (advocacy_leads + 2.0)) / advocacy_leads
-            + (other_reached + 1.0) / (other_leads + 2.0) * (1 - (other_reached + 1.0) / (other_leads + 2.0)) / other_leads
+            (cast(advocacy_reached as {{ type_double() }}) + 1) / (advocacy_leads + 2) * (1 - (cast(advocacy_reached as {{ type_double() }}) + 1) / (advocacy_leads + 2)) / advocacy_leads
+            + (cast(other_reached as {{ type_double() }}) + 1) / (other_leads + 2) * (1 - (cast(other_reached as {{ type_double() }}) + 1) / (other_leads + 2)) / other_leads
         end as variance
     from totals
 ),

@@ -12,10 +12,10 @@ with estimates as (
 )
 
 select
-    cast(path_kind as varchar)                                                   as path_kind,
-    cast(dimension as varchar)                                                   as dimension,
-    cast(model as varchar)                                                       as model,
-    cast(member as varchar)                                                      as channel_or_segment,
+    cast(path_kind as {{ dbt.type_string() }})                                                   as path_kind,
+    cast(dimension as {{ dbt.type_string() }})                                                   as dimension,
+    cast(model as {{ dbt.type_string() }})                                                       as model,
+    cast(member as {{ dbt.type_string() }})                                                      as channel_or_segment,
     cast(case when not is_suppressed then credit end as {{ type_double() }})               as credit,
     cast(case when not is_suppressed then ci_low end as {{ type_double() }})               as ci_low,
     cast(case when not is_suppressed then ci_high end as {{ type_double() }})              as ci_high,
@@ -25,10 +25,10 @@ select
     cast(n_converting_paths as bigint)                                           as n_converting_paths,
     cast(is_suppressed as boolean)                                               as is_suppressed,
     cast(case
-        when is_suppressed then 'suppressed: in ' || cast(n_paths as varchar)
+        when is_suppressed then 'suppressed: in ' || cast(n_paths as {{ dbt.type_string() }})
             || ' paths, fewer than attribution_min_paths ({{ min_paths }})'
         when member = '(other)' then 'the channels beyond attribution_max_players, as one player'
-    end as varchar)                                                              as note,
+    end as {{ dbt.type_string() }})                                                              as note,
     cast(n_replicates as bigint)                                                 as n_replicates,
     cast(case when model = 'markov' then markov_order end as bigint)             as markov_order
 from estimates

@@ -65,7 +65,7 @@ impossible_dates as (
 {%- do lifecycle_dates.append('hs_v2_date_entered_' ~ stage) %}
 {%- endfor %}
 unparsable_lifecycle_dates as (
-    select count(*) as n, min(cast(id as varchar)) as example
+    select count(*) as n, min(cast(id as {{ dbt.type_string() }})) as example
     from {{ source('hubspot', 'contacts') }}
     where not coalesce(_is_deleted, false) and not coalesce(archived, false)
       and (
@@ -355,9 +355,9 @@ checks as (
                 else 'pass' end,
            case when status = 'not_configured' then 'not configured: ' || coalesce(detail, '')
                 when status = 'failed' then 'missing: last sync failed, failing since '
-                     || cast({{ dbt.date_trunc('second', 'failing_since') }} as varchar) || ' UTC; last complete sync '
-                     || coalesce(cast({{ dbt.date_trunc('second', 'last_success_at') }} as varchar) || ' UTC', 'never') || ': ' || coalesce(detail, '')
-                else 'last complete sync ' || cast({{ dbt.date_trunc('second', 'last_success_at') }} as varchar) || ' UTC' end
+                     || cast({{ dbt.date_trunc('second', 'failing_since') }} as {{ dbt.type_string() }}) || ' UTC; last complete sync '
+                     || coalesce(cast({{ dbt.date_trunc('second', 'last_success_at') }} as {{ dbt.type_string() }}) || ' UTC', 'never') || ': ' || coalesce(detail, '')
+                else 'last complete sync ' || cast({{ dbt.date_trunc('second', 'last_success_at') }} as {{ dbt.type_string() }}) || ' UTC' end
     from source_status
 
     union all

@@ -18,10 +18,10 @@ estimates as (
 )
 
 select
-    cast(e.model as varchar)                                                     as model,
+    cast(e.model as {{ dbt.type_string() }})                                                     as model,
     cast(case when e.model in ('markov', 'shapley') then 'data_driven'
               when e.model = 'leave_one_out' then 'comparison'
-              else 'rule' end as varchar)                                        as model_family,
+              else 'rule' end as {{ dbt.type_string() }})                                        as model_family,
     cast(case when r.model is not null
               then {{ safe_divide('r.advocacy_amount', 'r.total_amount') }}
               else e.credit end as {{ type_double() }})                          as advocacy_pipeline_share,

@@ -11,6 +11,7 @@
     so cutting them at reported_on gives exactly what a run with as_of = reported_on
     counted.) won_amount: won opportunities closed by reported_on whose earliest linked lead
     is in the cohort, rounded to cents so floating noise never opens a version. -#}
+{{ config(materialized=long_view_materialization()) }}
 with people as (
     select
         s.segment,

@@ -10,6 +10,7 @@
     under the model (attribution_credit); influenced_* the full amounts of the opportunities
     with a credit row of the segment (their touches; model-independent); sourced_* those
     whose earliest linked lead is of the segment. -#}
+{{ config(materialized=long_view_materialization()) }}
 with opps as (
     select
         s.opportunity_id                                   as row_id,
