@@ -80,7 +80,7 @@ unparsable_lifecycle_dates as (
 {#- HubSpot close dates that are set but do not parse: the deal would go undated (won on no
     day, so in no won revenue; no cycle length) without a word. -#}
 unparsable_deal_dates as (
-    select count(*) as n, min(cast(id as varchar)) as example
+    select count(*) as n, min(cast(id as {{ dbt.type_string() }})) as example
     from {{ source('hubspot', 'deals') }}
     where not coalesce(_is_deleted, false) and not coalesce(archived, false)
       and nullif(trim(closedate), '') is not null and {{ hubspot_timestamp('closedate') }} is null
