@@ -42,6 +42,22 @@ def _ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _tables(src: duckdb.DuckDBPyConnection, schemas: tuple[str, ...]) -> list[tuple[str, str]]:
+    """The (schema, table) pairs of ``schemas`` in the DuckDB warehouse, in order."""
+    return src.execute("""
+        select table_schema, table_name from information_schema.tables
+        where table_schema in (select unnest(?)) and table_type = 'BASE TABLE'
+        order by 1, 2""", [list(schemas)]).fetchall()
+
+
+def _columns(src: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[tuple[str, str]]:
+    """(name, DuckDB type) of each column of ``schema.table``, in table order."""
+    return src.execute("""
+        select column_name, data_type from information_schema.columns
+        where table_schema = ? and table_name = ? order by ordinal_position""",
+                       [schema, table]).fetchall()
+
+
 def copy_raw_to_postgres(duckdb_path: Path, dsn: str,
                          schemas: tuple[str, ...] = RAW_SCHEMAS) -> dict[str, int]:
     """Copies every table of ``schemas``; returns the row count per ``schema.table``."""
@@ -50,17 +66,11 @@ def copy_raw_to_postgres(duckdb_path: Path, dsn: str,
     counts: dict[str, int] = {}
     with duckdb.connect(str(duckdb_path), read_only=True) as src, \
             tempfile.TemporaryDirectory(prefix="advocacy-copy-") as tmp:
-        tables = src.execute("""
-            select table_schema, table_name from information_schema.tables
-            where table_schema in (select unnest(?)) and table_type = 'BASE TABLE'
-            order by 1, 2""", [list(schemas)]).fetchall()
+        tables = _tables(src, schemas)
         pg = psycopg2.connect(dsn)
         try:
             for schema, table in tables:
-                columns = src.execute("""
-                    select column_name, data_type from information_schema.columns
-                    where table_schema = ? and table_name = ? order by ordinal_position""",
-                                      [schema, table]).fetchall()
+                columns = _columns(src, schema, table)
                 csv_path = Path(tmp) / f"{schema}.{table}.csv"
                 # DuckDB writes NULL as an empty field and an empty string as "": exactly what
                 # Postgres' CSV COPY reads back as NULL and ''
@@ -95,17 +105,11 @@ def copy_raw_to_spark(duckdb_path: Path, spark, schemas: tuple[str, ...] = RAW_S
     counts: dict[str, int] = {}
     with duckdb.connect(str(duckdb_path), read_only=True) as src, \
             tempfile.TemporaryDirectory(prefix="advocacy-copy-") as tmp:
-        tables = src.execute("""
-            select table_schema, table_name from information_schema.tables
-            where table_schema in (select unnest(?)) and table_type = 'BASE TABLE'
-            order by 1, 2""", [list(schemas)]).fetchall()
+        tables = _tables(src, schemas)
         for schema in sorted({s for s, _ in tables}):
             spark.sql(f"create database if not exists {_spark_ident(schema)}")
         for schema, table in tables:
-            columns = src.execute("""
-                select column_name, data_type from information_schema.columns
-                where table_schema = ? and table_name = ? order by ordinal_position""",
-                                  [schema, table]).fetchall()
+            columns = _columns(src, schema, table)
             for _, data_type in columns:
                 postgres_type(data_type)  # the same closed list of raw types: unknown -> error
             parquet = Path(tmp) / f"{schema}.{table}.parquet"
