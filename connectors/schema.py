@@ -36,6 +36,13 @@ class Table:
     source_object: str = ""          # the API object it mirrors (Salesforce sObject, HubSpot type)
     description: str = ""
     source_fields: tuple[str, ...] = ()   # Salesforce: the API names of the core columns
+    # A table the connector writes by replacing whole values of this column (GA4: a date's
+    # rows deleted, then the date read again) keeps its key unique without a PRIMARY KEY
+    # index: a key holds one partition value, so an upsert deletes the batch's keys within
+    # the batch's partition range, then inserts (Warehouse.upsert). DuckDB's index over
+    # GA4's md5 row keys held ~150 bytes a row in memory, none of it evictable, and made
+    # inserts 10x slower: 4.8 M rows = a 1.1 GB sync (docs/PERFORMANCE.md, "Memory").
+    partition: str = ""
 
     @property
     def qualified(self) -> str:
@@ -48,12 +55,18 @@ class Table:
     def all_columns(self) -> dict[str, str]:
         return {**self.columns, **META_COLUMNS}
 
+    @property
+    def index_key(self) -> tuple[str, ...]:
+        """The columns of the table's PRIMARY KEY constraint: none for a partition table."""
+        return () if self.partition else self.key
+
     def ddl(self) -> str:
         cols = ",\n    ".join(f"{quote(c)} {t}" for c, t in self.all_columns().items())
-        key = ", ".join(quote(c) for c in self.key)
+        key = ", ".join(quote(c) for c in self.index_key)
+        constraint = f",\n    PRIMARY KEY ({key})" if key else ""
         return (
-            f"CREATE TABLE IF NOT EXISTS {self.schema}.{quote(self.name)} (\n    {cols},\n"
-            f"    PRIMARY KEY ({key})\n)"
+            f"CREATE TABLE IF NOT EXISTS {self.schema}.{quote(self.name)} (\n    {cols}"
+            f"{constraint}\n)"
         )
 
 
@@ -226,14 +239,16 @@ TABLES: dict[str, Table] = {t.qualified: t for t in [
            "session_manual_ad_content": "VARCHAR", "session_manual_term": "VARCHAR",
            "sessions": "BIGINT", "engaged_sessions": "BIGINT",
            "key_events": "BIGINT"},
-          "runReport", "per-visitor report: one row per date x visitor x session UTMs"),
+          "runReport", "per-visitor report: one row per date x visitor x session UTMs",
+          partition="date"),
     Table("ga4", "traffic_daily", ("row_key",),
           {"row_key": "VARCHAR",  # md5('YYYY-MM-DD|source|medium|campaign|content'), escaped alike
            "date": "DATE", "session_source": "VARCHAR",
            "session_medium": "VARCHAR", "session_campaign_name": "VARCHAR",
            "session_manual_ad_content": "VARCHAR", "sessions": "BIGINT",
            "engaged_sessions": "BIGINT", "key_events": "BIGINT", "total_users": "BIGINT"},
-          "runReport", "daily traffic without the visitor dimension (all sessions)"),
+          "runReport", "daily traffic without the visitor dimension (all sessions)",
+          partition="date"),
     Table("ga4", "report_days", ("report", "date"),
           {"report": "VARCHAR", "date": "DATE", "row_count": "BIGINT",
            "data_loss_from_other_row": "BOOLEAN", "other_row_sessions": "BIGINT",

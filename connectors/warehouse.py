@@ -243,26 +243,31 @@ class Warehouse:
 
     def _migrate_key(self, table: Table) -> None:
         """A table an older version created with another primary key is rebuilt with the
-        declared one, every row and column (drift columns included) kept, in one transaction.
-        The declared key must be at least as fine as the old one (it only ever grows), so no
-        two kept rows can collide."""
+        declared one (``Table.index_key``: none for a partition table), every row and column
+        (drift columns included) kept, in one transaction. The declared key must be at least
+        as fine as the old one (it only ever grows), so no two kept rows can collide."""
         row = self.conn.execute(
             "SELECT constraint_column_names FROM duckdb_constraints() WHERE schema_name = ? "
             "AND table_name = ? AND constraint_type = 'PRIMARY KEY'",
             [table.schema, table.name]).fetchone()
-        if row is None or tuple(row[0]) == tuple(table.key):
+        if row is None or tuple(row[0]) == table.index_key:
             return
         have = self.columns(table)
         target = f"{table.schema}.{quote(table.name)}"
         rebuilt = f"{table.name}__rekeyed"
         cols = ",\n    ".join(f"{quote(c)} {t}" for c, t in have.items())
         names = ", ".join(quote(c) for c in have)
+        key = ", ".join(quote(c) for c in table.index_key)
+        constraint = f",\n    PRIMARY KEY ({key})" if key else ""
+        log.info("warehouse: rebuilding %s with the primary key %s", table.qualified,
+                 f"({key})" if key else f"none (rows replaced by {table.partition})")
         with self.transaction():
             self.conn.execute(f"DROP TABLE IF EXISTS {table.schema}.{quote(rebuilt)}")
             self.conn.execute(
-                f"CREATE TABLE {table.schema}.{quote(rebuilt)} (\n    {cols},\n    PRIMARY KEY "
-                f"({', '.join(quote(c) for c in table.key)})\n)")
-            self.conn.execute(f"INSERT INTO {table.schema}.{quote(rebuilt)} ({names}) SELECT {names} FROM {target}")
+                f"CREATE TABLE {table.schema}.{quote(rebuilt)} (\n    {cols}{constraint}\n)")
+            order = f" ORDER BY {quote(table.partition)}" if table.partition else ""
+            self.conn.execute(f"INSERT INTO {table.schema}.{quote(rebuilt)} ({names}) "
+                              f"SELECT {names} FROM {target}{order}")
             self.conn.execute(f"DROP TABLE {target}")
             self.conn.execute(f"ALTER TABLE {table.schema}.{quote(rebuilt)} RENAME TO {quote(table.name)}")
         self._columns.pop(table.qualified, None)
@@ -327,7 +332,11 @@ class Warehouse:
         within the batch the latest wins (ties: the later row in the batch), and a row already
         stored with a newer version is not overwritten by an older one.
         ``extra_types`` gives DuckDB types for drift columns (default VARCHAR).
+        A partition table (``Table.partition``, no PRIMARY KEY index) has its batch's keys
+        deleted, then inserted: the same outcome, without a version guard.
         """
+        if version and table.partition:
+            raise ValueError(f"{table.qualified} is replaced by {table.partition}: no version guard")
         have = self.columns(table)
         if isinstance(rows, pa.Table):
             batch = rows
@@ -378,14 +387,37 @@ class Warehouse:
                 f"SELECT {', '.join(quote(c) for c in cols)} FROM ("
                 f"  SELECT {select}, row_number() OVER (PARTITION BY {keys} ORDER BY {order}) AS __rn"
                 f"  FROM {view}) WHERE __rn = 1" if ranked else f"SELECT {select} FROM {view}")
-            sql = (
-                f"INSERT INTO {target} ({', '.join(quote(c) for c in cols)}) {source} "
-                f"ON CONFLICT ({keys}) DO UPDATE SET {updates}{guard}"
-            )
+            if table.partition:
+                self._replace_keys(table, view, batch)
+                sql = f"INSERT INTO {target} ({', '.join(quote(c) for c in cols)}) {source}"
+            else:
+                sql = (
+                    f"INSERT INTO {target} ({', '.join(quote(c) for c in cols)}) {source} "
+                    f"ON CONFLICT ({keys}) DO UPDATE SET {updates}{guard}"
+                )
             self.conn.execute(sql)
         finally:
             self.conn.unregister(view)
         return distinct
+
+    def _replace_keys(self, table: Table, view: str, batch: pa.Table) -> None:
+        """A partition table's upsert, first half: the batch's keys already stored are deleted
+        (the insert that follows is the update). A key holds one partition value, so only the
+        batch's partition range is searched; rows land in partition order, so DuckDB's min-max
+        zone maps skip the rest of the table."""
+        if table.partition not in batch.column_names:
+            raise ValueError(f"{table.qualified}: a batch without its partition column {table.partition}")
+        column = batch.column(table.partition)
+        bounds = pc.min_max(column).as_py()
+        target = f"{table.schema}.{quote(table.name)}"
+        match = " AND ".join(f"{target}.{quote(k)} = __b.{quote(k)}" for k in table.key)
+        within, params = "", []
+        if column.null_count == 0:      # a row without its partition value: search every row
+            within, params = f"{target}.{quote(table.partition)} BETWEEN ? AND ? AND ", [
+                bounds["min"], bounds["max"]]
+        self.conn.execute(
+            f"DELETE FROM {target} USING (SELECT DISTINCT {', '.join(quote(k) for k in table.key)} "
+            f"FROM {view}) AS __b WHERE {within}{match}", params)
 
     def with_ids(self, sql: str, ids: Iterable[Any], params: Sequence[Any] = ()) -> list[tuple]:
         """Run ``sql``, in which ``{ids}`` stands for a query of one column ``id`` (VARCHAR)
@@ -548,7 +580,7 @@ class Warehouse:
         for t in tables:
             self._columns[t.qualified] = have.get(t.qualified, {})
             self.add_columns(t, t.columns)
-            if keys.get(t.qualified, tuple(t.key)) != tuple(t.key):
+            if keys.get(t.qualified, t.index_key) != t.index_key:
                 self._migrate_key(t)
             self._ensured.add(t.qualified)
         self.ensure_source_status()

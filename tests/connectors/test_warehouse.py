@@ -158,3 +158,47 @@ def test_the_warehouse_and_its_folders_are_created_owner_only(tmp_path):
         assert wal in files or not wal.exists()
     finally:
         os.umask(old)
+
+
+VISITS = raw.table("ga4.visitor_sessions")
+
+
+def visit(key: str, day: dt.date, sessions: int) -> dict:
+    return {"row_key": key, "date": day, "visitor_id": "v" + key, "sessions": sessions}
+
+
+def test_a_partition_table_keeps_its_key_unique_without_an_index(tmp_path):
+    """GA4's tables are written by replacing dates, so they carry no PRIMARY KEY index (it
+    held ~150 bytes of unevictable memory a row: docs/PERFORMANCE.md, "Memory"); an upsert
+    still leaves one row per key, the latest."""
+    d1, d2 = dt.date(2024, 1, 1), dt.date(2024, 1, 2)
+    with Warehouse(tmp_path / "wh.duckdb") as w:
+        w.ensure_table(VISITS)
+        assert not w.conn.execute(
+            "SELECT * FROM duckdb_constraints() WHERE table_name = 'visitor_sessions' "
+            "AND constraint_type = 'PRIMARY KEY'").fetchall()
+        assert w.upsert(VISITS, [visit("a", d1, 1), visit("b", d1, 1), visit("a", d1, 2)]) == 2
+        # a later page of the same date serving a key again (GA's offset paging can) replaces it
+        assert w.upsert(VISITS, [visit("a", d1, 3), visit("c", d2, 1)]) == 2
+        rows = w.conn.execute("SELECT row_key, date, sessions FROM ga4.visitor_sessions "
+                              "ORDER BY row_key").fetchall()
+        assert rows == [("a", d1, 3), ("b", d1, 1), ("c", d2, 1)]
+        with pytest.raises(ValueError, match="no version guard"):
+            w.upsert(VISITS, [visit("a", d1, 4)], version="date")
+
+
+def test_a_ga4_table_an_older_version_indexed_is_rebuilt_without_the_index(tmp_path):
+    with Warehouse(tmp_path / "wh.duckdb") as w:
+        w.ensure_schema("ga4")
+        w.conn.execute(VISITS.ddl().replace("\n)", ',\n    PRIMARY KEY ("row_key")\n)'))
+        w.conn.execute("INSERT INTO ga4.visitor_sessions (row_key, date, sessions) "
+                       "VALUES ('a', DATE '2024-01-02', 5), ('b', DATE '2024-01-01', 6)")
+        w.conn.execute("ALTER TABLE ga4.visitor_sessions ADD COLUMN drift VARCHAR")
+        w.conn.execute("UPDATE ga4.visitor_sessions SET drift = 'kept'")
+    with Warehouse(tmp_path / "wh.duckdb") as w:
+        w.ensure_raw_layer()
+        assert not w.conn.execute(
+            "SELECT * FROM duckdb_constraints() WHERE table_name = 'visitor_sessions' "
+            "AND constraint_type = 'PRIMARY KEY'").fetchall()
+        assert w.conn.execute("SELECT row_key, sessions, drift FROM ga4.visitor_sessions "
+                              "ORDER BY row_key").fetchall() == [("a", 5, "kept"), ("b", 6, "kept")]
