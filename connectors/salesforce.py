@@ -78,7 +78,9 @@ import functools
 import io
 import logging
 import math
+import os
 import re
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
@@ -124,6 +126,10 @@ REST_PAGE_RECORDS = 2_000                    # queryAll's largest page (its batc
 # of fields (customised Account/Opportunity) goes to Bulk 2.0, whose query is a POST body
 REST_QUERY_MAX_CHARS = 15_000
 BULK_MAX_RECORDS = 50_000                    # Bulk 2.0 results page asked for (maxRecords)
+# A Bulk results page is streamed to an owner-only file beside the warehouse in chunks of
+# this size, then read row by row: a page of 50,000 records held whole as bytes and text
+# was ~100 MB of a full sync's peak memory at scale 100 (docs/PERFORMANCE.md, "Memory")
+BULK_CHUNK_BYTES = 1 << 20
 BULK_POLL_MAX_SECONDS = 30.0                 # the longest wait between two Bulk job polls
 BULK_JOB_TIMEOUT = dt.timedelta(hours=6)
 COMPOSITE_BATCH_MAX = 25                     # subrequests per composite/batch call
@@ -832,35 +838,56 @@ class SalesforceSource(Source):
                 raise _BulkUnavailable(error_message(exc)) from exc
             raise
         job_id = job["id"]
-        page = self._first_results(sobject, job_id, client, created)
-        while True:
-            locator = page.get("locator") or ""
-            last = not locator
-            self._commit(plan, _csv_values(page.get("records") or ""), tracker, res,
-                         full_refresh, commit_cursor=last)
-            if last:
-                break
-            page = self.client.call(
-                f"bulk results {sobject}",
-                lambda sf, loc=locator: client(sf).get_query_results(job_id, loc, BULK_MAX_RECORDS))
+        with tempfile.TemporaryDirectory(prefix="advocacy-bulk-", dir=self._spool_dir()) as folder:
+
+            def download(sf: Any, locator: str = "") -> dict[str, Any]:
+                """One results page streamed into a file of ``folder`` (0700: personal data)."""
+                return client(sf).download_job_data(folder, job_id, locator, BULK_MAX_RECORDS,
+                                                    chunk_size=BULK_CHUNK_BYTES)
+
+            page = self._first_results(sobject, job_id, client, created, fetch=download)
+            while True:
+                locator = page.get("locator") or ""
+                last = not locator
+                try:
+                    self._commit(plan, _csv_file_values(page["file"]), tracker, res,
+                                 full_refresh, commit_cursor=last)
+                finally:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(page["file"])
+                if last:
+                    break
+                page = self.client.call(f"bulk results {sobject}",
+                                        lambda sf, loc=locator: download(sf, loc))
         if self.delete_bulk_jobs:   # optional: Salesforce removes finished jobs after 7 days
             try:
                 client(self.client.sf).delete_job(job_id, True)
             except Exception as exc:  # noqa: BLE001 - never fail a finished sync on this
                 log.debug("salesforce: could not delete bulk job %s: %s", job_id, type(exc).__name__)
 
+    def _spool_dir(self) -> str | None:
+        """Where Bulk pages are spooled: beside the warehouse file (its folder is owner-only,
+        and holds the same data), else the system's temporary folder."""
+        path = self.warehouse.path
+        return str(path.parent) if str(path) != ":memory:" and path.parent.is_dir() else None
+
     def _first_results(self, sobject: str, job_id: str, client: Callable[[Any], Any],
-                       created: float | None = None) -> dict[str, Any]:
+                       created: float | None = None, *,
+                       fetch: Callable[..., dict[str, Any]] | None = None) -> dict[str, Any]:
         """The job's first results page, asked for ``bulk_poll_seconds`` after its creation
         (``created``, monotonic; default now) with no status request before it: a job done
         by then costs none. A job not done answers 412 ``JOB_NOT_COMPLETE``; its status is
-        then polled until it is, and the results asked for again."""
+        then polled until it is, and the results asked for again. ``fetch(sf)`` reads the
+        page (default: the records as text)."""
         waited = 0.0 if created is None else time.monotonic() - created
         time.sleep(max(0.0, self.bulk_poll_seconds - waited))
+        if fetch is None:
+            def fetch(sf: Any, locator: str = "") -> dict[str, Any]:
+                return client(sf).get_query_results(job_id, locator, BULK_MAX_RECORDS)
 
         def first(sf: Any) -> dict[str, Any] | None:
             try:
-                return client(sf).get_query_results(job_id, "", BULK_MAX_RECORDS)
+                return fetch(sf)
             except SalesforceError as exc:
                 # 412 JOB_NOT_COMPLETE: still running. Any other refusal of the results
                 # (a job that failed or was aborted) is for the status to explain: the poll
@@ -873,9 +900,7 @@ class SalesforceSource(Source):
         if page is not None:
             return page
         self._wait_for_job(sobject, job_id, client, first_wait=2 * self.bulk_poll_seconds)
-        return self.client.call(
-            f"bulk results {sobject}",
-            lambda sf: client(sf).get_query_results(job_id, "", BULK_MAX_RECORDS))
+        return self.client.call(f"bulk results {sobject}", fetch)
 
     def _wait_for_job(self, sobject: str, job_id: str, client: Callable[[Any], Any], *,
                       first_wait: float) -> None:
@@ -1113,6 +1138,12 @@ def _is_missing(exc: SalesforceError) -> bool:
 
 def _rest_values(record: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in record.items() if k != "attributes"}
+
+
+def _csv_file_values(path: str) -> Iterator[dict[str, Any]]:
+    """One Bulk 2.0 results page spooled to ``path``, a record at a time."""
+    with open(path, newline="", encoding="utf-8") as fh:
+        yield from csv.DictReader(fh)
 
 
 def _csv_values(text: str) -> Iterator[dict[str, Any]]:

@@ -181,6 +181,23 @@ def _timezone(value: str) -> tuple[str, str] | None:
         return "is not a time zone", "use an IANA name such as UTC or Europe/Paris"
 
 
+# DuckDB's memory for a sync's connection (``SET memory_limit``). Past it DuckDB evicts the
+# table blocks it keeps cached after writing them (they grew with the data: ~150 MB of a
+# scale-100 GA4 full sync) and spills; the indexes of pages being written stay in memory.
+# 96MB: what the scale-100 full syncs were measured with (docs/PERFORMANCE.md, "Memory").
+SYNC_MEMORY_VARIABLE = "DUCKDB_SYNC_MEMORY_LIMIT"
+DEFAULT_SYNC_MEMORY_LIMIT = "96MB"
+_MEMORY_AMOUNT = r"\d+(?:\.\d+)?\s*(?:[KMGT]i?B|B)"
+
+
+def sync_memory_limit(env: Mapping[str, str]) -> str:
+    """``DUCKDB_SYNC_MEMORY_LIMIT`` (default 96MB), checked: it goes into a SET statement."""
+    value = (env.get(SYNC_MEMORY_VARIABLE) or "").strip() or DEFAULT_SYNC_MEMORY_LIMIT
+    if not re.fullmatch(_MEMORY_AMOUNT, value, re.IGNORECASE):
+        raise ValueError(f"{SYNC_MEMORY_VARIABLE}={value!r} is not an amount of memory such as 96MB or 1GB")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Rule:
     variable: str
@@ -220,6 +237,8 @@ RULES: tuple[Rule, ...] = (
     Rule("GA4_BIGQUERY_KEY_EVENTS", ("ga4",), _pattern(
         r"[A-Za-z][A-Za-z0-9_]*(?:\s*,\s*[A-Za-z][A-Za-z0-9_]*)*",
         "a comma-separated list of GA4 event names", "generate_lead,request_demo")),
+    Rule(SYNC_MEMORY_VARIABLE, ("hubspot", "salesforce", "ga4", "advocacy_platform"),
+         _pattern(_MEMORY_AMOUNT, "an amount of memory", "96MB, 512MB or 2GB")),
     Rule("NIGHTLY_CRON", (OPERATIONS,), _cron),
     Rule("NIGHTLY_TIMEZONE", (OPERATIONS,), _timezone),
     Rule("ALERT_WEBHOOK_URL", (OPERATIONS,),

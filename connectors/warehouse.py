@@ -42,6 +42,7 @@ import pyarrow.compute as pc
 from connectors import schema as raw
 from connectors import values
 from connectors.schema import Table, quote
+from connectors.settings import SYNC_MEMORY_VARIABLE, sync_memory_limit
 
 DEFAULT_PATH = "data/warehouse.duckdb"
 # DuckDB admits one writing process per file. A second writer (the schedule's run beside a
@@ -191,7 +192,9 @@ class Warehouse:
     process or cannot be created."""
 
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
-                 wait_seconds: float | None = None) -> None:
+                 wait_seconds: float | None = None, memory_limit: str | None = None) -> None:
+        """``memory_limit``: DuckDB's ``memory_limit`` for this connection (a sync passes
+        :func:`connectors.settings.sync_memory_limit`); ``None`` keeps DuckDB's default."""
         self.path = Path(path) if path else warehouse_path()
         in_memory = str(path) == ":memory:"     # DuckDB's in-process database: no file
         try:
@@ -206,6 +209,10 @@ class Warehouse:
                 os.chmod(self.path, 0o600)   # names and emails of leads: owner-only
         except (OSError, duckdb.IOException) as exc:
             raise unavailable(self.path, exc) from exc
+        if memory_limit is not None:
+            # checked again here: the value is spliced into the statement (SET takes no parameter)
+            limit = sync_memory_limit({SYNC_MEMORY_VARIABLE: memory_limit})
+            self.conn.execute(f"SET memory_limit = '{limit}'")
         self._columns: dict[str, dict[str, str]] = {}
         self._ensured: set[str] = set()     # tables ensure_table/ensure_raw_layer made current
         self._in_tx = False

@@ -20,7 +20,7 @@ import dagster as dg
 
 from connectors import schema as raw
 from connectors.registry import SOURCES, source_class
-from connectors.settings import validate
+from connectors.settings import sync_memory_limit, validate
 from connectors.source import Progress, SourceNotConfigured, SourceStopped, SyncResult
 from pipelines.partitions import ga4_partitions, is_backfill
 from pipelines.resources import WarehouseResource
@@ -109,7 +109,7 @@ def build_ingestion_asset(source: str, ga4_days: dg.PartitionsDefinition | None 
                              metadata={"invalid settings": [p.variable for p in problems]},
                              allow_retries=False)
         warehouse: WarehouseResource = context.resources.warehouse
-        with warehouse.open() as wh:
+        with warehouse.open(memory_limit=sync_memory_limit(settings.env)) as wh:
             for t in tables:   # empty tables even for a source not configured: dbt reads them all
                 wh.ensure_table(t)
             try:

@@ -200,12 +200,14 @@ class WarehouseResource(dg.ConfigurableResource):
         """Absolute: dbt runs in its project folder, and must open the same file."""
         return Path(self.path).expanduser().resolve()
 
-    def open(self, *, read_only: bool = False) -> Warehouse:
+    def open(self, *, read_only: bool = False, memory_limit: str | None = None) -> Warehouse:
         """The warehouse, after a bounded wait while another process holds it; a step that
-        cannot open it fails with one line naming the holder and the fix (no traceback)."""
+        cannot open it fails with one line naming the holder and the fix (no traceback).
+        ``memory_limit``: DuckDB's, for a sync (connectors.settings.sync_memory_limit)."""
         wait = lock_wait_seconds({LOCK_WAIT_VARIABLE: self.lock_wait_seconds or ""})
         try:
-            return Warehouse(self.absolute_path, read_only=read_only, wait_seconds=wait)
+            return Warehouse(self.absolute_path, read_only=read_only, wait_seconds=wait,
+                             memory_limit=memory_limit)
         except WarehouseUnavailable as exc:
             raise dg.Failure(description=exc.line(), allow_retries=False) from None
 

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import TextIO
 
 from connectors import registry
-from connectors.settings import validate
+from connectors.settings import sync_memory_limit, validate
 from connectors.source import (
     InvalidSetting,
     ObjectResult,
@@ -138,7 +138,7 @@ def run(args: argparse.Namespace, *, out: TextIO | None = None, err: TextIO | No
         return 1
     path = warehouse_path(settings.env)
     try:
-        wh = Warehouse(path)
+        wh = Warehouse(path, memory_limit=sync_memory_limit(settings.env))
     except WarehouseUnavailable as exc:
         say(outcome.line(outcome.FAIL, "warehouse", str(exc), exc.fix))
         return 1

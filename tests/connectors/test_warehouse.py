@@ -202,3 +202,20 @@ def test_a_ga4_table_an_older_version_indexed_is_rebuilt_without_the_index(tmp_p
             "AND constraint_type = 'PRIMARY KEY'").fetchall()
         assert w.conn.execute("SELECT row_key, sessions, drift FROM ga4.visitor_sessions "
                               "ORDER BY row_key").fetchall() == [("a", 5, "kept"), ("b", 6, "kept")]
+
+
+def test_a_sync_connection_has_its_memory_limit_and_a_bad_one_is_refused(tmp_path):
+    """A sync's DuckDB evicts what it cached past DUCKDB_SYNC_MEMORY_LIMIT (default 96MB):
+    its memory no longer grows with the data written (docs/PERFORMANCE.md, "Memory")."""
+    from connectors.settings import sync_memory_limit, validate
+
+    assert sync_memory_limit({}) == "96MB"
+    with Warehouse(tmp_path / "wh.duckdb", memory_limit=sync_memory_limit({})) as w:
+        limit = w.conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+        assert limit.replace(" ", "") in ("96.0MB", "91.5MiB"), limit
+    with Warehouse(tmp_path / "wh.duckdb") as w:        # not a sync: DuckDB's own default
+        assert "GiB" in w.conn.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    bad = {"DUCKDB_SYNC_MEMORY_LIMIT": "96MB'; DROP TABLE x; --"}
+    with pytest.raises(ValueError, match="not an amount of memory"):
+        sync_memory_limit(bad)
+    assert [p.variable for p in validate(bad, ["ga4"])] == ["DUCKDB_SYNC_MEMORY_LIMIT"]
