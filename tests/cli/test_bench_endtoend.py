@@ -38,3 +38,27 @@ def test_targets_judge_scale_100_against_scales_1_and_10(tmp_path: Path) -> None
     assert verdicts["nightly / full <= 0.2 at scale 10"] == "NOT met"   # 25 / 90
     # a scale that never ran is said to be unmeasured, not passed
     assert {row[2] for row in targets(tmp_path / "nothing")} == {"not measured"}
+
+
+def test_a_regenerated_world_starts_without_the_old_worlds_sandbox_files(tmp_path, monkeypatch):
+    """The sandbox writes the advocacy platform's CSV exports into the workdir; a new world's
+    exports beside the old world's were read twice (46,526 records instead of 23,222)."""
+    import argparse
+
+    from pipelines.cli.bench import endtoend
+
+    old = tmp_path / "serve" / "exports" / "posts_2026-07-01.csv"
+    old.parent.mkdir(parents=True)
+    old.write_text("post_id\n1\n")
+    (tmp_path / "world.sqlite").write_text("old world")
+
+    def fake_timed(cmd, env, log):
+        (tmp_path / "world.sqlite").write_text("new world")
+        return {"code": 0, "seconds": 1.0, "cpu_seconds": 1.0, "peak_rss_mb": 1.0, "command": ""}
+
+    monkeypatch.setattr(endtoend, "timed", fake_timed)
+    args = argparse.Namespace(scale=0.1, seed=7, days=1, workdir=str(tmp_path), regenerate=True,
+                              project=str(tmp_path))
+    endtoend.Run(args).generate()
+    assert (tmp_path / "world.sqlite").read_text() == "new world"
+    assert not old.exists()

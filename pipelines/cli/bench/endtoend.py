@@ -21,6 +21,7 @@ import datetime as dt
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -106,6 +107,9 @@ class Run:
             return
         for p in self.work.glob("world.sqlite*"):
             p.unlink()
+        # the sandbox's files of the old world (the advocacy platform's CSV exports) go with
+        # it: a new world's exports beside the old ones would be read twice
+        shutil.rmtree(self.work / "serve", ignore_errors=True)
         load = _load_avg()
         row = timed(_python("pipelines.cli.main", "sandbox", "generate", "--seed", str(self.seed),
                             "--scale", f"{self.scale:g}", "--out", str(self.store)),
