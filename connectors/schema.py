@@ -60,13 +60,17 @@ class Table:
         """The columns of the table's PRIMARY KEY constraint: none for a partition table."""
         return () if self.partition else self.key
 
+    def key_clause(self) -> str:
+        """The ``PRIMARY KEY (...)`` line of a CREATE TABLE (with its leading comma), or
+        nothing for a partition table."""
+        key = ", ".join(quote(c) for c in self.index_key)
+        return f",\n    PRIMARY KEY ({key})" if key else ""
+
     def ddl(self) -> str:
         cols = ",\n    ".join(f"{quote(c)} {t}" for c, t in self.all_columns().items())
-        key = ", ".join(quote(c) for c in self.index_key)
-        constraint = f",\n    PRIMARY KEY ({key})" if key else ""
         return (
             f"CREATE TABLE IF NOT EXISTS {self.schema}.{quote(self.name)} (\n    {cols}"
-            f"{constraint}\n)"
+            f"{self.key_clause()}\n)"
         )
 
 

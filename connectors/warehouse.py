@@ -264,14 +264,12 @@ class Warehouse:
         rebuilt = f"{table.name}__rekeyed"
         cols = ",\n    ".join(f"{quote(c)} {t}" for c, t in have.items())
         names = ", ".join(quote(c) for c in have)
-        key = ", ".join(quote(c) for c in table.index_key)
-        constraint = f",\n    PRIMARY KEY ({key})" if key else ""
         log.info("warehouse: rebuilding %s with the primary key %s", table.qualified,
-                 f"({key})" if key else f"none (rows replaced by {table.partition})")
+                 table.index_key or f"none (rows replaced by {table.partition})")
         with self.transaction():
             self.conn.execute(f"DROP TABLE IF EXISTS {table.schema}.{quote(rebuilt)}")
             self.conn.execute(
-                f"CREATE TABLE {table.schema}.{quote(rebuilt)} (\n    {cols}{constraint}\n)")
+                f"CREATE TABLE {table.schema}.{quote(rebuilt)} (\n    {cols}{table.key_clause()}\n)")
             order = f" ORDER BY {quote(table.partition)}" if table.partition else ""
             self.conn.execute(f"INSERT INTO {table.schema}.{quote(rebuilt)} ({names}) "
                               f"SELECT {names} FROM {target}{order}")

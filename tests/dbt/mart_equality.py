@@ -1,11 +1,13 @@
 """Every mart of a DuckDB build compared with another engine's, row by row (numbers to a
-relative 1e-9: the engines sum floats in different orders). Shared by the portability tests
+relative 1e-9: the engines sum floats in different orders), and the checks that the other
+engine's build and stats step succeeded. Shared by the portability tests
 (test_portable_postgres.py, test_portable_spark.py): one comparison, every engine."""
 
 from __future__ import annotations
 
 import datetime as dt
 import decimal
+import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -17,6 +19,19 @@ VOLATILE = {"run_manifest": {"run_id", "run_started_at", "built_at", "adapter_ty
                              "config_hash", "config_json"}}
 REL = 1e-9
 ABS = 1e-9
+
+
+def assert_build_succeeded(built: dict) -> None:
+    """The other engine's raw copy, ``dbt build`` (models, seeds, tests, unit tests and
+    snapshots, every one passing) and ``advocacy stats``, from the fixture's ``built`` dict."""
+    proc, stats = built["proc"], built["stats"]
+    assert sum(built["copied"].values()) > 1000
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    results = json.loads((built["work"] / "build_results.json").read_text())
+    assert {r["unique_id"].split(".")[0] for r in results["results"]} >= {
+        "model", "seed", "test", "unit_test", "snapshot"}
+    assert all(r["status"] in ("success", "pass") for r in results["results"])
+    assert stats.returncode == 0, stats.stdout[-4000:] + stats.stderr[-3000:]
 
 
 def _plain(value):

@@ -199,3 +199,36 @@ def test_without_mature_lead_paths_only_the_rule_models_are_compared(dd) -> None
 def test_bad_configuration_is_a_clear_error(dd) -> None:
     with pytest.raises(ValueError, match="markov_order must be 1 or 2"):
         dd.attribute([], [], [], order=3)
+
+
+def test_comparison_splits_each_multi_channel_opportunity_by_the_learnt_weights(dd) -> None:
+    """The data-driven comparison is computed per distinct channel set (docs/PERFORMANCE.md);
+    it must equal splitting every opportunity on its own by the lead paths' Markov and
+    Shapley values, here with opportunities of one, two and three channels."""
+    paths, _, _ = _rows()
+    paths = [p for p in paths if p[0] == "lead"]
+    channels = ["advocacy", "organic", "email"]      # the lead paths' channels
+    touches, weights, opportunities = [], [], []
+    for j in range(30):
+        held = channels[: 1 + j % 3] if j % 2 else channels[j % 3:]
+        amount = 50.0 * (j + 1)
+        opportunities.append((amount, held))
+        for pos, ch in enumerate(held, 1):
+            paths.append(("opportunity", f"o{j}", f"acc{j % 7}", True, True, amount, pos, ch,
+                          "advocacy" if ch == "advocacy" else "other"))
+            touches.append((f"o{j}", f"t{j}{pos}", ch))
+            weights.append((f"o{j}", f"t{j}{pos}", "linear", 1.0 / len(held)))
+    rows = dd.attribute(paths, weights, touches, replicates=10, seed=3)
+    total = sum(a for a, _ in opportunities)
+    for model in ("markov", "shapley"):
+        raw = {r["member"]: r["raw_value"] for r in rows if r["result"] == "credit" and
+               (r["path_kind"], r["dimension"], r["model"]) == ("lead", "channel", model)}
+        credited = 0.0
+        for amount, held in opportunities:
+            w = {c: max(raw[c], 0.0) for c in held}
+            split = {c: (w[c] / sum(w.values()) if sum(w.values()) > 0 else 1 / len(held)) for c in held}
+            credited += amount * split.get("advocacy", 0.0)
+        row = next(r for r in rows if r["result"] == "comparison" and r["model"] == model)
+        assert row["credit"] == pytest.approx(credited / total, rel=1e-12)
+        assert row["total_amount"] == pytest.approx(total)
+        assert row["ci_low"] <= row["ci_high"]

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import postgres_cluster
 import pytest
-from mart_equality import mart_differences
+from mart_equality import assert_build_succeeded, mart_differences
 from test_dbt_project import REPO, _env, run_dbt
 
 # target `postgres` is not `prod`: its schemas carry the target schema (generate_schema_name)
@@ -76,14 +76,7 @@ def pg_built(postgres: postgres_cluster.Cluster, raw_warehouse: Path, truth: dic
 
 
 def test_postgres_build_succeeds(pg_built: dict) -> None:
-    proc, stats = pg_built["proc"], pg_built["stats"]
-    assert sum(pg_built["copied"].values()) > 1000
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    results = json.loads((pg_built["work"] / "build_results.json").read_text())
-    assert {r["unique_id"].split(".")[0] for r in results["results"]} >= {
-        "model", "seed", "test", "unit_test", "snapshot"}
-    assert all(r["status"] in ("success", "pass") for r in results["results"])
-    assert stats.returncode == 0, stats.stdout[-4000:] + stats.stderr[-3000:]
+    assert_build_succeeded(pg_built)
     print("postgres seconds:", {k: round(v, 1) for k, v in pg_built["seconds"].items()})
 
 

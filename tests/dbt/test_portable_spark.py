@@ -22,7 +22,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from mart_equality import mart_differences
+from mart_equality import assert_build_succeeded, mart_differences
 from test_dbt_project import REPO, _env, run_dbt
 
 pytestmark = [pytest.mark.spark, pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -94,14 +94,7 @@ def spark_built(spark_env: dict[str, str], raw_warehouse: Path, truth: dict,
 
 
 def test_spark_build_succeeds(spark_built: dict) -> None:
-    proc, stats = spark_built["proc"], spark_built["stats"]
-    assert sum(spark_built["copied"].values()) > 1000
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    results = json.loads((spark_built["work"] / "build_results.json").read_text())
-    assert {r["unique_id"].split(".")[0] for r in results["results"]} >= {
-        "model", "seed", "test", "unit_test", "snapshot"}
-    assert all(r["status"] in ("success", "pass") for r in results["results"])
-    assert stats.returncode == 0, stats.stdout[-4000:] + stats.stderr[-3000:]
+    assert_build_succeeded(spark_built)
     again = spark_built["again"]
     assert again.returncode == 0, again.stdout[-4000:] + again.stderr[-3000:]
     print("spark seconds:", {k: round(v, 1) for k, v in spark_built["seconds"].items()})
