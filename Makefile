@@ -9,6 +9,9 @@ SCALE ?= 1
 # kept across runs (a DAGSTER_HOME of your own wins).
 DAGSTER_HOME ?= $(abspath data/dagster)
 PORT ?= 3000
+# `make test` runs on this many pytest-xdist workers (tests/conftest.py: the tests sharing one
+# expensive run stay on one worker); TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 2
 
 .PHONY: env browser postgres java demo test test-spark lint sandbox truth dagster docs bench bench-lift chaos clean
 
@@ -64,7 +67,7 @@ demo: env
 
 test: env browser postgres
 	$(BIN)/dagster definitions validate -w workspace.yaml
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 # The same dbt project on a local Spark (dbt-spark session mode, Parquet tables), every mart
 # compared with DuckDB's (tests/dbt/test_portable_spark.py); a few minutes, so a target of its

@@ -29,6 +29,28 @@ TEST_SEED = 11
 TEST_SCALE = float(os.environ.get("ADVOCACY_TEST_SCALE", "0.1"))
 
 
+# `make test` runs the suite on two pytest-xdist workers (`--dist loadgroup`). Each worker has
+# its own session, so a session fixture is built once per worker that asks for it: every module
+# whose tests use one of the expensive shared runs goes to that run's group (one worker builds it
+# once, its tests in file order: test_report's second night after test_nightly_job's readers),
+# and every other module is a group of its own, so module fixtures are never built twice.
+SHARED_RUNS = {"nightly_pipeline": "shared-nightly-run", "built": "shared-dbt-build",
+               "raw_warehouse": "shared-dbt-build", "truth": "shared-dbt-build"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    groups: dict[str, str] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        for fixture in getattr(item, "fixturenames", ()):
+            if fixture in SHARED_RUNS:
+                groups[module] = SHARED_RUNS[fixture]
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        item.add_marker(pytest.mark.xdist_group(groups.get(module, module)))
+
+
 @pytest.fixture(scope="session")
 def world_config() -> WorldConfig:
     return WorldConfig(seed=TEST_SEED, scale=TEST_SCALE)
