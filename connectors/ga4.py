@@ -180,6 +180,11 @@ def describe_error(exc: BaseException) -> str:
 # makes the next run read again).
 GROUP_ROWS = 50_000
 GROUP_DAYS = 31
+# DuckDB's memory while a report is written: its rows go to tables without an index
+# (Table.partition), which need memory only for the blocks being written; under the sync's
+# limit DuckDB would keep up to that much of what it wrote cached (a scale-100 full sync:
+# 422 MB peak under 96MB, 353 MB under 32MB; docs/PERFORMANCE.md, "Memory").
+WRITE_MEMORY_LIMIT = "32MB"
 
 
 class _DayGroup:
@@ -468,6 +473,11 @@ class GA4Source(Source):
 
     def _sync_report(self, spec: Report, start: dt.date, end: dt.date,
                      data_days: dict[dt.date, int], res: ObjectResult) -> None:
+        with self.warehouse.memory_at_most(WRITE_MEMORY_LIMIT):
+            self._replace_dates(spec, start, end, data_days, res)
+
+    def _replace_dates(self, spec: Report, start: dt.date, end: dt.date,
+                       data_days: dict[dt.date, int], res: ObjectResult) -> None:
         """Replace every date from ``start`` to ``end``. The per-visitor report is read one
         date per request (GA's (other) rule and thresholds act per date, and memory stays
         flat); the traffic report, small, one calendar month per request (``date`` is one of

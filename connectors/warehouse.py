@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 from connectors import schema as raw
 from connectors import values
 from connectors.schema import Table, quote
-from connectors.settings import SYNC_MEMORY_VARIABLE, sync_memory_limit
+from connectors.settings import SYNC_MEMORY_VARIABLE, memory_bytes, sync_memory_limit
 
 DEFAULT_PATH = "data/warehouse.duckdb"
 # DuckDB admits one writing process per file. A second writer (the schedule's run beside a
@@ -196,7 +196,7 @@ class Warehouse:
         """``memory_limit``: DuckDB's ``memory_limit`` for this connection (a sync passes
         :func:`connectors.settings.sync_memory_limit`); ``None`` keeps DuckDB's default."""
         self.path = Path(path) if path else warehouse_path()
-        in_memory = str(path) == ":memory:"     # DuckDB's in-process database: no file
+        in_memory = self.in_memory = str(path) == ":memory:"   # DuckDB's in-process database
         try:
             created = False
             if not read_only and not in_memory:
@@ -300,6 +300,25 @@ class Warehouse:
         if added:
             self._columns.pop(table.qualified, None)
         return added
+
+    @contextlib.contextmanager
+    def memory_at_most(self, limit: str) -> Iterator[None]:
+        """DuckDB's ``memory_limit`` lowered to ``limit`` for the block (never raised), then
+        restored. For writes to tables without an index (``Table.partition``): they need the
+        blocks being written and nothing else, and under a higher limit DuckDB keeps the blocks
+        it has written cached up to it (docs/PERFORMANCE.md, "Memory"). An in-memory database
+        (nothing to evict to) keeps its limit."""
+        previous = memory_bytes(self.conn.execute(
+            "SELECT current_setting('memory_limit')").fetchone()[0])
+        lower = memory_bytes(limit)
+        if lower >= previous or self.in_memory:
+            yield
+            return
+        self.conn.execute(f"SET memory_limit = '{lower}B'")    # an int: nothing spliced
+        try:
+            yield
+        finally:
+            self.conn.execute(f"SET memory_limit = '{previous}B'")
 
     # -- transactions ---------------------------------------------------------------------
     @contextlib.contextmanager

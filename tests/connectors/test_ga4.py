@@ -224,6 +224,34 @@ def test_paging_with_a_small_page_size(sandbox, tmp_path):
     assert run_reports(sandbox) - before == 1 + sum(math.ceil(n / 4) for n in per_day.values())
 
 
+def test_report_rows_are_written_under_the_lower_memory_limit(sandbox, tmp_path, monkeypatch):
+    """The report tables carry no index, so their writes run under WRITE_MEMORY_LIMIT rather
+    than the sync's DUCKDB_SYNC_MEMORY_LIMIT (docs/PERFORMANCE.md, "Memory"); the sync's limit
+    is back when the sync ends."""
+    from connectors.settings import memory_bytes
+
+    def limit(wh: Warehouse) -> int:
+        return memory_bytes(wh.conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+    seen: dict[str, set[int]] = defaultdict(set)
+    upsert = Warehouse.upsert
+
+    def recording_upsert(self, table, rows, *args, **kwargs):
+        seen[table.name].add(limit(self))
+        return upsert(self, table, rows, *args, **kwargs)
+
+    monkeypatch.setattr(Warehouse, "upsert", recording_upsert)
+    with Warehouse(tmp_path / "w.duckdb", memory_limit="96MB") as wh:
+        sync_limit = limit(wh)
+        GA4Source(Settings(window_env(sandbox, 5)), wh, retry_policy=FAST_RETRY).sync()
+        assert limit(wh) == sync_limit
+    lower = memory_bytes(ga4_module.WRITE_MEMORY_LIMIT)
+    assert lower < sync_limit
+    for table in ("visitor_sessions", "traffic_daily"):
+        (written_under,) = seen[table]
+        assert abs(written_under - lower) < lower / 100, (table, written_under)
+
+
 # -- incremental ------------------------------------------------------------------------------
 def test_incremental_rereads_recent_days_and_replaces_revised_ones(fresh_sandbox, tmp_path):
     sb = fresh_sandbox()

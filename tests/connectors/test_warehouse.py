@@ -219,3 +219,33 @@ def test_a_sync_connection_has_its_memory_limit_and_a_bad_one_is_refused(tmp_pat
     with pytest.raises(ValueError, match="not an amount of memory"):
         sync_memory_limit(bad)
     assert [p.variable for p in validate(bad, ["ga4"])] == ["DUCKDB_SYNC_MEMORY_LIMIT"]
+
+
+def test_memory_at_most_lowers_the_limit_for_a_block_then_restores_it(tmp_path):
+    """GA4's report writes (tables without an index) run under a lower DuckDB limit than the
+    sync's (connectors/ga4.py WRITE_MEMORY_LIMIT); the sync's limit is back afterwards, a
+    higher amount never raises it, and an in-memory database keeps its own."""
+    from connectors.settings import memory_bytes
+
+    def limit(w: Warehouse) -> int:
+        return memory_bytes(w.conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+    assert memory_bytes("96MB") == 96_000_000 and memory_bytes("91.5 MiB") == 95_944_704
+    assert memory_bytes("1GB") == 10**9 and memory_bytes("2 GiB") == 2 * 2**30
+    with pytest.raises(ValueError, match="not an amount of memory"):
+        memory_bytes("32MB'; DROP TABLE x; --")
+    with Warehouse(tmp_path / "wh.duckdb", memory_limit="96MB") as w:
+        before = limit(w)
+        with w.memory_at_most("32MB"):
+            assert abs(limit(w) - 32_000_000) < 100_000     # DuckDB shows it as 30.5 MiB
+            w.conn.execute("CREATE TABLE t AS SELECT range AS i FROM range(100000)")
+        assert limit(w) == before
+        with w.memory_at_most("1GB"):
+            assert limit(w) == before
+        with pytest.raises(RuntimeError), w.memory_at_most("32MB"):
+            raise RuntimeError("a failed write")
+        assert limit(w) == before
+    with Warehouse(":memory:") as w:
+        before = limit(w)
+        with w.memory_at_most("32MB"):
+            assert limit(w) == before
