@@ -306,15 +306,27 @@ class Warehouse:
         """DuckDB's ``memory_limit`` lowered to ``limit`` for the block (never raised), then
         restored. For writes to tables without an index (``Table.partition``): they need the
         blocks being written and nothing else, and under a higher limit DuckDB keeps the blocks
-        it has written cached up to it (docs/PERFORMANCE.md, "Memory"). An in-memory database
-        (nothing to evict to) keeps its limit."""
+        it has written cached up to it (docs/PERFORMANCE.md, "Memory"). What earlier writes of
+        this connection hold in memory (tables not yet checkpointed and their indexes: not
+        evictable, and more than the lower limit once several sources ran in one process) is
+        checkpointed first. In a transaction (no checkpoint there), in an in-memory database
+        (nothing to evict to) and when DuckDB cannot free enough, the limit stays."""
         previous = memory_bytes(self.conn.execute(
             "SELECT current_setting('memory_limit')").fetchone()[0])
         lower = memory_bytes(limit)
-        if lower >= previous or self.in_memory:
+        if lower >= previous or self.in_memory or self._in_tx:
             yield
             return
-        self.conn.execute(f"SET memory_limit = '{lower}B'")    # an int: nothing spliced
+        try:
+            self.conn.execute("CHECKPOINT")
+            self.conn.execute(f"SET memory_limit = '{lower}B'")    # an int: nothing spliced
+            lowered = True
+        except duckdb.Error as exc:     # DuckDB could not free enough for the lower limit
+            log.info("memory_limit kept (%s)", str(exc).splitlines()[0])
+            lowered = False
+        if not lowered:
+            yield
+            return
         try:
             yield
         finally:

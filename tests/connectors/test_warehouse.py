@@ -249,3 +249,32 @@ def test_memory_at_most_lowers_the_limit_for_a_block_then_restores_it(tmp_path):
         before = limit(w)
         with w.memory_at_most("32MB"):
             assert limit(w) == before
+
+
+def test_memory_at_most_checkpoints_what_earlier_writes_hold_first(tmp_path):
+    """Several sources in one process (`advocacy sync`): the tables HubSpot and Salesforce
+    wrote are not yet checkpointed, so they and their indexes sit in memory, unevictable and
+    more than GA4's lower limit. memory_at_most checkpoints them first (without it, this
+    write fails: 'Out of Memory Error ... 30.7 MiB/30.5 MiB used')."""
+    from connectors.settings import memory_bytes
+
+    def limit(w: Warehouse) -> int:
+        return memory_bytes(w.conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+
+    with Warehouse(tmp_path / "wh.duckdb", memory_limit="96MB") as w:
+        # many small indexed tables, as a sync writes them (each index's memory comes in
+        # blocks of its own), too little for DuckDB's automatic checkpoint
+        for n in range(80):
+            w.conn.execute(f"CREATE TABLE indexed_{n} (k VARCHAR PRIMARY KEY, v VARCHAR)")
+            w.conn.execute(f"INSERT INTO indexed_{n} SELECT md5(i::VARCHAR), repeat('x', 40) "
+                           "FROM range(500) AS r(i)")
+        held = w.conn.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory() WHERE tag IN "
+                              "('ART_INDEX', 'IN_MEMORY_TABLE')").fetchone()[0]
+        assert held > 16_000_000, held
+        with w.memory_at_most("16MB"):
+            w.conn.execute("CREATE TABLE appended AS SELECT range AS i, md5(range::VARCHAR) AS h "
+                           "FROM range(300000)")
+        assert w.conn.execute("SELECT count(*) FROM indexed_79").fetchone()[0] == 500
+        before = limit(w)
+        with w.transaction(), w.memory_at_most("16MB"):   # no checkpoint in a transaction:
+            assert limit(w) == before                      # the limit stays as it was
