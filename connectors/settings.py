@@ -187,16 +187,14 @@ def _timezone(value: str) -> tuple[str, str] | None:
 # 96MB: what the scale-100 full syncs were measured with (docs/PERFORMANCE.md, "Memory").
 SYNC_MEMORY_VARIABLE = "DUCKDB_SYNC_MEMORY_LIMIT"
 DEFAULT_SYNC_MEMORY_LIMIT = "96MB"
-_MEMORY_AMOUNT = r"\d+(?:\.\d+)?\s*(?:[KMGT]i?B|B)"
-
-
+_MEMORY_AMOUNT = r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)"      # (number, unit)
 _MEMORY_UNITS = {"B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
                  "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
 
 def memory_bytes(amount: str) -> int:
     """Bytes of an amount as a user writes it (96MB, 1GB) or DuckDB shows it (91.5 MiB)."""
-    m = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([KMGT]i?B|B)", amount.strip(), re.IGNORECASE)
+    m = re.fullmatch(_MEMORY_AMOUNT, amount.strip(), re.IGNORECASE)
     if not m:
         raise ValueError(f"{amount!r} is not an amount of memory such as 96MB or 1GB")
     return int(float(m.group(1)) * _MEMORY_UNITS[m.group(2).upper()])

@@ -301,6 +301,11 @@ class Warehouse:
             self._columns.pop(table.qualified, None)
         return added
 
+    def memory_limit_bytes(self) -> int:
+        """DuckDB's ``memory_limit`` of this connection, in bytes."""
+        return memory_bytes(self.conn.execute(
+            "SELECT current_setting('memory_limit')").fetchone()[0])
+
     @contextlib.contextmanager
     def memory_at_most(self, limit: str) -> Iterator[None]:
         """DuckDB's ``memory_limit`` lowered to ``limit`` for the block (never raised), then
@@ -311,26 +316,22 @@ class Warehouse:
         evictable, and more than the lower limit once several sources ran in one process) is
         checkpointed first. In a transaction (no checkpoint there), in an in-memory database
         (nothing to evict to) and when DuckDB cannot free enough, the limit stays."""
-        previous = memory_bytes(self.conn.execute(
-            "SELECT current_setting('memory_limit')").fetchone()[0])
-        lower = memory_bytes(limit)
-        if lower >= previous or self.in_memory or self._in_tx:
-            yield
-            return
-        try:
-            self.conn.execute("CHECKPOINT")
-            self.conn.execute(f"SET memory_limit = '{lower}B'")    # an int: nothing spliced
-            lowered = True
-        except duckdb.Error as exc:     # DuckDB could not free enough for the lower limit
-            log.info("memory_limit kept (%s)", str(exc).splitlines()[0])
-            lowered = False
-        if not lowered:
-            yield
-            return
+        previous, lower = self.memory_limit_bytes(), memory_bytes(limit)
+        lowered = False
+        if lower < previous and not self.in_memory and not self._in_tx:
+            try:
+                self.conn.execute("CHECKPOINT")
+                self.conn.execute(f"SET memory_limit = '{lower}B'")   # an int: nothing spliced
+                lowered = True
+            except duckdb.Error as exc:     # DuckDB could not free enough for the lower limit
+                # (a failed SET may have taken effect all the same: set the old one back)
+                self.conn.execute(f"SET memory_limit = '{previous}B'")
+                log.info("memory_limit kept (%s)", str(exc).splitlines()[0])
         try:
             yield
         finally:
-            self.conn.execute(f"SET memory_limit = '{previous}B'")
+            if lowered:
+                self.conn.execute(f"SET memory_limit = '{previous}B'")
 
     # -- transactions ---------------------------------------------------------------------
     @contextlib.contextmanager

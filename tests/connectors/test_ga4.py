@@ -230,21 +230,18 @@ def test_report_rows_are_written_under_the_lower_memory_limit(sandbox, tmp_path,
     is back when the sync ends."""
     from connectors.settings import memory_bytes
 
-    def limit(wh: Warehouse) -> int:
-        return memory_bytes(wh.conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-
     seen: dict[str, set[int]] = defaultdict(set)
     upsert = Warehouse.upsert
 
     def recording_upsert(self, table, rows, *args, **kwargs):
-        seen[table.name].add(limit(self))
+        seen[table.name].add(self.memory_limit_bytes())
         return upsert(self, table, rows, *args, **kwargs)
 
     monkeypatch.setattr(Warehouse, "upsert", recording_upsert)
     with Warehouse(tmp_path / "w.duckdb", memory_limit="96MB") as wh:
-        sync_limit = limit(wh)
+        sync_limit = wh.memory_limit_bytes()
         GA4Source(Settings(window_env(sandbox, 5)), wh, retry_policy=FAST_RETRY).sync()
-        assert limit(wh) == sync_limit
+        assert wh.memory_limit_bytes() == sync_limit
     lower = memory_bytes(ga4_module.WRITE_MEMORY_LIMIT)
     assert lower < sync_limit
     for table in ("visitor_sessions", "traffic_daily"):

@@ -227,40 +227,34 @@ def test_memory_at_most_lowers_the_limit_for_a_block_then_restores_it(tmp_path):
     higher amount never raises it, and an in-memory database keeps its own."""
     from connectors.settings import memory_bytes
 
-    def limit(w: Warehouse) -> int:
-        return memory_bytes(w.conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-
     assert memory_bytes("96MB") == 96_000_000 and memory_bytes("91.5 MiB") == 95_944_704
     assert memory_bytes("1GB") == 10**9 and memory_bytes("2 GiB") == 2 * 2**30
     with pytest.raises(ValueError, match="not an amount of memory"):
         memory_bytes("32MB'; DROP TABLE x; --")
     with Warehouse(tmp_path / "wh.duckdb", memory_limit="96MB") as w:
-        before = limit(w)
+        before = w.memory_limit_bytes()
         with w.memory_at_most("32MB"):
-            assert abs(limit(w) - 32_000_000) < 100_000     # DuckDB shows it as 30.5 MiB
+            # DuckDB shows it as 30.5 MiB
+            assert abs(w.memory_limit_bytes() - 32_000_000) < 100_000
             w.conn.execute("CREATE TABLE t AS SELECT range AS i FROM range(100000)")
-        assert limit(w) == before
+        assert w.memory_limit_bytes() == before
         with w.memory_at_most("1GB"):
-            assert limit(w) == before
+            assert w.memory_limit_bytes() == before
         with pytest.raises(RuntimeError), w.memory_at_most("32MB"):
             raise RuntimeError("a failed write")
-        assert limit(w) == before
+        assert w.memory_limit_bytes() == before
     with Warehouse(":memory:") as w:
-        before = limit(w)
+        before = w.memory_limit_bytes()
         with w.memory_at_most("32MB"):
-            assert limit(w) == before
+            assert w.memory_limit_bytes() == before
 
 
 def test_memory_at_most_checkpoints_what_earlier_writes_hold_first(tmp_path):
     """Several sources in one process (`advocacy sync`): the tables HubSpot and Salesforce
     wrote are not yet checkpointed, so they and their indexes sit in memory, unevictable and
-    more than GA4's lower limit. memory_at_most checkpoints them first (without it, this
-    write fails: 'Out of Memory Error ... 30.7 MiB/30.5 MiB used')."""
-    from connectors.settings import memory_bytes
-
-    def limit(w: Warehouse) -> int:
-        return memory_bytes(w.conn.execute("SELECT current_setting('memory_limit')").fetchone()[0])
-
+    more than GA4's lower limit. memory_at_most checkpoints them first; without it DuckDB
+    cannot lower the limit ('could not free up enough memory for the new limit') or a later
+    write fails ('Out of Memory Error ... 30.7 MiB/30.5 MiB used')."""
     with Warehouse(tmp_path / "wh.duckdb", memory_limit="96MB") as w:
         # many small indexed tables, as a sync writes them (each index's memory comes in
         # blocks of its own), too little for DuckDB's automatic checkpoint
@@ -272,9 +266,10 @@ def test_memory_at_most_checkpoints_what_earlier_writes_hold_first(tmp_path):
                               "('ART_INDEX', 'IN_MEMORY_TABLE')").fetchone()[0]
         assert held > 16_000_000, held
         with w.memory_at_most("16MB"):
+            assert abs(w.memory_limit_bytes() - 16_000_000) < 100_000    # lowered, not kept
             w.conn.execute("CREATE TABLE appended AS SELECT range AS i, md5(range::VARCHAR) AS h "
                            "FROM range(300000)")
         assert w.conn.execute("SELECT count(*) FROM indexed_79").fetchone()[0] == 500
-        before = limit(w)
-        with w.transaction(), w.memory_at_most("16MB"):   # no checkpoint in a transaction:
-            assert limit(w) == before                      # the limit stays as it was
+        before = w.memory_limit_bytes()
+        with w.transaction(), w.memory_at_most("16MB"):   # no checkpoint in a transaction
+            assert w.memory_limit_bytes() == before        # the limit stays as it was
